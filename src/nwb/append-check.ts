@@ -1,0 +1,72 @@
+// The checks every append passes before anything is queued or written, shared by the main-thread
+// writer (so a bad frame is refused at the call that brought it) and the worker's file.
+import { NwbInputError } from "./errors.js";
+import { elementTypeOf, type ElementType } from "./hdf5.js";
+
+/** What a caller needs to know of a growing series to append to it. */
+export interface SeriesInfo {
+  name: string;
+  path: string;
+  neurodata_type: string;
+  /** Shape of one sample: [height, width], [height, width, depths], [rois] or [] for scalars. */
+  rowShape: number[];
+  type: ElementType;
+  /** A timestamp per sample (true) or a regular clock / shared timestamps (false). */
+  timestamped: boolean;
+  chunkShape: number[];
+}
+
+/** Where a series stands: samples appended and the last timestamp. */
+export interface SeriesCursor {
+  rows: number;
+  lastTime: number;
+}
+
+export const startCursor = (): SeriesCursor => ({ rows: 0, lastTime: -Infinity });
+
+const shapeText = (shape: readonly number[]) => (shape.length ? shape.join("×") : "scalar");
+
+/** Validates one append and returns the number of samples it holds; `cursor` is advanced only by `advance`. */
+export function checkAppend(
+  info: SeriesInfo,
+  cursor: SeriesCursor,
+  data: ArrayBufferView,
+  timestamps: ArrayLike<number> | undefined,
+): number {
+  const type = elementTypeOf(data);
+  const rowElements = info.rowShape.reduce((a, b) => a * b, 1);
+  const sample = `${info.type} samples of ${shapeText(info.rowShape)}`;
+  if (type !== info.type) {
+    throw new NwbInputError(`${info.name}: expected ${sample}, got ${type ?? data.constructor.name} data`);
+  }
+  const elements = (data as unknown as ArrayLike<number>).length;
+  if (elements === 0 || elements % rowElements !== 0) {
+    throw new NwbInputError(`${info.name}: expected ${sample}, got ${elements} values, which is not a whole number of samples`);
+  }
+  const rows = elements / rowElements;
+  if (!info.timestamped) {
+    if (timestamps) throw new NwbInputError(`${info.name}: timestamps given, but the series is timed by its declared clock`);
+    return rows;
+  }
+  if (!timestamps) throw new NwbInputError(`${info.name}: expected ${rows} timestamps (one per sample), got none`);
+  if (timestamps.length !== rows) {
+    throw new NwbInputError(`${info.name}: expected ${rows} timestamps (one per sample), got ${timestamps.length}`);
+  }
+  let previous = cursor.lastTime;
+  for (let i = 0; i < rows; i++) {
+    const t = timestamps[i]!;
+    if (!Number.isFinite(t) || t < 0) {
+      throw new NwbInputError(`${info.name}: timestamp of sample ${cursor.rows + i} must be a finite number of seconds ≥ 0, got ${t}`);
+    }
+    if (t <= previous) {
+      throw new NwbInputError(`${info.name}: timestamps must increase, but sample ${cursor.rows + i} is at ${t} s after ${previous} s`);
+    }
+    previous = t;
+  }
+  return rows;
+}
+
+export function advance(cursor: SeriesCursor, rows: number, timestamps: ArrayLike<number> | undefined): void {
+  cursor.rows += rows;
+  if (timestamps && timestamps.length) cursor.lastTime = timestamps[timestamps.length - 1]!;
+}

@@ -1,0 +1,149 @@
+// Typed HDF5 primitives on h5wasm, each producing exactly the HDF5 type and dataspace the reference
+// stack (pynwb/h5py) writes: variable-length UTF-8 scalars for text, float64 scalars for numbers,
+// scalar object references, and chunked datasets that grow along their first axis.
+import h5wasm from "h5wasm/node";
+import type { Dataset, Group } from "h5wasm/node";
+
+type H5Module = Awaited<typeof h5wasm.ready>;
+let module: H5Module | undefined;
+
+/** h5wasm must finish loading its WebAssembly module before any file is opened. */
+export async function loadHdf5(): Promise<void> {
+  module ??= await h5wasm.ready;
+}
+
+export const { File } = h5wasm;
+export type { Dataset, Group };
+export type H5Object = Group | Dataset;
+
+/** The element types rigd stores, with their h5wasm (struct-style) codes and typed-array classes. */
+export const ELEMENT_TYPES = {
+  uint8: { code: "<B", bytes: 1, array: Uint8Array },
+  uint16: { code: "<H", bytes: 2, array: Uint16Array },
+  int16: { code: "<h", bytes: 2, array: Int16Array },
+  uint32: { code: "<I", bytes: 4, array: Uint32Array },
+  int64: { code: "<q", bytes: 8, array: BigInt64Array },
+  float32: { code: "<f", bytes: 4, array: Float32Array },
+  float64: { code: "<d", bytes: 8, array: Float64Array },
+} as const;
+export type ElementType = keyof typeof ELEMENT_TYPES;
+export type NumericArray = InstanceType<(typeof ELEMENT_TYPES)[ElementType]["array"]>;
+
+/** Which element type a typed array holds, or undefined for arrays rigd does not store. */
+export function elementTypeOf(data: ArrayBufferView): ElementType | undefined {
+  for (const [name, t] of Object.entries(ELEMENT_TYPES)) if (data instanceof t.array) return name as ElementType;
+  return undefined;
+}
+
+export function textAttr(obj: H5Object, name: string, value: string): void {
+  obj.create_attribute(name, value);
+}
+
+export function textArrayAttr(obj: H5Object, name: string, values: string[]): void {
+  // A one-element list must stay an array (e.g. `colnames`), so the shape is always given.
+  obj.create_attribute(name, values, [values.length]);
+}
+
+export function floatAttr(obj: H5Object, name: string, value: number): void {
+  // An explicit float64 dtype: whole numbers would otherwise become int32, which pynwb rejects.
+  obj.create_attribute(name, value, null, "<d");
+}
+
+export function floatArrayAttr(obj: H5Object, name: string, values: readonly number[]): void {
+  obj.create_attribute(name, new Float64Array(values), [values.length], "<d");
+}
+
+export function int64Attr(obj: H5Object, name: string, value: number): void {
+  // An empty shape makes a scalar of the one-element array.
+  obj.create_attribute(name, BigInt64Array.of(BigInt(value)), [], "<q");
+}
+
+/** A scalar object reference (`.specloc`, `table`, `target`): exactly one reference, never an array. */
+export function referenceAttr(obj: H5Object, name: string, target: H5Object): void {
+  obj.create_attribute(name, target.create_reference(), null, "Reference");
+}
+
+export function textDataset(group: Group, name: string, value: string, encoding: "utf-8" | "ascii" = "utf-8"): Dataset {
+  return encoding === "ascii"
+    ? group.create_dataset({ name, data: value, dtype: "A" })
+    : group.create_dataset({ name, data: value });
+}
+
+export function textArrayDataset(group: Group, name: string, values: string[], encoding: "utf-8" | "ascii" = "utf-8"): Dataset {
+  return encoding === "ascii"
+    ? group.create_dataset({ name, data: values, shape: [values.length], dtype: "A" })
+    : group.create_dataset({ name, data: values, shape: [values.length] });
+}
+
+export function numericDataset(group: Group, name: string, data: NumericArray, shape: readonly number[]): Dataset {
+  const type = elementTypeOf(data);
+  if (!type) throw new Error(`dataset ${name}: unsupported array type ${data.constructor.name}`);
+  return group.create_dataset({ name, data, shape: [...shape], dtype: ELEMENT_TYPES[type].code });
+}
+
+export function float64ScalarDataset(group: Group, name: string, value: number): Dataset {
+  return group.create_dataset({ name, data: value, dtype: "<d" });
+}
+
+export interface GrowingDatasetOptions {
+  /** Shape of one row (everything after the growing first axis). */
+  rowShape: readonly number[];
+  type: ElementType;
+  chunks: readonly number[];
+  gzipLevel?: number | undefined;
+}
+
+/** A dataset of zero rows that grows along its first axis. */
+export function growingDataset(group: Group, name: string, o: GrowingDatasetOptions): Dataset {
+  const t = ELEMENT_TYPES[o.type];
+  return group.create_dataset({
+    name,
+    data: new t.array(0),
+    shape: [0, ...o.rowShape],
+    maxshape: [null, ...o.rowShape.map((n) => n)],
+    chunks: [...o.chunks],
+    dtype: t.code,
+    ...(o.gzipLevel ? { compression: "gzip" as const, compression_opts: o.gzipLevel } : {}),
+  });
+}
+
+/** A chunked, growing 1-D dataset of variable-length UTF-8 strings. */
+export function growingTextDataset(group: Group, name: string, chunkRows = 256): Dataset {
+  return group.create_dataset({ name, data: [] as string[], shape: [0], maxshape: [null], chunks: [chunkRows] });
+}
+
+/** Writes `data` as rows [start, start + rows) of a dataset growing along its first axis. */
+export function writeRows(ds: Dataset, start: number, rows: number, rowShape: readonly number[], data: NumericArray): void {
+  const end = start + rows;
+  if ((ds.shape?.[0] ?? 0) < end) ds.resize([end, ...rowShape]);
+  ds.write_slice([[start, end], ...rowShape.map((): [] => [])], data);
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Appends strings to a growing variable-length string dataset. h5wasm's write_slice refuses
+ * variable-length data, but its exported `set_dataset_data` writes a hyperslab of any type from a
+ * buffer in the dataset's own memory layout — for variable-length strings, an array of C string pointers.
+ */
+export function appendText(ds: Dataset, values: readonly string[]): void {
+  if (!module) throw new Error("loadHdf5() must be awaited before writing");
+  if (values.length === 0) return;
+  const m = module;
+  const start = ds.shape?.[0] ?? 0;
+  ds.resize([start + values.length]);
+  const pointers = values.map((s) => {
+    const bytes = utf8.encode(`${s}\0`);
+    const p = m._malloc(bytes.length);
+    m.HEAPU8.set(bytes, p);
+    return p;
+  });
+  const table = m._malloc(4 * pointers.length);
+  try {
+    new Uint32Array(m.HEAPU8.buffer, table, pointers.length).set(pointers);
+    m.set_dataset_data(ds.file_id, ds.path, [BigInt(values.length)], [BigInt(start)], [1n], BigInt(table));
+  } finally {
+    for (const p of pointers) m._free(p);
+    m._free(table);
+  }
+}

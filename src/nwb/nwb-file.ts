@@ -1,0 +1,713 @@
+// One NWB file being written, synchronously, with h5wasm. It lays every object out as pynwb does
+// (see shared/reference/reference-structure.txt); the async NwbWriter runs it in a worker thread.
+import { randomUUID } from "node:crypto";
+import type { z } from "zod";
+import { closeSync, existsSync, fsyncSync, openSync } from "node:fs";
+import { advance, checkAppend, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
+import { NwbInputError, parseInput } from "./errors.js";
+import {
+  ELEMENT_TYPES,
+  File,
+  type Dataset,
+  type Group,
+  type H5Object,
+  type NumericArray,
+  appendText,
+  float64ScalarDataset,
+  floatArrayAttr,
+  floatAttr,
+  growingDataset,
+  growingTextDataset,
+  int64Attr,
+  loadHdf5,
+  numericDataset,
+  referenceAttr,
+  textArrayAttr,
+  textArrayDataset,
+  textAttr,
+  textDataset,
+  type ElementType,
+} from "./hdf5.js";
+import { chooseChunkShape, GrowingDataset, SMALL_CHUNK_BYTES } from "./growing.js";
+import { imageToPixel, pixelToImage, volumeToVoxel, voxelToVolume } from "./masks.js";
+import * as M from "./model.js";
+import { cachedNamespaces } from "./specs.js";
+
+const NAMESPACE_OF: Record<string, string> = {};
+for (const [ns, types] of Object.entries({
+  core: ["NWBFile", "Subject", "ProcessingModule", "TimeSeries", "AnnotationSeries"],
+  "hdmf-common": ["VectorData", "VectorIndex", "ElementIdentifiers", "DynamicTableRegion"],
+  "ndx-ophys-devices": [
+    "ExcitationSourceModel", "ExcitationSource", "PulsedExcitationSource", "PhotodetectorModel", "Photodetector",
+    "DichroicMirrorModel", "DichroicMirror", "OpticalFilterModel", "OpticalFilter", "BandOpticalFilterModel",
+    "BandOpticalFilter", "EdgeOpticalFilterModel", "EdgeOpticalFilter", "OpticalLensModel", "OpticalLens", "Indicator",
+  ],
+  "ndx-microscopy": [
+    "MicroscopeModel", "Microscope", "MicroscopyRig", "MicroscopyChannel", "LineScan", "PlaneAcquisition",
+    "RandomAccessScan", "PlanarImagingSpace", "VolumetricImagingSpace", "PlanarMicroscopySeries",
+    "VolumetricMicroscopySeries", "MultiPlaneMicroscopyContainer", "MultiChannelMicroscopyContainer",
+    "SegmentationContainer", "SummaryImage", "PlanarSegmentation", "VolumetricSegmentation",
+    "MicroscopyResponseSeries", "MicroscopyResponseSeriesContainer",
+  ],
+})) for (const t of types) NAMESPACE_OF[t] = ns;
+
+/** Marks an HDF5 object as an NWB type: namespace, neurodata_type and a fresh UUID4 object_id. */
+function markType(obj: H5Object, neurodataType: string): void {
+  const ns = NAMESPACE_OF[neurodataType];
+  if (!ns) throw new Error(`no namespace known for ${neurodataType}`);
+  textAttr(obj, "namespace", ns);
+  textAttr(obj, "neurodata_type", neurodataType);
+  textAttr(obj, "object_id", randomUUID());
+}
+
+function typedGroup(parent: Group, name: string, neurodataType: string): Group {
+  const g = parent.create_group(name);
+  markType(g, neurodataType);
+  return g;
+}
+
+/** Writes plain fields as attributes: text as UTF-8 scalars, numbers as float64, number lists as float64 arrays. */
+function writeAttributes(obj: H5Object, fields: Record<string, unknown>, skip: readonly string[]): void {
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined || skip.includes(key)) continue;
+    if (typeof value === "string") textAttr(obj, key, value);
+    else if (typeof value === "number") floatAttr(obj, key, value);
+    else if (Array.isArray(value) && value.every((v) => typeof v === "number")) floatArrayAttr(obj, key, value);
+    else throw new Error(`field ${key} has no attribute form`);
+  }
+}
+
+const SEGMENTATION_COLUMNS = {
+  image_mask:
+    "ROI masks for each ROI. Each image mask is the size of the original planar imaging space and members of the ROI are finite non-zero.",
+  pixel_mask:
+    "Pixel masks for each ROI: a list of indices and weights for the ROI. Pixel masks are concatenated and parsing of this dataset is maintained by the PlanarSegmentation",
+  volume_mask:
+    "ROI masks for each ROI. Each image mask is the size of the original volumetric imaging space and members of the ROI are finite non-zero.",
+  voxel_mask:
+    "Voxel masks for each ROI: a list of indices and weights for the ROI. Voxel masks are concatenated and parsing of this dataset is maintained by the PlanarSegmentation",
+} as const;
+
+/** An object declared once and written where it is first used; later users soft-link to it. */
+interface Placed<T> {
+  spec: T;
+  path?: string;
+}
+
+type ParsedSpace = z.output<typeof M.ImagingSpace>;
+type ParsedRig = z.output<typeof M.MicroscopyRig>;
+type ParsedChannel = z.output<typeof M.MicroscopyChannel>;
+/** A growing series: its data (and own timestamps) grown in lockstep. */
+interface Recorder {
+  info: SeriesInfo;
+  cursor: SeriesCursor;
+  data: GrowingDataset;
+  timestamps?: GrowingDataset;
+  /** For a response series sharing its source's timestamps: it may not get ahead of them. */
+  clockSource?: Recorder;
+}
+
+interface SegmentationRecord {
+  path: string;
+  neurodata_type: "PlanarSegmentation" | "VolumetricSegmentation";
+  rows: number;
+}
+
+export interface OpenOptions {
+  /** Replace an existing file at the path; without it an existing file is an error. */
+  overwrite?: boolean;
+}
+
+/** What a checkpoint made durable: samples per series and entries in the event record. */
+export interface CheckpointReport {
+  samples: Record<string, number>;
+  events: number;
+}
+
+export const EVENTS_NAME = "rig_events";
+
+export class NwbFile {
+  private readonly devices = new Map<string, M.Device>();
+  private readonly rigs = new Map<string, Placed<ParsedRig>>();
+  private readonly channels = new Map<string, Placed<ParsedChannel>>();
+  private readonly spaces = new Map<string, Placed<ParsedSpace>>();
+  private readonly containers = new Map<string, Group>();
+  private readonly recorders = new Map<string, Recorder>();
+  private readonly segmentations = new Map<string, SegmentationRecord>();
+  private events?: { recorder: Recorder; text: Dataset; count: number };
+  private readonly fd: number;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly file: InstanceType<typeof File>,
+  ) {
+    // A second descriptor on the same file, only to fsync it: h5wasm's flush hands data to the OS.
+    this.fd = openSync(path, "r");
+  }
+
+  static async create(path: string, metadata: M.NwbFileMetadata, options: OpenOptions = {}): Promise<NwbFile> {
+    await loadHdf5();
+    const meta = parseInput(M.NwbFileMetadata, metadata, "NWB file metadata");
+    if (existsSync(path) && !options.overwrite) {
+      throw new NwbInputError(`${path} already exists; pass overwrite to replace it`);
+    }
+    // Bounds as pynwb/h5py write them: HDF5 1.10 readers must open the file.
+    const file = new File(path, options.overwrite ? "w" : "x", { libver: ["earliest", "v110"] });
+    const nwb = new NwbFile(path, file);
+    nwb.writeSkeleton(meta);
+    file.flush();
+    return nwb;
+  }
+
+  // ------------------------------------------------------------------ file skeleton
+
+  private writeSkeleton(meta: z.output<typeof M.NwbFileMetadata>): void {
+    const root = this.file;
+    markType(root, "NWBFile");
+    textAttr(root, "nwb_version", "2.7.0");
+    textDataset(root, "identifier", meta.identifier ?? randomUUID());
+    textDataset(root, "session_description", meta.session_description);
+    textDataset(root, "session_start_time", meta.session_start_time, "ascii");
+    textDataset(root, "timestamps_reference_time", meta.timestamps_reference_time ?? meta.session_start_time, "ascii");
+    textArrayDataset(root, "file_create_date", [isoNow()], "ascii");
+    for (const g of ["acquisition", "analysis", "processing"]) root.create_group(g);
+    const stimulus = root.create_group("stimulus");
+    stimulus.create_group("presentation");
+    stimulus.create_group("templates");
+
+    const general = root.create_group("general");
+    general.create_group("devices");
+    for (const key of ["experiment_description", "institution", "lab", "session_id"] as const) {
+      const value = meta[key];
+      if (value !== undefined) textDataset(general, key, value);
+    }
+    for (const key of ["experimenter", "keywords"] as const) {
+      const value = meta[key];
+      if (value !== undefined) textArrayDataset(general, key, value);
+    }
+    if (meta.subject) {
+      const { age__reference, ...fields } = meta.subject;
+      const subject = typedGroup(general, "subject", "Subject");
+      for (const [key, value] of Object.entries(fields)) {
+        if (value === undefined) continue;
+        const ds = textDataset(subject, key, value, key === "date_of_birth" ? "ascii" : "utf-8");
+        if (key === "age") textAttr(ds, "reference", age__reference);
+      }
+    }
+
+    const specifications = root.create_group("specifications");
+    for (const ns of cachedNamespaces()) {
+      const version = specifications.create_group(ns.name).create_group(ns.version);
+      for (const [source, json] of ns.sources) textDataset(version, source, json);
+    }
+    referenceAttr(root, ".specloc", specifications);
+  }
+
+  // ------------------------------------------------------------------ devices and metadata objects
+
+  addDevice(device: M.Device): void {
+    const d = parseInput(M.Device, device, `device ${describe(device)}`);
+    this.requireNewName(this.devices, d.name, "device");
+    if ("model" in d && d.model !== undefined) {
+      const model = this.devices.get(d.model);
+      const allowed = M.MODEL_OF_INSTANCE[d.neurodata_type as keyof typeof M.MODEL_OF_INSTANCE];
+      if (!model) throw new NwbInputError(`${d.neurodata_type} '${d.name}': model '${d.model}' is not a device added before`);
+      if (!allowed.includes(model.neurodata_type as never)) {
+        throw new NwbInputError(`${d.neurodata_type} '${d.name}': model '${d.model}' is a ${model.neurodata_type}, expected ${allowed.join(" or ")}`);
+      }
+    }
+    const g = typedGroup(this.file.get("general/devices") as Group, d.name, d.neurodata_type);
+    writeAttributes(g, d, ["name", "neurodata_type", "model"]);
+    if ("model" in d && d.model !== undefined) g.create_soft_link(`/general/devices/${d.model}`, "model");
+    this.devices.set(d.name, d);
+  }
+
+  addRig(rig: M.MicroscopyRig): void {
+    const r = parseInput(M.MicroscopyRig, rig, `MicroscopyRig ${describe(rig)}`);
+    this.requireNewName(this.rigs, r.name, "MicroscopyRig");
+    for (const [link, types] of Object.entries(M.RIG_LINKS)) {
+      const target = r[link as keyof typeof M.RIG_LINKS];
+      if (target === undefined) continue;
+      const device = this.devices.get(target);
+      if (!device) throw new NwbInputError(`MicroscopyRig '${r.name}': ${link} '${target}' is not a device added before`);
+      if (!(types as readonly string[]).includes(device.neurodata_type)) {
+        throw new NwbInputError(`MicroscopyRig '${r.name}': ${link} '${target}' is a ${device.neurodata_type}, expected ${types.join(" or ")}`);
+      }
+    }
+    this.rigs.set(r.name, { spec: r });
+  }
+
+  addChannel(channel: M.MicroscopyChannel): void {
+    const c = parseInput(M.MicroscopyChannel, channel, `MicroscopyChannel ${describe(channel)}`);
+    this.requireNewName(this.channels, c.name, "MicroscopyChannel");
+    this.channels.set(c.name, { spec: c });
+  }
+
+  addImagingSpace(space: M.ImagingSpace): void {
+    const s = parseInput(M.ImagingSpace, space, `imaging space ${describe(space)}`);
+    this.requireNewName(this.spaces, s.name, "imaging space");
+    this.spaces.set(s.name, { spec: s });
+  }
+
+  addContainer(container: M.MicroscopyContainer): void {
+    const c = parseInput(M.MicroscopyContainer, container, "microscopy container");
+    const name = c.name ?? c.neurodata_type;
+    this.requireNewName(this.containers, name, c.neurodata_type);
+    this.requireFreeInAcquisition(name);
+    this.containers.set(name, typedGroup(this.file.get("acquisition") as Group, name, c.neurodata_type));
+  }
+
+  private requireNewName(registry: Map<string, unknown>, name: string, what: string): void {
+    if (registry.has(name)) throw new NwbInputError(`${what} '${name}' was added already`);
+  }
+
+  private requireFreeInAcquisition(name: string): void {
+    if (this.recorders.has(name) || this.containers.has(name) || name === EVENTS_NAME) {
+      throw new NwbInputError(`/acquisition/${name} exists already: names of series and containers must be unique`);
+    }
+  }
+
+  /** Writes a declared object inside `parent` on first use, or soft-links to where it was written. */
+  private placeOrLink<T extends { name: string }>(parent: Group, placed: Placed<T>, write: (g: Group) => void): void {
+    if (placed.path) {
+      parent.create_soft_link(placed.path, placed.spec.name);
+      return;
+    }
+    write(parent);
+    placed.path = `${parent.path === "/" ? "" : parent.path}/${placed.spec.name}`;
+  }
+
+  private writeRig(parent: Group, r: ParsedRig): void {
+    const g = typedGroup(parent, r.name, "MicroscopyRig");
+    textAttr(g, "description", r.description);
+    for (const link of Object.keys(M.RIG_LINKS) as (keyof typeof M.RIG_LINKS)[]) {
+      const target = r[link];
+      if (target !== undefined) g.create_soft_link(`/general/devices/${target}`, link);
+    }
+  }
+
+  private writeChannel(parent: Group, c: ParsedChannel): void {
+    const g = typedGroup(parent, c.name, "MicroscopyChannel");
+    // MicroscopyChannel declares `name` as an attribute too (ndx-microscopy 0.3.0).
+    writeAttributes(g, c, ["indicator"]);
+    const { name, ...indicator } = c.indicator;
+    writeAttributes(typedGroup(g, name, "Indicator"), indicator, []);
+  }
+
+  private writeImagingSpace(parent: Group, s: ParsedSpace): void {
+    const g = typedGroup(parent, s.name, s.neurodata_type);
+    writeAttributes(g, { description: s.description, location: s.location, reference_frame: s.reference_frame, orientation: s.orientation }, []);
+    const { name: patternName, neurodata_type: patternType, ...pattern } = s.illumination_pattern;
+    writeAttributes(typedGroup(g, patternName, patternType), pattern, []);
+    if (s.origin_coordinates) {
+      textAttr(numericDataset(g, "origin_coordinates", new Float64Array(s.origin_coordinates), [3]), "unit", s.origin_coordinates__unit);
+    }
+    const [size, sizeName, dims, dimsName] =
+      s.neurodata_type === "PlanarImagingSpace"
+        ? [s.pixel_size_in_um, "pixel_size_in_um", s.dimensions_in_pixels, "dimensions_in_pixels"]
+        : [s.voxel_size_in_um, "voxel_size_in_um", s.dimensions_in_voxels, "dimensions_in_voxels"];
+    if (size) numericDataset(g, sizeName, new Float64Array(size), [size.length]);
+    if (dims) numericDataset(g, dimsName, new Uint32Array(dims), [dims.length]);
+  }
+
+  private lookup<T>(registry: Map<string, T>, name: string, owner: string, what: string): T {
+    const found = registry.get(name);
+    if (!found) throw new NwbInputError(`${owner}: ${what} '${name}' was not added (known: ${[...registry.keys()].join(", ") || "none"})`);
+    return found;
+  }
+
+  // ------------------------------------------------------------------ growing series
+
+  createPlanarSeries(series: M.PlanarMicroscopySeries): SeriesInfo {
+    return this.createMicroscopySeries("PlanarMicroscopySeries", parseInput(M.PlanarMicroscopySeries, series, `PlanarMicroscopySeries ${describe(series)}`));
+  }
+
+  createVolumetricSeries(series: M.VolumetricMicroscopySeries): SeriesInfo {
+    return this.createMicroscopySeries(
+      "VolumetricMicroscopySeries",
+      parseInput(M.VolumetricMicroscopySeries, series, `VolumetricMicroscopySeries ${describe(series)}`),
+    );
+  }
+
+  private createMicroscopySeries(
+    type: "PlanarMicroscopySeries" | "VolumetricMicroscopySeries",
+    s: z.output<typeof M.PlanarMicroscopySeries> | z.output<typeof M.VolumetricMicroscopySeries>,
+  ): SeriesInfo {
+    const owner = `${type} '${s.name}'`;
+    const rig = this.lookup(this.rigs, s.microscopy_rig, owner, "MicroscopyRig");
+    const channel = this.lookup(this.channels, s.microscopy_channel, owner, "MicroscopyChannel");
+    const space = this.lookup(this.spaces, s.imaging_space, owner, "imaging space");
+    const wantedSpace = type === "PlanarMicroscopySeries" ? "PlanarImagingSpace" : "VolumetricImagingSpace";
+    if (space.spec.neurodata_type !== wantedSpace) {
+      throw new NwbInputError(`${owner}: imaging space '${s.imaging_space}' is a ${space.spec.neurodata_type}, expected a ${wantedSpace}`);
+    }
+    // Imaging spaces store [x, y(, z)] = [width, height(, depths)]; frames are [height, width(, depths)].
+    const [h, w, d] = s.frame_shape;
+    const expected = d === undefined ? [w, h] : [w, h, d];
+    const dims = space.spec.neurodata_type === "PlanarImagingSpace" ? space.spec.dimensions_in_pixels : space.spec.dimensions_in_voxels;
+    if (dims && dims.join() !== expected.join()) {
+      throw new NwbInputError(
+        `${owner}: frame_shape [${s.frame_shape.join(", ")}] (height, width${d === undefined ? "" : ", depths"}) does not match imaging space '${s.imaging_space}' dimensions [${dims.join(", ")}] (x, y${d === undefined ? "" : ", z"})`,
+      );
+    }
+    let parent = this.file.get("acquisition") as Group;
+    if (s.container !== undefined) parent = this.lookup(this.containers, s.container, owner, "container");
+    else this.requireFreeInAcquisition(s.name);
+    if (this.recorders.has(s.name)) throw new NwbInputError(`${owner}: a series named '${s.name}' exists already`);
+
+    const g = typedGroup(parent, s.name, type);
+    textAttr(g, "comments", s.comments ?? "no comments");
+    textAttr(g, "description", s.description);
+    this.placeOrLink(g, rig, (p) => this.writeRig(p, rig.spec));
+    this.placeOrLink(g, channel, (p) => this.writeChannel(p, channel.spec));
+    this.placeOrLink(g, space, (p) => this.writeImagingSpace(p, space.spec));
+    return this.startRecording(g, type, s, [...s.frame_shape], s.data_type, {
+      conversion: s.conversion,
+      offset: s.offset,
+      resolution: s.resolution,
+      unit: s.unit,
+    });
+  }
+
+  createTelemetrySeries(series: M.TelemetrySeries): SeriesInfo {
+    const s = parseInput(M.TelemetrySeries, series, `TimeSeries ${describe(series)}`);
+    this.requireFreeInAcquisition(s.name);
+    const g = typedGroup(this.file.get("acquisition") as Group, s.name, "TimeSeries");
+    textAttr(g, "comments", s.comments ?? "no comments");
+    textAttr(g, "description", s.description);
+    if (s.continuity) textAttr(g, "continuity", s.continuity);
+    return this.startRecording(g, "TimeSeries", s, [], "float64", { conversion: 1, offset: 0, resolution: -1, unit: s.unit });
+  }
+
+  /** Creates data (and timestamps or starting_time) of a series group and starts recording into it. */
+  private startRecording(
+    g: Group,
+    type: string,
+    s: { name: string; clock: M.Clock | "source"; storage: z.output<typeof M.Storage> },
+    rowShape: number[],
+    elementType: ElementType,
+    dataAttrs: { conversion: number; offset: number; resolution: number; unit: string },
+    clockSource?: Recorder,
+  ): SeriesInfo {
+    const storage = s.storage;
+    // Small samples (timestamps, telemetry, ROI traces) grow a few bytes at a time: small chunks suit them.
+    const rowBytes = rowShape.reduce((a, b) => a * b, 1) * ELEMENT_TYPES[elementType].bytes;
+    const chunkBytes = rowBytes < 4096 ? SMALL_CHUNK_BYTES : storage.chunkBytes;
+    const chunks = storage.chunkShape ?? chooseChunkShape(rowShape, elementType, chunkBytes);
+    if (chunks.length !== rowShape.length + 1 || chunks.slice(1).some((c, i) => c > rowShape[i]!)) {
+      throw new NwbInputError(`${type} '${s.name}': chunkShape [${chunks.join(", ")}] does not fit samples of [${rowShape.join(", ")}]`);
+    }
+    const data = growingDataset(g, "data", { rowShape, type: elementType, chunks, gzipLevel: storage.gzipLevel });
+    floatAttr(data, "conversion", dataAttrs.conversion);
+    floatAttr(data, "offset", dataAttrs.offset);
+    floatAttr(data, "resolution", dataAttrs.resolution);
+    textAttr(data, "unit", dataAttrs.unit);
+
+    const info: SeriesInfo = { name: s.name, path: g.path, neurodata_type: type, rowShape, type: elementType, timestamped: false, chunkShape: chunks };
+    const recorder: Recorder = { info, cursor: startCursor(), data: new GrowingDataset(data, rowShape, elementType, chunks) };
+    if (s.clock === "source") {
+      const source = clockSource!;
+      if (source.timestamps) g.create_soft_link(`${source.info.path}/timestamps`, "timestamps");
+      else this.copyRegularClock(source, g);
+      recorder.clockSource = source;
+    } else if ("timestamps" in s.clock) {
+      const tsChunks = chooseChunkShape([], "float64", SMALL_CHUNK_BYTES);
+      const ts = growingDataset(g, "timestamps", { rowShape: [], type: "float64", chunks: tsChunks });
+      int64Attr(ts, "interval", 1);
+      textAttr(ts, "unit", "seconds");
+      recorder.timestamps = new GrowingDataset(ts, [], "float64", tsChunks);
+      info.timestamped = true;
+    } else {
+      const start = float64ScalarDataset(g, "starting_time", s.clock.starting_time);
+      floatAttr(start, "rate", s.clock.rate);
+      textAttr(start, "unit", "seconds");
+    }
+    this.recorders.set(s.name, recorder);
+    return info;
+  }
+
+  private copyRegularClock(source: Recorder, g: Group): void {
+    const start = this.file.get(`${source.info.path}/starting_time`) as Dataset;
+    const copy = float64ScalarDataset(g, "starting_time", start.value as number);
+    floatAttr(copy, "rate", start.attrs["rate"]!.value as number);
+    textAttr(copy, "unit", "seconds");
+  }
+
+  /** Appends samples (and their timestamps, for a timestamped series) to a series. */
+  append(seriesName: string, data: NumericArray, timestamps?: ArrayLike<number>): void {
+    const r = this.recorders.get(seriesName);
+    if (!r) throw new NwbInputError(`append: no series named '${seriesName}' (known: ${[...this.recorders.keys()].join(", ") || "none"})`);
+    const rows = checkAppend(r.info, r.cursor, data, timestamps);
+    if (r.clockSource && r.cursor.rows + rows > r.clockSource.cursor.rows) {
+      throw new NwbInputError(
+        `${seriesName}: shares the timestamps of '${r.clockSource.info.name}', which has ${r.clockSource.cursor.rows} samples; ${r.cursor.rows + rows} would run past them`,
+      );
+    }
+    r.data.append(data, rows);
+    if (r.timestamps) r.timestamps.append(Float64Array.from(timestamps!), rows);
+    advance(r.cursor, rows, timestamps);
+  }
+
+  // ------------------------------------------------------------------ events
+
+  /** Adds one entry to the event record, /acquisition/rig_events (created with the first entry). */
+  addEvent(event: M.RigEvent): void {
+    const e = parseInput(M.RigEvent, event, "rig event");
+    if (!this.events) {
+      const g = typedGroup(this.file.get("acquisition") as Group, EVENTS_NAME, "AnnotationSeries");
+      textAttr(g, "comments", "Each entry reads 'kind [source] message'.");
+      textAttr(g, "description", "Rig events recorded by rigd: device faults, dropped-frame gaps, reconnects and user marks.");
+      const text = growingTextDataset(g, "data");
+      floatAttr(text, "conversion", 1);
+      floatAttr(text, "offset", 0);
+      floatAttr(text, "resolution", -1);
+      textAttr(text, "unit", "n/a");
+      const tsChunks = chooseChunkShape([], "float64", SMALL_CHUNK_BYTES);
+      const ts = growingDataset(g, "timestamps", { rowShape: [], type: "float64", chunks: tsChunks });
+      int64Attr(ts, "interval", 1);
+      textAttr(ts, "unit", "seconds");
+      const info: SeriesInfo = { name: EVENTS_NAME, path: g.path, neurodata_type: "AnnotationSeries", rowShape: [], type: "float64", timestamped: true, chunkShape: tsChunks };
+      this.events = { recorder: { info, cursor: startCursor(), data: new GrowingDataset(ts, [], "float64", tsChunks) }, text, count: 0 };
+    }
+    const { recorder } = this.events;
+    if (e.time < recorder.cursor.lastTime) {
+      throw new NwbInputError(`rig event at ${e.time} s comes before the previous one at ${recorder.cursor.lastTime} s: events must be added in time order`);
+    }
+    // Text is written at once (it is rare); its timestamp goes through the staged dataset like any other.
+    appendText(this.events.text, [`${e.kind} [${e.source}] ${e.message}`]);
+    recorder.data.append(new Float64Array([e.time]), 1);
+    recorder.cursor.rows += 1;
+    recorder.cursor.lastTime = e.time;
+    this.events.count += 1;
+  }
+
+  // ------------------------------------------------------------------ segmentation and responses
+
+  private processingGroup(module: string, container: string, containerType: string): Group {
+    const processing = this.file.get("processing") as Group;
+    let m = processing.get(module) as Group | null;
+    if (!m) {
+      m = typedGroup(processing, module, "ProcessingModule");
+      textAttr(m, "description", module === "ophys" ? "Optical physiology processed data." : `Processed data (${module}).`);
+    }
+    let c = m.get(container) as Group | null;
+    if (!c) c = typedGroup(m, container, containerType);
+    else if (c.attrs["neurodata_type"]?.value !== containerType) {
+      throw new NwbInputError(`/processing/${module}/${container} is a ${String(c.attrs["neurodata_type"]?.value)}, not a ${containerType}`);
+    }
+    return c;
+  }
+
+  addPlanarSegmentation(segmentation: M.PlanarSegmentation): void {
+    const s = parseInput(M.PlanarSegmentation, segmentation, `PlanarSegmentation ${describe(segmentation)}`);
+    const owner = `PlanarSegmentation '${s.name}'`;
+    const space = this.segmentationSpace(s, "PlanarImagingSpace");
+    const dims = (space.spec as { dimensions_in_pixels?: [number, number] }).dimensions_in_pixels;
+    const shape = this.maskShape(owner, dims, s.rois.map((r) => r.image_mask && [r.image_mask.length, r.image_mask[0]?.length ?? 0]));
+    const pixel = s.rois.some((r) => r.pixel_mask);
+    const image = s.rois.some((r) => r.image_mask);
+    const rows = s.rois.map((r, i) => {
+      const px = r.pixel_mask ?? imageToPixel(r.image_mask!);
+      if (r.image_mask) requireNonEmpty(owner, i, px.length);
+      for (const [x, y] of px) if (x >= shape[0]! || y >= shape[1]!) throw new NwbInputError(`${owner}: ROI ${i} pixel (${x}, ${y}) lies outside [${shape.join(", ")}]`);
+      return { px, img: r.image_mask ?? pixelToImage(r.pixel_mask!, shape as [number, number]) };
+    });
+    this.writeSegmentation(s, "PlanarSegmentation", space, {
+      dense: image ? { name: "image_mask", shape, masks: rows.map((r) => r.img.flat()) } : undefined,
+      sparse: pixel ? { name: "pixel_mask", members: ["x", "y"], rows: rows.map((r) => r.px) } : undefined,
+    });
+  }
+
+  addVolumetricSegmentation(segmentation: M.VolumetricSegmentation): void {
+    const s = parseInput(M.VolumetricSegmentation, segmentation, `VolumetricSegmentation ${describe(segmentation)}`);
+    const owner = `VolumetricSegmentation '${s.name}'`;
+    const space = this.segmentationSpace(s, "VolumetricImagingSpace");
+    const dims = (space.spec as { dimensions_in_voxels?: [number, number, number] }).dimensions_in_voxels;
+    const shape = this.maskShape(
+      owner,
+      dims,
+      s.rois.map((r) => r.volume_mask && [r.volume_mask.length, r.volume_mask[0]?.length ?? 0, r.volume_mask[0]?.[0]?.length ?? 0]),
+    );
+    const voxel = s.rois.some((r) => r.voxel_mask);
+    const volume = s.rois.some((r) => r.volume_mask);
+    const rows = s.rois.map((r, i) => {
+      const vx = r.voxel_mask ?? volumeToVoxel(r.volume_mask!);
+      if (r.volume_mask) requireNonEmpty(owner, i, vx.length);
+      for (const [x, y, z] of vx) {
+        if (x >= shape[0]! || y >= shape[1]! || z >= shape[2]!) throw new NwbInputError(`${owner}: ROI ${i} voxel (${x}, ${y}, ${z}) lies outside [${shape.join(", ")}]`);
+      }
+      return { vx, vol: r.volume_mask ?? voxelToVolume(r.voxel_mask!, shape as [number, number, number]) };
+    });
+    this.writeSegmentation(s, "VolumetricSegmentation", space, {
+      dense: volume ? { name: "volume_mask", shape, masks: rows.map((r) => r.vol.flat(2)) } : undefined,
+      sparse: voxel ? { name: "voxel_mask", members: ["x", "y", "z"], rows: rows.map((r) => r.vx) } : undefined,
+    });
+  }
+
+  private segmentationSpace(s: { name: string; imaging_space: string }, wanted: string): Placed<ParsedSpace> {
+    const owner = `${wanted === "PlanarImagingSpace" ? "Planar" : "Volumetric"}Segmentation '${s.name}'`;
+    if (this.segmentations.has(s.name)) throw new NwbInputError(`${owner}: a segmentation named '${s.name}' exists already`);
+    const space = this.lookup(this.spaces, s.imaging_space, owner, "imaging space");
+    if (space.spec.neurodata_type !== wanted) {
+      throw new NwbInputError(`${owner}: imaging space '${s.imaging_space}' is a ${space.spec.neurodata_type}, expected a ${wanted}`);
+    }
+    return space;
+  }
+
+  /** The shape every dense mask has: the imaging space's dimensions, or the masks' own when it has none. */
+  private maskShape(owner: string, dims: number[] | undefined, given: (number[] | undefined)[]): number[] {
+    const shape = dims ?? given.find((g) => g);
+    if (!shape) throw new NwbInputError(`${owner}: the imaging space has no dimensions and no ROI has a dense mask to take them from`);
+    given.forEach((g, i) => {
+      if (g && g.join() !== shape.join()) throw new NwbInputError(`${owner}: ROI ${i} mask is [${g.join(", ")}], expected [${shape.join(", ")}] (x, y${shape.length === 3 ? ", z" : ""})`);
+    });
+    return shape;
+  }
+
+  private writeSegmentation(
+    s: z.output<typeof M.PlanarSegmentation> | z.output<typeof M.VolumetricSegmentation>,
+    type: "PlanarSegmentation" | "VolumetricSegmentation",
+    space: Placed<ParsedSpace>,
+    columns: {
+      dense: { name: "image_mask" | "volume_mask"; shape: number[]; masks: number[][] } | undefined;
+      sparse: { name: "pixel_mask" | "voxel_mask"; members: string[]; rows: number[][][] } | undefined;
+    },
+  ): void {
+    const ids = s.rois.map((r, i) => r.id ?? i);
+    if (new Set(ids).size !== ids.length) throw new NwbInputError(`${type} '${s.name}': ROI ids must be unique, got [${ids.join(", ")}]`);
+    const container = this.processingGroup(s.module, s.container, "SegmentationContainer");
+    const g = typedGroup(container, s.name, type);
+    textAttr(g, "description", s.description);
+    textArrayAttr(g, "colnames", [columns.dense?.name, columns.sparse?.name].flatMap((c) => (c ? [c] : [])));
+    this.placeOrLink(g, space, (p) => this.writeImagingSpace(p, space.spec));
+
+    markType(numericDataset(g, "id", BigInt64Array.from(ids, BigInt), [ids.length]), "ElementIdentifiers");
+    if (columns.dense) {
+      const { name, shape, masks } = columns.dense;
+      const all = new Float32Array(masks.length * masks[0]!.length);
+      masks.forEach((m, i) => all.set(m, i * m.length));
+      const ds = numericDataset(g, name, all, [masks.length, ...shape]);
+      markType(ds, "VectorData");
+      textAttr(ds, "description", SEGMENTATION_COLUMNS[name]);
+    }
+    if (columns.sparse) {
+      const { name, members, rows } = columns.sparse;
+      const flat = rows.flat();
+      const fields = new Map<string, Uint32Array | Float32Array>(members.map((m, k) => [m, Uint32Array.from(flat, (row) => row[k]!)]));
+      fields.set("weight", Float32Array.from(flat, (row) => row[members.length]!));
+      const ds = g.create_dataset({ name, data: fields });
+      markType(ds, "VectorData");
+      textAttr(ds, "description", SEGMENTATION_COLUMNS[name]);
+      // The index uses the smallest unsigned type that holds it, as hdmf does.
+      const ends: number[] = [];
+      rows.reduce((end, r) => (ends.push(end + r.length), end + r.length), 0);
+      const last = ends[ends.length - 1]!;
+      const index = last < 256 ? Uint8Array.from(ends) : last < 65536 ? Uint16Array.from(ends) : Uint32Array.from(ends);
+      const idx = numericDataset(g, `${name}_index`, index, [ends.length]);
+      markType(idx, "VectorIndex");
+      textAttr(idx, "description", `Index for VectorData '${name}'`);
+      referenceAttr(idx, "target", ds);
+    }
+    for (const image of s.summary_images) {
+      const elements = image.shape.reduce((a, b) => a * b, 1);
+      if (image.data.length !== elements) {
+        throw new NwbInputError(`SummaryImage '${image.name}': data has ${image.data.length} values, expected ${elements} for [${image.shape.join(", ")}]`);
+      }
+      const sg = typedGroup(g, image.name, "SummaryImage");
+      textAttr(sg, "description", image.description);
+      numericDataset(sg, "data", image.data, image.shape);
+    }
+    this.segmentations.set(s.name, { path: g.path, neurodata_type: type, rows: ids.length });
+  }
+
+  createResponseSeries(series: M.MicroscopyResponseSeries): SeriesInfo {
+    const s = parseInput(M.MicroscopyResponseSeries, series, `MicroscopyResponseSeries ${describe(series)}`);
+    const owner = `MicroscopyResponseSeries '${s.name}'`;
+    if (this.recorders.has(s.name)) throw new NwbInputError(`${owner}: a series named '${s.name}' exists already`);
+    const seg = this.lookup(this.segmentations, s.segmentation, owner, "segmentation");
+    const rois = s.roi_indices ?? Array.from({ length: seg.rows }, (_, i) => i);
+    const outside = rois.find((i) => i >= seg.rows);
+    if (outside !== undefined) throw new NwbInputError(`${owner}: ROI index ${outside} is past the ${seg.rows} rows of '${s.segmentation}'`);
+    const source = s.microscopy_series === undefined ? undefined : this.lookup(this.recorders, s.microscopy_series, owner, "series");
+    if (source && !source.info.neurodata_type.endsWith("MicroscopySeries")) {
+      throw new NwbInputError(`${owner}: microscopy_series '${s.microscopy_series}' is a ${source.info.neurodata_type}, not a microscopy series`);
+    }
+    if (s.clock === "source" && !source) throw new NwbInputError(`${owner}: clock 'source' needs a microscopy_series to take the timestamps from`);
+
+    const g = typedGroup(this.processingGroup(s.module, s.container, "MicroscopyResponseSeriesContainer"), s.name, "MicroscopyResponseSeries");
+    textAttr(g, "comments", s.comments ?? "no comments");
+    textAttr(g, "description", s.description);
+    const region = numericDataset(g, "rois", BigInt64Array.from(rois, BigInt), [rois.length]);
+    markType(region, "DynamicTableRegion");
+    textAttr(region, "description", s.rois_description);
+    referenceAttr(region, "table", this.file.get(seg.path) as Group);
+    if (source) g.create_soft_link(source.info.path, "microscopy_series");
+    return this.startRecording(g, "MicroscopyResponseSeries", s, [rois.length], "float32", {
+      conversion: 1,
+      offset: 0,
+      resolution: -1,
+      unit: s.unit,
+    }, source);
+  }
+
+  // ------------------------------------------------------------------ durability
+
+  /** Makes everything appended so far survive a crash or power loss. */
+  checkpoint(): CheckpointReport {
+    this.requireOpen();
+    const samples: Record<string, number> = {};
+    for (const [name, r] of this.recorders) {
+      r.data.flush();
+      r.timestamps?.flush();
+      samples[name] = r.data.lengthInFile;
+    }
+    this.events?.recorder.data.flush();
+    this.file.flush();
+    fsyncSync(this.fd);
+    return { samples, events: this.events?.count ?? 0 };
+  }
+
+  /** Checkpoints and closes the file; the NwbFile cannot be used afterwards. */
+  close(): CheckpointReport {
+    const report = this.checkpoint();
+    this.closed = true;
+    this.file.close();
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    return report;
+  }
+
+  /** Closes without the final checkpoint's guarantees (after a failure), keeping what is in the file. */
+  abandon(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.file.close();
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+
+  private requireOpen(): void {
+    if (this.closed) throw new NwbInputError(`${this.path} is closed`);
+  }
+}
+
+function describe(obj: unknown): string {
+  const name = (obj as { name?: unknown } | null)?.name;
+  return typeof name === "string" ? `'${name}'` : "(unnamed)";
+}
+
+function requireNonEmpty(owner: string, roi: number, pixels: number): void {
+  if (pixels === 0) throw new NwbInputError(`${owner}: ROI ${roi} mask has no pixel with a weight > 0`);
+}
+
+/** Now as ISO 8601 with the local timezone offset, as pynwb writes file_create_date. */
+export function isoNow(date = new Date()): string {
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  const pad = (n: number, w = 2) => String(Math.trunc(Math.abs(n))).padStart(w, "0");
+  const local = new Date(date.getTime() + offset * 60_000);
+  return `${local.toISOString().slice(0, 23)}${sign}${pad(offset / 60)}:${pad(offset % 60)}`;
+}

@@ -1,0 +1,33 @@
+// Messages between NwbWriter (main thread) and its worker.
+import type { NumericArray } from "./hdf5.js";
+import type { CheckpointReport, NwbFile, OpenOptions } from "./nwb-file.js";
+import type { NwbFileMetadata } from "./model.js";
+
+/** NwbFile methods the main thread calls by name (appends, checkpoints and closing have their own messages). */
+export type FileMethod =
+  | "addDevice"
+  | "addRig"
+  | "addChannel"
+  | "addImagingSpace"
+  | "addContainer"
+  | "createPlanarSeries"
+  | "createVolumetricSeries"
+  | "createTelemetrySeries"
+  | "createResponseSeries"
+  | "addPlanarSegmentation"
+  | "addVolumetricSegmentation"
+  | "addEvent";
+
+export type Request = { id: number } & (
+  | { op: "open"; path: string; metadata: NwbFileMetadata; options: OpenOptions; checkpointIntervalMs: number }
+  | { op: "call"; method: FileMethod; args: unknown[] }
+  | { op: "append"; series: string; data: NumericArray; timestamps?: Float64Array }
+  | { op: "checkpoint" }
+  | { op: "close" }
+);
+
+export type Response =
+  | { kind: "result"; id: number; value?: unknown; error?: { name: string; message: string } }
+  | { kind: "checkpoint"; report: CheckpointReport };
+
+export type FileMethods = Pick<NwbFile, FileMethod>;

@@ -1,0 +1,209 @@
+// NwbWriter: the asynchronous, main-thread face of an NWB file being written in a worker thread.
+// Frames are transferred (not copied) to the worker, and a bounded queue applies backpressure:
+// append() resolves as soon as there is room, so memory stays flat whatever the producer does.
+import { Worker } from "node:worker_threads";
+import { Subject } from "rxjs";
+import { advance, checkAppend, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
+import { NwbInputError } from "./errors.js";
+import type { NumericArray } from "./hdf5.js";
+import type * as M from "./model.js";
+import type { CheckpointReport, OpenOptions } from "./nwb-file.js";
+import type { FileMethod, FileMethods, Request, Response } from "./protocol.js";
+
+export interface WriterOptions extends OpenOptions {
+  /** The worker checkpoints on its own this often while data arrives (default 1000 ms). */
+  checkpointIntervalMs?: number;
+  /** Bytes of samples queued for the worker before append() waits (default 64 MiB). */
+  maxQueuedBytes?: number;
+}
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
+
+/** A request of this writer failed in the worker; `cause` is the worker's error. */
+export class NwbWriterError extends Error {
+  override name = "NwbWriterError";
+}
+
+function startWorker(): Worker {
+  // From dist/ the worker is plain JS; from src/ (tests, tsx) it is TypeScript and starts through tsx.
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./worker.js", import.meta.url));
+  return new Worker(new URL("./worker-from-source.mjs", import.meta.url), {
+    workerData: { sourceWorker: new URL("./worker.ts", import.meta.url).href },
+  });
+}
+
+export class NwbWriter {
+  /** Emits what each checkpoint (automatic, requested or final) made durable. */
+  readonly checkpoints = new Subject<CheckpointReport>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly cursors = new Map<string, { info: SeriesInfo; cursor: SeriesCursor }>();
+  private nextId = 0;
+  private queued = 0;
+  private roomWaiters: (() => void)[] = [];
+  private failure: Error | undefined;
+  private closing = false;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly path: string,
+    private readonly maxQueuedBytes: number,
+  ) {
+    worker.on("message", (msg: Response) => this.receive(msg));
+    worker.on("error", (e) => this.fail(new NwbWriterError(`writer worker crashed: ${e.message}`)));
+    worker.on("exit", (code) => {
+      if (!this.closing || code !== 0) this.fail(new NwbWriterError(`writer worker exited (code ${code})`));
+    });
+  }
+
+  /** Creates the file (an existing one only with `overwrite`) with its metadata and cached specs. */
+  static async create(path: string, metadata: M.NwbFileMetadata, options: WriterOptions = {}): Promise<NwbWriter> {
+    const writer = new NwbWriter(startWorker(), path, options.maxQueuedBytes ?? 64 * 1024 * 1024);
+    try {
+      await writer.request({
+        op: "open",
+        path,
+        metadata,
+        options: { overwrite: options.overwrite ?? false },
+        checkpointIntervalMs: options.checkpointIntervalMs ?? 1000,
+      });
+    } catch (e) {
+      writer.closing = true;
+      await writer.worker.terminate();
+      throw e;
+    }
+    return writer;
+  }
+
+  addDevice = this.method("addDevice");
+  addRig = this.method("addRig");
+  addChannel = this.method("addChannel");
+  addImagingSpace = this.method("addImagingSpace");
+  addContainer = this.method("addContainer");
+  addPlanarSegmentation = this.method("addPlanarSegmentation");
+  addVolumetricSegmentation = this.method("addVolumetricSegmentation");
+  addEvent = this.method("addEvent");
+  createPlanarSeries = this.series("createPlanarSeries");
+  createVolumetricSeries = this.series("createVolumetricSeries");
+  createTelemetrySeries = this.series("createTelemetrySeries");
+  createResponseSeries = this.series("createResponseSeries");
+
+  /** Bytes of samples handed to the worker and not yet written. */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  /**
+   * Appends samples to a series: validated here, then handed to the worker. A typed array that owns
+   * its whole buffer is transferred (it is detached afterwards); a view into a larger buffer is copied.
+   * Resolves when the queue has room, not when the data is on disk: checkpoint() is that.
+   */
+  async append(series: SeriesInfo | string, data: NumericArray, timestamps?: ArrayLike<number>): Promise<void> {
+    this.throwIfFailed();
+    const name = typeof series === "string" ? series : series.name;
+    const entry = this.cursors.get(name);
+    if (!entry) throw new NwbInputError(`append: no series named '${name}'`);
+    const rows = checkAppend(entry.info, entry.cursor, data, timestamps);
+    advance(entry.cursor, rows, timestamps);
+
+    const bytes = data.byteLength;
+    while (this.queued > 0 && this.queued + bytes > this.maxQueuedBytes) {
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+      this.throwIfFailed();
+    }
+    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+    const payload = owned ? data : (data.slice() as NumericArray);
+    const stamps = timestamps ? Float64Array.from(timestamps) : undefined;
+    this.queued += bytes;
+    const done = this.request(
+      { op: "append", series: name, data: payload, ...(stamps ? { timestamps: stamps } : {}) },
+      [payload.buffer as ArrayBuffer, ...(stamps ? [stamps.buffer] : [])],
+    );
+    done.then(
+      () => this.release(bytes),
+      (e: Error) => {
+        this.release(bytes);
+        this.fail(e);
+      },
+    );
+  }
+
+  /** Makes everything appended so far durable; resolves with what the file now holds. */
+  checkpoint(): Promise<CheckpointReport> {
+    this.throwIfFailed();
+    return this.request({ op: "checkpoint" }) as Promise<CheckpointReport>;
+  }
+
+  /** Drains the queue, writes the last checkpoint and closes the file and the worker. */
+  async close(): Promise<CheckpointReport> {
+    this.closing = true;
+    try {
+      if (this.failure) {
+        // Close what can be closed; the caller still learns why the recording failed.
+        await this.request({ op: "close" }).catch(() => undefined);
+        throw this.failure;
+      }
+      return (await this.request({ op: "close" })) as CheckpointReport;
+    } finally {
+      this.checkpoints.complete();
+      await this.worker.terminate();
+    }
+  }
+
+  private method<K extends FileMethod>(method: K) {
+    return (...args: Parameters<FileMethods[K]>): Promise<void> => {
+      this.throwIfFailed();
+      return this.request({ op: "call", method, args }) as Promise<void>;
+    };
+  }
+
+  private series<K extends "createPlanarSeries" | "createVolumetricSeries" | "createTelemetrySeries" | "createResponseSeries">(method: K) {
+    return async (...args: Parameters<FileMethods[K]>): Promise<SeriesInfo> => {
+      this.throwIfFailed();
+      const info = (await this.request({ op: "call", method, args })) as SeriesInfo;
+      this.cursors.set(info.name, { info, cursor: startCursor() });
+      return info;
+    };
+  }
+
+  private request(req: DistributiveOmit<Request, "id">, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...req, id }, transfer);
+    });
+  }
+
+  private receive(msg: Response): void {
+    if (msg.kind === "checkpoint") {
+      this.checkpoints.next(msg.report);
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.error) {
+      const E = msg.error.name === "NwbInputError" ? NwbInputError : NwbWriterError;
+      p.reject(new E(msg.error.message));
+    } else p.resolve(msg.value);
+  }
+
+  private release(bytes: number): void {
+    this.queued -= bytes;
+    for (const wake of this.roomWaiters.splice(0)) wake();
+  }
+
+  /** After a failed write nothing more is accepted; every waiting call learns why. */
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+    for (const wake of this.roomWaiters.splice(0)) wake();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+    if (this.closing) throw new NwbWriterError(`${this.path} is closing`);
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
