@@ -27,7 +27,7 @@ export const ELEMENT_TYPES = {
   float64: { code: "<d", bytes: 8, array: Float64Array },
 } as const;
 export type ElementType = keyof typeof ELEMENT_TYPES;
-export type NumericArray = InstanceType<(typeof ELEMENT_TYPES)[ElementType]["array"]>;
+export type NumericArray = Uint8Array | Uint16Array | Int16Array | Uint32Array | BigInt64Array | Float32Array | Float64Array;
 
 /** Which element type a typed array holds, or undefined for arrays rigd does not store. */
 export function elementTypeOf(data: ArrayBufferView): ElementType | undefined {
@@ -109,7 +109,7 @@ export function growingDataset(group: Group, name: string, o: GrowingDatasetOpti
 
 /** A chunked, growing 1-D dataset of variable-length UTF-8 strings. */
 export function growingTextDataset(group: Group, name: string, chunkRows = 256): Dataset {
-  return group.create_dataset({ name, data: [] as string[], shape: [0], maxshape: [null], chunks: [chunkRows] });
+  return group.create_dataset({ name, data: [] as string[], shape: [0], maxshape: [null], chunks: [chunkRows], dtype: "S" });
 }
 
 /** Writes `data` as rows [start, start + rows) of a dataset growing along its first axis. */
