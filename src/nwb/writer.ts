@@ -49,10 +49,8 @@ export class NwbWriter {
     private readonly maxQueuedBytes: number,
   ) {
     worker.on("message", (msg: Response) => this.receive(msg));
-    worker.on("error", (e) => this.fail(new NwbWriterError(`writer worker crashed: ${e.message}`)));
-    worker.on("exit", (code) => {
-      if (!this.closing || code !== 0) this.fail(new NwbWriterError(`writer worker exited (code ${code})`));
-    });
+    worker.on("error", (e) => this.fail(new NwbWriterError(`writer worker crashed: ${e.message}`), true));
+    worker.on("exit", (code) => this.fail(new NwbWriterError(`writer worker exited (code ${code})`), true));
   }
 
   /** Creates the file (an existing one only with `overwrite`) with its metadata and cached specs. */
@@ -137,12 +135,10 @@ export class NwbWriter {
   async close(): Promise<CheckpointReport> {
     this.closing = true;
     try {
-      if (this.failure) {
-        // Close what can be closed; the caller still learns why the recording failed.
-        await this.request({ op: "close" }).catch(() => undefined);
-        throw this.failure;
-      }
-      return (await this.request({ op: "close" })) as CheckpointReport;
+      // The worker closes the file even after a failed write; the caller still learns why it failed.
+      const report = (await this.request({ op: "close" })) as CheckpointReport;
+      if (this.failure) throw this.failure;
+      return report;
     } finally {
       this.checkpoints.complete();
       await this.worker.terminate();
@@ -192,11 +188,17 @@ export class NwbWriter {
     for (const wake of this.roomWaiters.splice(0)) wake();
   }
 
-  /** After a failed write nothing more is accepted; every waiting call learns why. */
-  private fail(error: Error): void {
+  /**
+   * After a failed write nothing more is accepted. Requests already sent still get their answers
+   * (close must finish closing the file) unless the worker itself is gone.
+   */
+  private fail(error: Error, workerGone = false): void {
+    if (workerGone && this.closing && !this.pending.size) return; // the normal end of a closed writer
     this.failure ??= error;
-    for (const p of this.pending.values()) p.reject(this.failure);
-    this.pending.clear();
+    if (workerGone) {
+      for (const p of this.pending.values()) p.reject(error);
+      this.pending.clear();
+    }
     for (const wake of this.roomWaiters.splice(0)) wake();
   }
 

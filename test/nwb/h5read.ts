@@ -1,0 +1,27 @@
+// Reading files back with h5wasm, independently of the writer's code.
+import h5wasm from "h5wasm/node";
+import type { Dataset, Group } from "h5wasm/node";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export type { Dataset, Group };
+
+export async function openRead(path: string): Promise<InstanceType<typeof h5wasm.File>> {
+  await h5wasm.ready;
+  return new h5wasm.File(path, "r");
+}
+
+export const tempPath = (name: string) => join(mkdtempSync(join(tmpdir(), "rigd-")), name);
+
+export function dataset(f: Group, path: string): Dataset {
+  const ds = f.get(path);
+  if (!ds || !(ds instanceof h5wasm.Dataset)) throw new Error(`no dataset at ${path}`);
+  return ds;
+}
+
+export function attr(f: Group, path: string, name: string): unknown {
+  const obj = f.get(path) as Group | Dataset | null;
+  if (!obj) throw new Error(`nothing at ${path}`);
+  return obj.attrs[name]?.value;
+}
