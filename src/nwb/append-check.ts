@@ -1,7 +1,7 @@
 // The checks every append passes before anything is queued or written, shared by the main-thread
 // writer (so a bad frame is refused at the call that brought it) and the worker's file.
 import { NwbInputError } from "./errors.js";
-import { elementTypeOf, type ElementType } from "./hdf5.js";
+import { elementTypeOf, type ElementType } from "./element-types.js";
 
 /** What a caller needs to know of a growing series to append to it. */
 export interface SeriesInfo {

@@ -1,6 +1,8 @@
-// rigd's NWB writer. Everything a caller needs: the async writer, the object models, the mask and FOV helpers.
+// rigd's NWB writer, for the main thread: the async writer, the object models, the mask and FOV helpers.
 export { NwbWriter, NwbWriterError, type WriterOptions } from "./writer.js";
-export { NwbFile, type CheckpointReport, type OpenOptions, EVENTS_NAME, isoNow } from "./nwb-file.js";
+// The synchronous NwbFile (./nwb-file.js) is the worker's; importing it here would load h5wasm on the caller's thread.
+export type { CheckpointReport, OpenOptions } from "./nwb-file.js";
+export { isoNow } from "./time.js";
 export type { SeriesInfo } from "./append-check.js";
 export { NwbInputError } from "./errors.js";
 export * from "./model.js";

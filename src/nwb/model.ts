@@ -433,6 +433,9 @@ export type MicroscopyResponseSeries = z.input<typeof MicroscopyResponseSeries>;
  * Stored as a core AnnotationSeries ("kind [source] message" per timestamp): it is text appendable
  * one entry at a time, and unlike a table it draws no nwbinspector remark when it holds a single entry.
  */
+/** Where the event record lives: /acquisition/rig_events. */
+export const EVENTS_NAME = "rig_events";
+
 export const RigEvent = z.strictObject({
   /** Seconds from timestamps_reference_time. */
   time: nonNegative,

@@ -31,7 +31,9 @@ import {
 import { chooseChunkShape, GrowingDataset, SMALL_CHUNK_BYTES } from "./growing.js";
 import { imageToPixel, pixelToImage, volumeToVoxel, voxelToVolume } from "./masks.js";
 import * as M from "./model.js";
+import { EVENTS_NAME } from "./model.js";
 import { cachedNamespaces } from "./specs.js";
+import { isoNow } from "./time.js";
 
 const NAMESPACE_OF: Record<string, string> = {};
 for (const [ns, types] of Object.entries({
@@ -123,8 +125,6 @@ export interface CheckpointReport {
   samples: Record<string, number>;
   events: number;
 }
-
-export const EVENTS_NAME = "rig_events";
 
 export class NwbFile {
   private readonly devices = new Map<string, M.Device>();
@@ -701,13 +701,4 @@ function describe(obj: unknown): string {
 
 function requireNonEmpty(owner: string, roi: number, pixels: number): void {
   if (pixels === 0) throw new NwbInputError(`${owner}: ROI ${roi} mask has no pixel with a weight > 0`);
-}
-
-/** Now as ISO 8601 with the local timezone offset, as pynwb writes file_create_date. */
-export function isoNow(date = new Date()): string {
-  const offset = -date.getTimezoneOffset();
-  const sign = offset >= 0 ? "+" : "-";
-  const pad = (n: number, w = 2) => String(Math.trunc(Math.abs(n))).padStart(w, "0");
-  const local = new Date(date.getTime() + offset * 60_000);
-  return `${local.toISOString().slice(0, 23)}${sign}${pad(offset / 60)}:${pad(offset % 60)}`;
 }

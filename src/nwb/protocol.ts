@@ -1,5 +1,5 @@
 // Messages between NwbWriter (main thread) and its worker.
-import type { NumericArray } from "./hdf5.js";
+import type { NumericArray } from "./element-types.js";
 import type { CheckpointReport, NwbFile, OpenOptions } from "./nwb-file.js";
 import type { NwbFileMetadata } from "./model.js";
 

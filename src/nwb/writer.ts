@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
 import { advance, checkAppend, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError } from "./errors.js";
-import type { NumericArray } from "./hdf5.js";
+import type { NumericArray } from "./element-types.js";
 import type * as M from "./model.js";
 import type { CheckpointReport, OpenOptions } from "./nwb-file.js";
 import type { FileMethod, FileMethods, Request, Response } from "./protocol.js";

@@ -5,7 +5,7 @@
 import h5wasm from "h5wasm/node";
 import { describe, expect, it } from "vitest";
 import { writeExampleSession } from "../../examples/write-example-nwb.js";
-import { openRead, tempPath } from "./h5read.js";
+import { attr, openRead, tempPath } from "./h5read.js";
 
 type File = InstanceType<typeof h5wasm.File>;
 
@@ -83,7 +83,7 @@ describe("layout against the reference file written by pynwb", () => {
     // The deliberate difference: table columns carry the hdmf-common namespace (where the spec
     // defines them) where pynwb 2.8 wrote hdmf-experimental.
     const f = await openRead(path);
-    expect(f.get("processing/ophys/SegmentationContainer/PlanarSegmentation/pixel_mask")!.attrs["namespace"]!.value).toBe("hdmf-common");
+    expect(attr(f, "processing/ophys/SegmentationContainer/PlanarSegmentation/pixel_mask", "namespace")).toBe("hdmf-common");
   });
 
   it("caches all five namespaces exactly as pynwb does, with .specloc a scalar reference to them", async () => {

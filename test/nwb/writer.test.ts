@@ -1,7 +1,7 @@
 // The writer end to end: a real worker thread, real HDF5 files on disk, read back with h5wasm.
 import { describe, expect, it } from "vitest";
 import { NwbInputError, NwbWriter, imageToPixel, pixelToImage, voxelToVolume, volumeToVoxel, getFOVSize } from "../../src/nwb/index.js";
-import { dataset, openRead, tempPath } from "./h5read.js";
+import { attr, dataset, openRead, tempPath } from "./h5read.js";
 
 const session = { session_description: "Writer test session.", session_start_time: "2026-11-23T09:00:00+01:00" };
 
@@ -92,7 +92,7 @@ describe("growing series", () => {
     expect(data.slice([[5, 6], [3, 4], [2, 3], [1, 2]])).toEqual(new Uint16Array([5132]));
     expect(f.get_link("/acquisition/MultiPlaneMicroscopyContainer/Plane0/Rig")).toBe("/acquisition/Volumes/Rig");
     expect(f.get_link("/acquisition/MultiPlaneMicroscopyContainer/Plane1/Green")).toBe("/acquisition/Volumes/Green");
-    expect(f.get("acquisition/MultiPlaneMicroscopyContainer")!.attrs["neurodata_type"]!.value).toBe("MultiPlaneMicroscopyContainer");
+    expect(attr(f, "acquisition/MultiPlaneMicroscopyContainer", "neurodata_type")).toBe("MultiPlaneMicroscopyContainer");
   });
 
   it("telemetry series and the event record grow over time", async () => {
@@ -105,7 +105,7 @@ describe("growing series", () => {
     await w.close();
     const f = await openRead(path);
     expect(Array.from(dataset(f, "acquisition/LaserPower/data").value as Float64Array)).toEqual([1.5, 1.51, 1.52, 1.53, 1.54]);
-    expect(f.get("acquisition/LaserPower")!.attrs["continuity"]!.value).toBe("continuous");
+    expect(attr(f, "acquisition/LaserPower", "continuity")).toBe("continuous");
     expect(dataset(f, "acquisition/rig_events/data").value).toEqual(["fault [Laser] lost mode-lock", "mark [user] stimulus on — ✓"]);
     expect(Array.from(dataset(f, "acquisition/rig_events/timestamps").value as Float64Array)).toEqual([0.7, 1.9]);
   });
@@ -129,7 +129,7 @@ describe("segmentation and responses", () => {
 
     const f = await openRead(path);
     const seg = "processing/ophys/SegmentationContainer/Seg";
-    expect(f.get(seg)!.attrs["colnames"]!.value).toEqual(["image_mask", "pixel_mask"]);
+    expect(attr(f, seg, "colnames")).toEqual(["image_mask", "pixel_mask"]);
     expect(Array.from(dataset(f, `${seg}/id`).value as BigInt64Array)).toEqual([0n, 7n]);
     const masks = dataset(f, `${seg}/image_mask`);
     expect(masks.shape).toEqual([2, 6, 4]);
