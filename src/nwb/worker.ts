@@ -40,9 +40,17 @@ function run(req: Request): unknown {
       return checkpoint();
     case "close": {
       clearInterval(timer);
-      const report = file.close();
-      port.postMessage({ kind: "checkpoint", report } satisfies Response);
-      return report;
+      const closing = file;
+      file = undefined; // nothing may touch it after this, not even a due checkpoint
+      try {
+        const report = closing.close();
+        port.postMessage({ kind: "checkpoint", report } satisfies Response);
+        return report;
+      } catch (e) {
+        // A failed close still closes: nothing more can be written, and what is in the file stays.
+        closing.abandon();
+        throw e;
+      }
     }
     case "append":
       dirty = true;
@@ -62,11 +70,6 @@ port.on("message", async (req: Request) => {
   } catch (e) {
     const error = e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
     port.postMessage({ kind: "result", id: req.id, error } satisfies Response);
-    // A failed close still closes: nothing more can be written, and what is in the file stays.
-    if (req.op === "close") {
-      clearInterval(timer);
-      file?.abandon();
-    }
   }
   checkpointIfDue();
 });

@@ -154,6 +154,25 @@ describe("segmentation and responses", () => {
   });
 });
 
+describe("checkpoints", () => {
+  it("checkpoints on its own while data arrives, and closes cleanly after", async () => {
+    const path = tempPath("auto.nwb");
+    const w = await rigWriter(path, { checkpointIntervalMs: 100 });
+    const reports: number[] = [];
+    w.checkpoints.subscribe((r) => reports.push(r.samples["Series"] ?? 0));
+    const s = await w.createPlanarSeries(planar("Series", { clock: { starting_time: 0, rate: 30 } }));
+    for (let i = 0; i < 8; i++) {
+      await w.append(s, frame(i));
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    await new Promise((r) => setTimeout(r, 300)); // a checkpoint falls due while idle
+    expect(reports.length).toBeGreaterThanOrEqual(3);
+    expect(reports[reports.length - 1]).toBe(8);
+    expect((await w.close()).samples["Series"]).toBe(8);
+    expect(reports).toEqual([...reports].sort((a, b) => a - b));
+  });
+});
+
 describe("memory and transfer", () => {
   it("transfers whole-buffer frames, copies views, and never queues more than the bound", async () => {
     const path = tempPath("queue.nwb");
