@@ -26,6 +26,7 @@ import {
   textArrayDataset,
   textAttr,
   textDataset,
+  writeRows,
   type ElementType,
 } from "./hdf5.js";
 import { chooseChunkShape, GrowingDataset, SMALL_CHUNK_BYTES } from "./growing.js";
@@ -134,7 +135,7 @@ export class NwbFile {
   private readonly containers = new Map<string, Group>();
   private readonly recorders = new Map<string, Recorder>();
   private readonly segmentations = new Map<string, SegmentationRecord>();
-  private events?: { recorder: Recorder; text: Dataset; count: number };
+  private events?: { text: Dataset; timestamps: Dataset; count: number; lastTime: number };
   private readonly fd: number;
   private closed = false;
 
@@ -463,23 +464,20 @@ export class NwbFile {
       floatAttr(text, "offset", 0);
       floatAttr(text, "resolution", -1);
       textAttr(text, "unit", "n/a");
-      const tsChunks = chooseChunkShape([], "float64", SMALL_CHUNK_BYTES);
-      const ts = growingDataset(g, "timestamps", { rowShape: [], type: "float64", chunks: tsChunks });
-      int64Attr(ts, "interval", 1);
-      textAttr(ts, "unit", "seconds");
-      const info: SeriesInfo = { name: EVENTS_NAME, path: g.path, neurodata_type: "AnnotationSeries", rowShape: [], type: "float64", timestamped: true, chunkShape: tsChunks };
-      this.events = { recorder: { info, cursor: startCursor(), data: new GrowingDataset(ts, [], "float64", tsChunks) }, text, count: 0 };
+      const timestamps = growingDataset(g, "timestamps", { rowShape: [], type: "float64", chunks: chooseChunkShape([], "float64", SMALL_CHUNK_BYTES) });
+      int64Attr(timestamps, "interval", 1);
+      textAttr(timestamps, "unit", "seconds");
+      this.events = { text, timestamps, count: 0, lastTime: -Infinity };
     }
-    const { recorder } = this.events;
-    if (e.time < recorder.cursor.lastTime) {
-      throw new NwbInputError(`rig event at ${e.time} s comes before the previous one at ${recorder.cursor.lastTime} s: events must be added in time order`);
+    const ev = this.events;
+    if (e.time < ev.lastTime) {
+      throw new NwbInputError(`rig event at ${e.time} s comes before the previous one at ${ev.lastTime} s: events must be added in time order`);
     }
-    // Text is written at once (it is rare); its timestamp goes through the staged dataset like any other.
-    appendText(this.events.text, [`${e.kind} [${e.source}] ${e.message}`]);
-    recorder.data.append(new Float64Array([e.time]), 1);
-    recorder.cursor.rows += 1;
-    recorder.cursor.lastTime = e.time;
-    this.events.count += 1;
+    // Events are rare: text and time are written at once, together, so the two never disagree in length.
+    appendText(ev.text, [`${e.kind} [${e.source}] ${e.message}`]);
+    writeRows(ev.timestamps, ev.count, 1, [], Float64Array.of(e.time));
+    ev.count += 1;
+    ev.lastTime = e.time;
   }
 
   // ------------------------------------------------------------------ segmentation and responses
@@ -662,7 +660,6 @@ export class NwbFile {
       r.timestamps?.flush();
       samples[name] = r.data.lengthInFile;
     }
-    this.events?.recorder.data.flush();
     this.file.flush();
     fsyncSync(this.fd);
     return { samples, events: this.events?.count ?? 0 };
