@@ -1,7 +1,7 @@
 // Reading files back with h5wasm, independently of the writer's code.
 import h5wasm from "h5wasm/node";
 import type { Dataset, Group } from "h5wasm/node";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -9,6 +9,7 @@ export type { Dataset, Group };
 
 export async function openRead(path: string): Promise<InstanceType<typeof h5wasm.File>> {
   await h5wasm.ready;
+  if (!existsSync(path)) throw new Error(`no file at ${path}`); // h5wasm would only say "name not defined" later
   return new h5wasm.File(path, "r");
 }
 
