@@ -1,0 +1,42 @@
+// What every device driver shares, whatever its kind: who it is, what state it reports, what happens to it.
+// Drivers know nothing of NWB; the acquisition engine turns identities into device objects and
+// state and events into telemetry.
+import type { Observable } from "rxjs";
+
+/** What a device says it is (query-only commands), used to fill the NWB device objects. */
+export interface DeviceIdentity {
+  manufacturer: string;
+  model: string;
+  serial_number: string;
+  firmware?: string;
+}
+
+/** Something that happened to a device, for the event record. */
+export interface DeviceEvent {
+  /** Milliseconds since the epoch (Date.now()) when the driver saw it. */
+  time: number;
+  kind: "fault" | "fault_cleared" | "timeout" | "garbage" | "disconnected" | "reconnected" | "retry";
+  message: string;
+}
+
+/** A state reading with the time it was taken (Date.now() milliseconds). */
+export interface Stamped<S> {
+  time: number;
+  state: S;
+}
+
+export interface Device<S> {
+  /** Driver name as profiles name it, e.g. "spectra-physics-maitai". */
+  readonly driver: string;
+  /** Opens the connection and configures the device's protocol (echo off, watchdog off…). */
+  connect(): Promise<void>;
+  identify(): Promise<DeviceIdentity>;
+  /** Reads the whole state once. */
+  readState(): Promise<S>;
+  /** State readings: one per poll while polling, and after every command. */
+  readonly state$: Observable<Stamped<S>>;
+  readonly events$: Observable<DeviceEvent>;
+  /** Starts reading the state every `intervalMs` (a failed poll is an event, never an exception). */
+  startPolling(intervalMs: number): void;
+  close(): Promise<void>;
+}

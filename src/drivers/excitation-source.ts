@@ -1,0 +1,30 @@
+// The excitation source kind (a laser), like python-microscope's LightSource: one interface, one file per protocol.
+import type { Device } from "./device.js";
+
+export interface ExcitationSourceState {
+  /** Laser emission (diodes / pump on). */
+  emission: boolean;
+  /** Shutter open; a device without a shutter reports whether light leaves it. */
+  shutter_open: boolean;
+  wavelength_nm: number;
+  /** Output power in W as the device reads it back. */
+  power_W: number;
+  /** Pulsed lasers: mode-locked; absent for CW lasers. */
+  mode_locked?: boolean;
+  /** 0–100; absent when the device does not report warm-up. */
+  warmed_up_percent?: number;
+  /** Still moving to a new wavelength. */
+  tuning?: boolean;
+  /** The device's fault, or undefined when none. */
+  fault?: string;
+}
+
+export interface ExcitationSource extends Device<ExcitationSourceState> {
+  readonly tunable: boolean;
+  setEmission(on: boolean): Promise<void>;
+  setShutter(open: boolean): Promise<void>;
+  /** Tunable lasers only; rejects on a fixed-wavelength device. */
+  setWavelength(nm: number): Promise<void>;
+  /** Devices with power control only; rejects otherwise. */
+  setPower(watts: number): Promise<void>;
+}

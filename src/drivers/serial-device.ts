@@ -1,0 +1,68 @@
+// What every serial driver does the same way: connect (and reconfigure after a reconnect), poll its
+// state into state$, and pass the line's events on. A vendor file adds only its protocol.
+import { Subject, type Subscription, exhaustMap, filter, interval, merge } from "rxjs";
+import type { Device, DeviceEvent, DeviceIdentity, Stamped } from "./device.js";
+import { type LineFraming, type LineTiming, SerialLine, type SerialSettings } from "./serial-line.js";
+
+export abstract class SerialDevice<S> implements Device<S> {
+  abstract readonly driver: string;
+  protected readonly line: SerialLine;
+  private readonly state = new Subject<Stamped<S>>();
+  private readonly own = new Subject<DeviceEvent>();
+  private polling: Subscription | undefined;
+  private readonly reconfigure: Subscription;
+  readonly state$ = this.state.asObservable();
+  readonly events$;
+
+  constructor(settings: SerialSettings, framing: LineFraming, timing: Partial<LineTiming>, label: string) {
+    this.line = new SerialLine(settings, framing, timing, label);
+    this.events$ = merge(this.line.events$, this.own);
+    // A device that lost power comes back with its defaults (echo on, watchdog on…): set them again.
+    this.reconfigure = this.line.events$.pipe(filter((e) => e.kind === "reconnected")).subscribe(() => {
+      this.configure().catch((e: Error) => this.event("fault", `reconfiguring after reconnect failed: ${e.message}`));
+    });
+  }
+
+  /** Protocol set-up after the port opens (echo off, watchdog off…). */
+  protected abstract configure(): Promise<void>;
+  abstract identify(): Promise<DeviceIdentity>;
+  abstract readState(): Promise<S>;
+
+  async connect(): Promise<void> {
+    await this.line.open();
+    await this.configure();
+  }
+
+  startPolling(intervalMs: number): void {
+    this.polling?.unsubscribe();
+    // exhaustMap: a slow device skips polls instead of piling them up.
+    this.polling = interval(intervalMs)
+      .pipe(exhaustMap(() => this.poll()))
+      .subscribe();
+  }
+
+  /** Reads and publishes the state; a failure becomes an event (the line already reported timeouts). */
+  protected async poll(): Promise<void> {
+    try {
+      this.publish(await this.readState());
+    } catch (e) {
+      if (e instanceof Error && e.name !== "DeviceTimeoutError" && e.name !== "DeviceDisconnectedError") this.event("fault", e.message);
+    }
+  }
+
+  protected publish(state: S): void {
+    this.state.next({ time: Date.now(), state });
+  }
+
+  protected event(kind: DeviceEvent["kind"], message: string): void {
+    this.own.next({ time: Date.now(), kind, message: `${this.line.label}: ${message}` });
+  }
+
+  async close(): Promise<void> {
+    this.polling?.unsubscribe();
+    this.reconfigure.unsubscribe();
+    await this.line.close();
+    this.state.complete();
+    this.own.complete();
+  }
+}

@@ -1,0 +1,192 @@
+// A line-oriented serial connection, the transport every serial driver shares: one command at a time,
+// a reply line per query, command timeouts with bounded retries, a fault event on garbage, and
+// reconnection with exponential backoff when the port disappears. It never rejects a promise nobody
+// awaits: failures reach the caller of query() or the events stream.
+import { Subject } from "rxjs";
+import { ReadlineParser, SerialPort } from "serialport";
+import type { DeviceEvent } from "./device.js";
+
+export interface SerialSettings {
+  path: string;
+  baudRate: number;
+  dataBits?: 5 | 6 | 7 | 8;
+  parity?: "none" | "even" | "odd";
+  stopBits?: 1 | 2;
+}
+
+export interface LineFraming {
+  /** Appended to every command, e.g. "\n" (Mai Tai), "\r" (Cobolt, Scientifica), "\r\n". */
+  commandEnd: string;
+  /** Ends every reply line; a trailing "\r" before it is dropped too. */
+  replyEnd: string;
+}
+
+export interface LineTiming {
+  /** How long a reply may take (default 1000 ms). */
+  timeoutMs: number;
+  /** Further attempts after a timeout or a garbled reply (default 2). */
+  retries: number;
+  /** Reconnect backoff: first wait and cap (defaults 200 ms and 5000 ms). */
+  backoffMs: [first: number, max: number];
+}
+
+export const DEFAULT_TIMING: LineTiming = { timeoutMs: 1000, retries: 2, backoffMs: [200, 5000] };
+
+/** A command got no valid reply in time, after every retry. */
+export class DeviceTimeoutError extends Error {
+  override name = "DeviceTimeoutError";
+}
+
+/** The port is gone (unplugged, powered off); the line is reconnecting. */
+export class DeviceDisconnectedError extends Error {
+  override name = "DeviceDisconnectedError";
+}
+
+interface QueryOptions {
+  /** A reply is valid when this returns true; otherwise it is garbage (default: any line). */
+  valid?: (reply: string) => boolean;
+  timeoutMs?: number;
+  retries?: number;
+}
+
+export class SerialLine {
+  readonly events$ = new Subject<DeviceEvent>();
+  private port: SerialPort | undefined;
+  private waiting: ((line: string) => void) | undefined;
+  /** Commands run one after another: each waits for the previous one's reply. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private reconnecting = false;
+  private readonly timing: LineTiming;
+
+  constructor(
+    readonly settings: SerialSettings,
+    private readonly framing: LineFraming,
+    timing: Partial<LineTiming> = {},
+    /** Names the device in messages, e.g. "Mai Tai on /dev/ttyUSB0". */
+    readonly label = settings.path,
+  ) {
+    this.timing = { ...DEFAULT_TIMING, ...timing };
+  }
+
+  get connected(): boolean {
+    return this.port?.isOpen ?? false;
+  }
+
+  async open(): Promise<void> {
+    const port = new SerialPort({
+      path: this.settings.path,
+      baudRate: this.settings.baudRate,
+      dataBits: this.settings.dataBits ?? 8,
+      parity: this.settings.parity ?? "none",
+      stopBits: this.settings.stopBits ?? 1,
+      autoOpen: false,
+    });
+    await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new DeviceDisconnectedError(`${this.label}: cannot open: ${e.message}`)) : resolve())));
+    const lines = port.pipe(new ReadlineParser({ delimiter: this.framing.replyEnd, encoding: "latin1" }));
+    lines.on("data", (line: string) => {
+      const reply = line.replace(/\r$/, "");
+      const waiter = this.waiting;
+      this.waiting = undefined;
+      waiter?.(reply); // an unsolicited line (no query waiting) is dropped
+    });
+    port.on("close", () => this.lost("the port closed"));
+    port.on("error", (e) => this.lost(e.message));
+    this.port = port;
+  }
+
+  /** Sends a command and resolves with its reply line (retried on timeouts and garbage). */
+  query(command: string, options: QueryOptions = {}): Promise<string> {
+    return this.serialized(() => this.attempt(command, options));
+  }
+
+  /** Sends a command that has no reply. */
+  send(command: string): Promise<void> {
+    return this.serialized(async () => {
+      await this.write(command);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const port = this.port;
+    this.port = undefined;
+    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    this.events$.complete();
+  }
+
+  private serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async attempt(command: string, options: QueryOptions): Promise<string> {
+    const timeoutMs = options.timeoutMs ?? this.timing.timeoutMs;
+    const attempts = 1 + (options.retries ?? this.timing.retries);
+    let last = "";
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const reply = this.nextLine(timeoutMs);
+      await this.write(command);
+      const line = await reply;
+      if (line === undefined) {
+        last = `no reply to '${command}' within ${timeoutMs} ms`;
+        this.emit("timeout", `${this.label}: ${last}`);
+      } else if (options.valid && !options.valid(line)) {
+        last = `garbled reply to '${command}': ${JSON.stringify(line.slice(0, 80))}`;
+        this.emit("garbage", `${this.label}: ${last}`);
+      } else return line;
+      if (attempt < attempts) this.emit("retry", `${this.label}: retrying '${command}' (${attempt + 1} of ${attempts})`);
+    }
+    throw new DeviceTimeoutError(`${this.label}: ${last} after ${attempts} attempts`);
+  }
+
+  /** Resolves with the next line, or undefined after `timeoutMs`. */
+  private nextLine(timeoutMs: number): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+      this.waiting = (line) => {
+        clearTimeout(timer);
+        resolve(line);
+      };
+    });
+  }
+
+  private write(command: string): Promise<void> {
+    const port = this.port;
+    if (!port?.isOpen) return Promise.reject(new DeviceDisconnectedError(`${this.label}: disconnected, reconnecting`));
+    return new Promise((resolve, reject) =>
+      port.write(command + this.framing.commandEnd, "latin1", (e) => (e ? reject(new DeviceDisconnectedError(`${this.label}: write failed: ${e.message}`)) : resolve())),
+    );
+  }
+
+  private emit(kind: DeviceEvent["kind"], message: string): void {
+    if (!this.closed) this.events$.next({ time: Date.now(), kind, message });
+  }
+
+  /** The port vanished: report it once, then reopen with exponential backoff until it is back. */
+  private lost(reason: string): void {
+    if (this.closed || this.reconnecting) return;
+    this.reconnecting = true;
+    const port = this.port;
+    this.port = undefined;
+    if (port?.isOpen) port.close(() => undefined);
+    this.emit("disconnected", `${this.label}: ${reason}`);
+    let wait = this.timing.backoffMs[0];
+    const retry = async () => {
+      if (this.closed) return;
+      try {
+        await this.open();
+        this.reconnecting = false;
+        this.emit("reconnected", `${this.label}: port open again`);
+      } catch {
+        wait = Math.min(wait * 2, this.timing.backoffMs[1]);
+        setTimeout(retry, wait);
+      }
+    };
+    setTimeout(retry, wait);
+  }
+}
