@@ -91,6 +91,31 @@ const SEGMENTATION_COLUMNS = {
     "Voxel masks for each ROI: a list of indices and weights for the ROI. Voxel masks are concatenated and parsing of this dataset is maintained by the PlanarSegmentation",
 } as const;
 
+type Nested = number[] | Nested[];
+
+/** How each segmentation kind names and converts its masks (ndx-microscopy 0.3.0). */
+const SEGMENTATION_KINDS = {
+  PlanarSegmentation: {
+    space: "PlanarImagingSpace", dims: "dimensions_in_pixels", dense: "image_mask", sparse: "pixel_mask",
+    element: "pixel", axes: ["x", "y"], toSparse: imageToPixel, toDense: pixelToImage,
+  },
+  VolumetricSegmentation: {
+    space: "VolumetricImagingSpace", dims: "dimensions_in_voxels", dense: "volume_mask", sparse: "voxel_mask",
+    element: "voxel", axes: ["x", "y", "z"], toSparse: volumeToVoxel, toDense: voxelToVolume,
+  },
+} as const;
+
+/** The shape of a nested array of `rank` levels, read along its first elements. */
+function nestedShape(a: Nested, rank: number): number[] {
+  const shape: number[] = [];
+  let level: Nested | number | undefined = a;
+  for (let i = 0; i < rank; i++) {
+    shape.push(Array.isArray(level) ? level.length : 0);
+    level = Array.isArray(level) ? level[0] : undefined;
+  }
+  return shape;
+}
+
 /** An object declared once and written where it is first used; later users soft-link to it. */
 interface Placed<T> {
   spec: T;
@@ -498,59 +523,44 @@ export class NwbFile {
   }
 
   addPlanarSegmentation(segmentation: M.PlanarSegmentation): void {
-    const s = parseInput(M.PlanarSegmentation, segmentation, `PlanarSegmentation ${describe(segmentation)}`);
-    const owner = `PlanarSegmentation '${s.name}'`;
-    const space = this.segmentationSpace(s, "PlanarImagingSpace");
-    const dims = (space.spec as { dimensions_in_pixels?: [number, number] }).dimensions_in_pixels;
-    const shape = this.maskShape(owner, dims, s.rois.map((r) => r.image_mask && [r.image_mask.length, r.image_mask[0]?.length ?? 0]));
-    const pixel = s.rois.some((r) => r.pixel_mask);
-    const image = s.rois.some((r) => r.image_mask);
-    const rows = s.rois.map((r, i) => {
-      const px = r.pixel_mask ?? imageToPixel(r.image_mask!);
-      if (r.image_mask) requireNonEmpty(owner, i, px.length);
-      for (const [x, y] of px) if (x >= shape[0]! || y >= shape[1]!) throw new NwbInputError(`${owner}: ROI ${i} pixel (${x}, ${y}) lies outside [${shape.join(", ")}]`);
-      return { px, img: r.image_mask ?? pixelToImage(r.pixel_mask!, shape as [number, number]) };
-    });
-    this.writeSegmentation(s, "PlanarSegmentation", space, {
-      dense: image ? { name: "image_mask", shape, masks: rows.map((r) => r.img.flat()) } : undefined,
-      sparse: pixel ? { name: "pixel_mask", members: ["x", "y"], rows: rows.map((r) => r.px) } : undefined,
-    });
+    this.addSegmentation("PlanarSegmentation", parseInput(M.PlanarSegmentation, segmentation, `PlanarSegmentation ${describe(segmentation)}`));
   }
 
   addVolumetricSegmentation(segmentation: M.VolumetricSegmentation): void {
-    const s = parseInput(M.VolumetricSegmentation, segmentation, `VolumetricSegmentation ${describe(segmentation)}`);
-    const owner = `VolumetricSegmentation '${s.name}'`;
-    const space = this.segmentationSpace(s, "VolumetricImagingSpace");
-    const dims = (space.spec as { dimensions_in_voxels?: [number, number, number] }).dimensions_in_voxels;
-    const shape = this.maskShape(
-      owner,
-      dims,
-      s.rois.map((r) => r.volume_mask && [r.volume_mask.length, r.volume_mask[0]?.length ?? 0, r.volume_mask[0]?.[0]?.length ?? 0]),
-    );
-    const voxel = s.rois.some((r) => r.voxel_mask);
-    const volume = s.rois.some((r) => r.volume_mask);
-    const rows = s.rois.map((r, i) => {
-      const vx = r.voxel_mask ?? volumeToVoxel(r.volume_mask!);
-      if (r.volume_mask) requireNonEmpty(owner, i, vx.length);
-      for (const [x, y, z] of vx) {
-        if (x >= shape[0]! || y >= shape[1]! || z >= shape[2]!) throw new NwbInputError(`${owner}: ROI ${i} voxel (${x}, ${y}, ${z}) lies outside [${shape.join(", ")}]`);
-      }
-      return { vx, vol: r.volume_mask ?? voxelToVolume(r.voxel_mask!, shape as [number, number, number]) };
-    });
-    this.writeSegmentation(s, "VolumetricSegmentation", space, {
-      dense: volume ? { name: "volume_mask", shape, masks: rows.map((r) => r.vol.flat(2)) } : undefined,
-      sparse: voxel ? { name: "voxel_mask", members: ["x", "y", "z"], rows: rows.map((r) => r.vx) } : undefined,
-    });
+    this.addSegmentation("VolumetricSegmentation", parseInput(M.VolumetricSegmentation, segmentation, `VolumetricSegmentation ${describe(segmentation)}`));
   }
 
-  private segmentationSpace(s: { name: string; imaging_space: string }, wanted: string): Placed<ParsedSpace> {
-    const owner = `${wanted === "PlanarImagingSpace" ? "Planar" : "Volumetric"}Segmentation '${s.name}'`;
+  /** Both kinds alike: each ROI's mask is stored in every form any ROI was given in, converting the others. */
+  private addSegmentation(
+    type: keyof typeof SEGMENTATION_KINDS,
+    s: z.output<typeof M.PlanarSegmentation> | z.output<typeof M.VolumetricSegmentation>,
+  ): void {
+    const kind = SEGMENTATION_KINDS[type];
+    const owner = `${type} '${s.name}'`;
     if (this.segmentations.has(s.name)) throw new NwbInputError(`${owner}: a segmentation named '${s.name}' exists already`);
     const space = this.lookup(this.spaces, s.imaging_space, owner, "imaging space");
-    if (space.spec.neurodata_type !== wanted) {
-      throw new NwbInputError(`${owner}: imaging space '${s.imaging_space}' is a ${space.spec.neurodata_type}, expected a ${wanted}`);
+    if (space.spec.neurodata_type !== kind.space) {
+      throw new NwbInputError(`${owner}: imaging space '${s.imaging_space}' is a ${space.spec.neurodata_type}, expected a ${kind.space}`);
     }
-    return space;
+    const rois = s.rois.map((r) => ({ sparse: (r as Record<string, unknown>)[kind.sparse] as number[][] | undefined, dense: (r as Record<string, unknown>)[kind.dense] as Nested | undefined }));
+    const dims = (space.spec as Record<string, unknown>)[kind.dims] as number[] | undefined;
+    const shape = this.maskShape(owner, dims, rois.map((r) => r.dense && nestedShape(r.dense, kind.axes.length)));
+    const rows = rois.map((r, i) => {
+      const sparse = r.sparse ?? kind.toSparse(r.dense as never);
+      if (sparse.length === 0) throw new NwbInputError(`${owner}: ROI ${i} mask has no ${kind.element} with a weight > 0`);
+      for (const at of sparse) {
+        if (at.slice(0, -1).some((c, axis) => c >= shape[axis]!)) {
+          throw new NwbInputError(`${owner}: ROI ${i} ${kind.element} (${at.slice(0, -1).join(", ")}) lies outside [${shape.join(", ")}]`);
+        }
+      }
+      const dense = ((r.dense ?? kind.toDense(r.sparse as never, shape as never)) as unknown[]).flat(kind.axes.length - 1) as number[];
+      if (dense.length !== shape.reduce((a, b) => a * b, 1)) throw new NwbInputError(`${owner}: ROI ${i} mask is ragged: its rows differ in length`);
+      return { sparse, dense };
+    });
+    this.writeSegmentation(s, type, space, {
+      dense: rois.some((r) => r.dense) ? { name: kind.dense, shape, masks: rows.map((r) => r.dense) } : undefined,
+      sparse: rois.some((r) => r.sparse) ? { name: kind.sparse, members: kind.axes, rows: rows.map((r) => r.sparse) } : undefined,
+    });
   }
 
   /** The shape every dense mask has: the imaging space's dimensions, or the masks' own when it has none. */
@@ -569,7 +579,7 @@ export class NwbFile {
     space: Placed<ParsedSpace>,
     columns: {
       dense: { name: "image_mask" | "volume_mask"; shape: number[]; masks: number[][] } | undefined;
-      sparse: { name: "pixel_mask" | "voxel_mask"; members: string[]; rows: number[][][] } | undefined;
+      sparse: { name: "pixel_mask" | "voxel_mask"; members: readonly string[]; rows: number[][][] } | undefined;
     },
   ): void {
     const ids = s.rois.map((r, i) => r.id ?? i);
@@ -696,6 +706,3 @@ function describe(obj: unknown): string {
   return typeof name === "string" ? `'${name}'` : "(unnamed)";
 }
 
-function requireNonEmpty(owner: string, roi: number, pixels: number): void {
-  if (pixels === 0) throw new NwbInputError(`${owner}: ROI ${roi} mask has no pixel with a weight > 0`);
-}

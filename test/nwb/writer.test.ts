@@ -218,6 +218,8 @@ describe("bad input", () => {
     await expect(w.addRig({ name: "Rig2", description: "r", microscope: "Rig" })).rejects.toThrow("MicroscopyRig 'Rig2': microscope 'Rig' is not a device added before");
     await expect(w.addDevice({ neurodata_type: "Photodetector", name: "PMT", description: "p", model: "Microscope" })).rejects.toThrow("model 'Microscope' is a Microscope, expected PhotodetectorModel");
     await expect(w.addChannel({ name: "Bad", description: "b", excitation_wavelength_in_nm: -920, emission_wavelength_in_nm: 525, indicator: { label: "x", description: "y" } } as never)).rejects.toThrow(/excitation_wavelength_in_nm/);
+    await expect(w.addPlanarSegmentation({ name: "Seg", description: "s", imaging_space: "Plane", rois: [{ image_mask: [[1, 0, 0, 0], [0, 1], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]] }] })).rejects.toThrow("PlanarSegmentation 'Seg': ROI 0 mask is ragged");
+    await expect(w.addPlanarSegmentation({ name: "Seg", description: "s", imaging_space: "Plane", rois: [{ pixel_mask: [[6, 0, 1]] }] })).rejects.toThrow("PlanarSegmentation 'Seg': ROI 0 pixel (6, 0) lies outside [6, 4]");
     await w.append(s, frame(1), [1.5]);
     expect((await w.close()).samples["Series"]).toBe(2);
     const f = await openRead(path);
