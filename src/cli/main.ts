@@ -5,6 +5,7 @@ import { hideBin } from "yargs/helpers";
 
 await yargs(hideBin(process.argv))
   .scriptName("rigd")
+  .command((await import("./commands/profile.js")).profileCommand)
   .strict()
   .demandCommand(1, "Name a command: rigd --help lists them.")
   .help()
