@@ -3,6 +3,7 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { JSON_SCHEMAS } from "../../src/config/index.js";
 
 function rigd(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -39,11 +40,10 @@ describe("rigd profile check", () => {
 
 describe("rigd profile schema", () => {
   // The committed copies are what editors read: they must never go stale.
-  it("prints the rig profile schema committed as schema/rig-profile.schema.json", async () => {
-    expect(await rigd("profile", "schema")).toEqual({ status: 0, stdout: readFileSync("schema/rig-profile.schema.json", "utf8"), stderr: "" });
-  });
-
-  it("prints the session schema committed as schema/session.schema.json", async () => {
-    expect(await rigd("profile", "schema", "session")).toEqual({ status: 0, stdout: readFileSync("schema/session.schema.json", "utf8"), stderr: "" });
-  });
+  for (const [kind, { file }] of Object.entries(JSON_SCHEMAS)) {
+    const args = kind === "rig" ? [] : [kind]; // rig is the default
+    it(`${["rigd profile schema", ...args].join(" ")} prints ${file}`, async () => {
+      expect(await rigd("profile", "schema", ...args)).toEqual({ status: 0, stdout: readFileSync(file, "utf8"), stderr: "" });
+    });
+  }
 });

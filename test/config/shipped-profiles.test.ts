@@ -4,12 +4,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { formatConfigError, loadRigProfile, seriesStorage, type RigProfile } from "../../src/config/index.js";
+import { formatConfigError, JSON_SCHEMAS, loadRigProfile, seriesStorage, type RigProfile } from "../../src/config/index.js";
 import { jsonSchemaErrors } from "./json-schema-subset.js";
 
 const shipped = readdirSync("profiles").filter((f) => f.endsWith(".yaml")).map((f) => join("profiles", f));
 // The committed copy: the one editors use (schema-files.test.ts keeps it equal to what rigd prints).
-const rigSchema = JSON.parse(readFileSync("schema/rig-profile.schema.json", "utf8")) as Record<string, unknown>;
+const rigSchema = JSON.parse(readFileSync(JSON_SCHEMAS.rig.file, "utf8")) as Record<string, unknown>;
 
 async function load(file: string): Promise<RigProfile> {
   const result = await loadRigProfile(file);
@@ -41,7 +41,7 @@ describe("shipped profiles", () => {
       it("names the JSON Schema on its first line, for editors", () => {
         const first = readFileSync(file, "utf8").split("\n")[0]!;
         const schemaPath = first.match(/^# yaml-language-server: \$schema=(\S+)$/)?.[1];
-        expect(schemaPath && join(file, "..", schemaPath)).toBe("schema/rig-profile.schema.json");
+        expect(schemaPath && join(file, "..", schemaPath)).toBe(JSON_SCHEMAS.rig.file);
       });
     });
   }
