@@ -2,10 +2,17 @@
 // rigd command line: each command lives in its own module under ./commands and is registered here.
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { profileCommand } from "./commands/profile.js";
+
+// `rigd profile schema | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
 
 await yargs(hideBin(process.argv))
   .scriptName("rigd")
-  .command((await import("./commands/profile.js")).profileCommand)
+  .command(profileCommand)
   .strict()
   .demandCommand(1, "Name a command: rigd --help lists them.")
   .help()
