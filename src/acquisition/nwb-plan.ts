@@ -1,0 +1,123 @@
+// From a rig profile (and what the devices said they are) to the NWB objects of a session: the device
+// models and instances, one MicroscopyRig per channel (its light path), the channels, imaging spaces,
+// containers and series. A pure function: the engine hands the result to the writer.
+import type { DeviceIdentity } from "../drivers/device.js";
+import type { RigProfile } from "../config/index.js";
+import { seriesStorage } from "../config/index.js";
+import type * as N from "../nwb/index.js";
+
+export interface NwbPlan {
+  /** Models first: instances link to them. */
+  devices: N.Device[];
+  rigs: N.MicroscopyRig[];
+  channels: N.MicroscopyChannel[];
+  imagingSpaces: N.ImagingSpace[];
+  containers: N.MicroscopyContainer[];
+  planarSeries: N.PlanarMicroscopySeries[];
+  volumetricSeries: N.VolumetricMicroscopySeries[];
+  /** Differences between the profile and what a device reported, for the log and the event record. */
+  warnings: string[];
+}
+
+/** The MicroscopyRig that holds a channel's light path. */
+export const rigNameOf = (channel: string) => `MicroscopyRig${channel}`;
+
+const FILTER_OF_MODEL: Record<string, N.DeviceInstance["neurodata_type"]> = {
+  BandOpticalFilterModel: "BandOpticalFilter",
+  EdgeOpticalFilterModel: "EdgeOpticalFilter",
+};
+
+export function planNwb(profile: RigProfile, identities: ReadonlyMap<string, DeviceIdentity> = new Map()): NwbPlan {
+  const { rig } = profile;
+  const warnings: string[] = [];
+  const modelType = new Map(rig.models.map((m) => [m.name, m.neurodata_type]));
+
+  /** The serial number a device reported wins over the profile's; a disagreement is worth a warning. */
+  const serial = (name: string, fromProfile: string | undefined) => {
+    const reported = identities.get(name)?.serial_number;
+    if (reported && fromProfile && reported !== fromProfile) {
+      warnings.push(`${name}: the profile says serial number ${fromProfile}, the device reports ${reported}`);
+    }
+    const value = reported ?? fromProfile;
+    return value === undefined ? {} : { serial_number: value };
+  };
+  const instance = (type: N.DeviceInstance["neurodata_type"], d: { name: string; description: string; serial_number?: string | undefined; model?: string | undefined }) =>
+    ({
+      neurodata_type: type,
+      name: d.name,
+      description: d.description,
+      ...serial(d.name, d.serial_number),
+      ...(d.model === undefined ? {} : { model: d.model }),
+    }) as N.DeviceInstance;
+  const filter = (d: Parameters<typeof instance>[1]) => instance((d.model && FILTER_OF_MODEL[modelType.get(d.model) ?? ""]) || "OpticalFilter", d);
+
+  const devices: N.Device[] = [
+    ...rig.models.map((m) => ({ ...m }) as N.DeviceModel),
+    { ...instance("Microscope", rig.microscope), ...(rig.microscope.technique ? { technique: rig.microscope.technique } : {}) } as N.DeviceInstance,
+    ...rig.excitation_sources.map((s) => ({ ...s, ...instance(s.neurodata_type, s) }) as N.DeviceInstance),
+    ...rig.excitation_filters.map(filter),
+    ...rig.emission_filters.map(filter),
+    ...rig.dichroic_mirrors.map((d) => instance("DichroicMirror", d)),
+    ...rig.photodetectors.map((d) => instance("Photodetector", d)),
+    ...rig.optical_lenses.map((d) => instance("OpticalLens", d)),
+  ];
+
+  const rigs: N.MicroscopyRig[] = profile.channels.map((c) => ({
+    name: rigNameOf(c.name),
+    description: `${rig.description}: the light path of channel ${c.name}`,
+    microscope: rig.microscope.name,
+    ...pick(c, ["excitation_source", "excitation_filter", "dichroic_mirror", "photodetector", "emission_filter", "optical_lens"]),
+  }));
+
+  const channels: N.MicroscopyChannel[] = profile.channels.map((c) => {
+    const indicator = rig.indicators.find((i) => i.name === c.indicator)!;
+    return {
+      name: c.name,
+      description: c.description,
+      excitation_wavelength_in_nm: c.excitation_wavelength_in_nm,
+      emission_wavelength_in_nm: c.emission_wavelength_in_nm,
+      indicator: { ...indicator },
+    };
+  });
+
+  const sources = new Map(profile.recording.frame_sources.map((s) => [s.name, s]));
+  const containers = [...new Set(profile.recording.series.flatMap((s) => (s.neurodata_type === "PlanarMicroscopySeries" && s.multi_plane_container ? [s.multi_plane_container] : [])))];
+  const planarSeries: N.PlanarMicroscopySeries[] = [];
+  const volumetricSeries: N.VolumetricMicroscopySeries[] = [];
+  for (const s of profile.recording.series) {
+    const source = sources.get(s.frames.source)!;
+    const st = seriesStorage(profile.writer, s);
+    const common = {
+      name: s.name,
+      description: s.description,
+      data_type: source.data_type,
+      microscopy_rig: rigNameOf(s.microscopy_channel),
+      microscopy_channel: s.microscopy_channel,
+      // Frames carry the scanner's own timestamps, which are written as they are.
+      clock: { timestamps: true as const },
+      storage: { chunkBytes: st.chunk_bytes, ...(st.compression === "gzip" ? { gzipLevel: st.gzip_level } : {}) },
+    };
+    if (s.neurodata_type === "PlanarMicroscopySeries") {
+      planarSeries.push({ ...common, imaging_space: s.planar_imaging_space, frame_shape: source.frame_shape, ...(s.multi_plane_container ? { container: s.multi_plane_container } : {}) });
+    } else {
+      volumetricSeries.push({ ...common, imaging_space: s.volumetric_imaging_space, frame_shape: [...source.frame_shape, source.plane_count] });
+    }
+  }
+
+  return {
+    devices,
+    rigs,
+    channels,
+    imagingSpaces: profile.imaging_spaces.map((s) => ({ ...s }) as N.ImagingSpace),
+    containers: containers.map((name) => ({ neurodata_type: "MultiPlaneMicroscopyContainer", name })),
+    planarSeries,
+    volumetricSeries,
+    warnings,
+  };
+}
+
+function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
+  return out;
+}
