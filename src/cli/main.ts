@@ -2,6 +2,7 @@
 // rigd command line: each command lives in its own module under ./commands and is registered here.
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { inspectCommand } from "./commands/inspect.js";
 import { profileCommand } from "./commands/profile.js";
 
 // `rigd profile schema | head` closes the pipe early: that is the reader's choice, not an error.
@@ -13,6 +14,7 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
 await yargs(hideBin(process.argv))
   .scriptName("rigd")
   .command(profileCommand)
+  .command(inspectCommand)
   .strict()
   .demandCommand(1, "Name a command: rigd --help lists them.")
   .help()

@@ -1,0 +1,126 @@
+// What an NWB file holds, for people: session, subject, devices, every series (shape, samples, rate,
+// duration), telemetry and the event record. Reads with h5wasm on the calling thread: for the CLI.
+import h5wasm from "h5wasm/node";
+import type { Dataset, Group } from "h5wasm/node";
+import { existsSync } from "node:fs";
+import { EVENTS_NAME } from "./model.js";
+
+export interface SeriesSummary {
+  path: string;
+  neurodata_type: string;
+  shape: number[];
+  samples: number;
+  /** Samples per second: declared, or from the median interval of the timestamps. */
+  rate_Hz: number | undefined;
+  duration_s: number;
+  unit: string;
+  /** Samples that the event record says were dropped in this series. */
+  dropped: number;
+}
+
+export interface FileSummary {
+  path: string;
+  session_description: string;
+  session_start_time: string;
+  identifier: string;
+  subject: Record<string, string>;
+  devices: { name: string; type: string; serial_number?: string }[];
+  series: SeriesSummary[];
+  events: { time_s: number; text: string }[];
+}
+
+type Obj = Group | Dataset;
+
+export async function summarize(path: string): Promise<FileSummary> {
+  if (!existsSync(path)) throw new Error(`${path}: no such file`);
+  await h5wasm.ready;
+  const f = new h5wasm.File(path, "r");
+  try {
+    const get = (p: string) => f.get(p) as Obj | null;
+    const value = (p: string) => (get(p) as Dataset | null)?.value;
+    const attr = (o: Obj | null, name: string) => o?.attrs[name]?.value;
+    const group = (p: string) => get(p) as Group | null;
+
+    const events: FileSummary["events"] = [];
+    const eventText = value(`acquisition/${EVENTS_NAME}/data`) as string[] | undefined;
+    const eventTimes = value(`acquisition/${EVENTS_NAME}/timestamps`) as Float64Array | undefined;
+    eventText?.forEach((text, i) => events.push({ time_s: eventTimes?.[i] ?? Number.NaN, text }));
+
+    const series: SeriesSummary[] = [];
+    const visit = (p: string) => {
+      const g = group(p);
+      if (!g) return;
+      for (const key of g.keys()) {
+        const child = `${p}/${key}`;
+        if (f.get_link(`/${child}`)) continue;
+        const type = attr(get(child), "neurodata_type") as string | undefined;
+        if (type && /Series$/.test(type) && type !== "AnnotationSeries") series.push(seriesSummary(child, type));
+        else if (get(child) instanceof h5wasm.Group) visit(child);
+      }
+    };
+    const seriesSummary = (p: string, type: string): SeriesSummary => {
+      const data = get(`${p}/data`) as Dataset;
+      const shape = data.shape ?? [];
+      const samples = shape[0] ?? 0;
+      const timestamps = value(`${p}/timestamps`) as Float64Array | undefined;
+      const start = get(`${p}/starting_time`) as Dataset | null;
+      const declared = attr(start, "rate") as number | undefined;
+      const duration = timestamps ? (samples > 1 ? timestamps[samples - 1]! - timestamps[0]! : 0) : declared ? samples / declared : 0;
+      // The median interval: a dropped-frame gap must not lower the rate.
+      const intervals = timestamps ? Array.from(timestamps.subarray(1), (t, i) => t - timestamps[i]!).sort((a, b) => a - b) : [];
+      const median = intervals[Math.floor(intervals.length / 2)];
+      const rate = declared ?? (median ? 1 / median : undefined);
+      const name = p.split("/").pop()!;
+      // Dropped-frame entries read "dropped_frames [SeriesName] N frames missing …".
+      const dropped = events.reduce((n, e) => {
+        const m = /^dropped_frames \[([^\]]+)\] (\d+)/.exec(e.text);
+        return m && m[1] === name ? n + Number(m[2]) : n;
+      }, 0);
+      return { path: `/${p}`, neurodata_type: type, shape, samples, rate_Hz: rate, duration_s: duration, unit: String(attr(data, "unit") ?? ""), dropped };
+    };
+    visit("acquisition");
+    visit("processing");
+
+    const devices = (group("general/devices")?.keys() ?? []).map((name) => {
+      const d = get(`general/devices/${name}`);
+      const serial = attr(d, "serial_number") as string | undefined;
+      return { name, type: String(attr(d, "neurodata_type")), ...(serial ? { serial_number: serial } : {}) };
+    });
+    const subject: Record<string, string> = {};
+    for (const key of group("general/subject")?.keys() ?? []) subject[key] = String(value(`general/subject/${key}`));
+
+    return {
+      path,
+      session_description: String(value("session_description")),
+      session_start_time: String(value("session_start_time")),
+      identifier: String(value("identifier")),
+      subject,
+      devices,
+      series,
+      events,
+    };
+  } finally {
+    f.close();
+  }
+}
+
+/** The summary as text for a terminal. */
+export function formatSummary(s: FileSummary): string {
+  const lines = [
+    s.path,
+    `  session     ${s.session_description}`,
+    `  started     ${s.session_start_time}   identifier ${s.identifier}`,
+  ];
+  if (Object.keys(s.subject).length) lines.push(`  subject     ${Object.entries(s.subject).map(([k, v]) => `${k}=${v}`).join("  ")}`);
+  lines.push(`  devices (${s.devices.length})`);
+  for (const d of s.devices) lines.push(`    ${d.name.padEnd(28)} ${d.type}${d.serial_number ? `  s/n ${d.serial_number}` : ""}`);
+  lines.push(`  series (${s.series.length})`);
+  for (const x of s.series) {
+    const rate = x.rate_Hz === undefined ? "-" : `${x.rate_Hz.toFixed(2)} Hz`;
+    lines.push(`    ${x.path}`);
+    lines.push(`      ${x.neurodata_type}  ${x.samples} samples of ${x.shape.slice(1).join("×") || "scalar"}  ${rate}  ${x.duration_s.toFixed(2)} s  unit ${x.unit}${x.dropped ? `  ${x.dropped} dropped` : ""}`);
+  }
+  lines.push(`  events (${s.events.length})`);
+  for (const e of s.events) lines.push(`    ${e.time_s.toFixed(3).padStart(9)} s  ${e.text}`);
+  return lines.join("\n");
+}

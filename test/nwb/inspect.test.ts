@@ -1,0 +1,33 @@
+// rigd inspect on the example session: what a person sees of a recording.
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { writeExampleSession } from "../../examples/write-example-nwb.js";
+import { summarize } from "../../src/nwb/inspect.js";
+import { tempPath } from "./h5read.js";
+
+describe("rigd inspect", () => {
+  it("summarizes session, devices, every series with its rate and drops, and the events", async () => {
+    const path = tempPath("example.nwb");
+    const { frames, droppedFrames } = await writeExampleSession(path, { seconds: 1.2, planarSize: 32, planeSize: 16, volumeSize: 8, depths: 4, overwrite: false });
+    const s = await summarize(path);
+    expect(s.subject).toMatchObject({ subject_id: "mouse-017", species: "Mus musculus", sex: "F", age: "P92D" });
+    expect(s.devices.find((d) => d.name === "Laser")).toEqual({ name: "Laser", type: "PulsedExcitationSource", serial_number: "IX3-2217" });
+    const green = s.series.find((x) => x.path.endsWith("/PlanarMicroscopySeriesGreen"))!;
+    expect(green).toMatchObject({ neurodata_type: "PlanarMicroscopySeries", samples: frames, shape: [frames, 32, 32], dropped: droppedFrames });
+    expect(green.rate_Hz).toBeCloseTo(61.8, 0);
+    const volumes = s.series.find((x) => x.neurodata_type === "VolumetricMicroscopySeries")!;
+    expect(volumes).toMatchObject({ rate_Hz: 10, samples: 12, duration_s: 1.2 });
+    expect(s.events.map((e) => e.text.split(" ")[0])).toEqual(["dropped_frames", "fault", "mark"]);
+
+    const cli = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "inspect", path], { encoding: "utf8" });
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toContain(`PlanarMicroscopySeries  ${frames} samples of 32×32`);
+    expect(cli.stdout).toContain(`${droppedFrames} dropped`);
+  });
+
+  it("says so, with a non-zero exit, when the file is not there", () => {
+    const cli = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "inspect", "/nonexistent.nwb"], { encoding: "utf8" });
+    expect(cli.status).toBe(1);
+    expect(cli.stderr.trim()).toBe("rigd inspect: /nonexistent.nwb: no such file");
+  });
+});
