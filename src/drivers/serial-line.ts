@@ -45,6 +45,8 @@ export class DeviceDisconnectedError extends Error {
 interface QueryOptions {
   /** A reply is valid when this returns true; otherwise it is garbage (default: any line). */
   valid?: (reply: string) => boolean;
+  /** Lines that come before the reply but are not it (the device echoing the command): skipped while waiting. */
+  skip?: (line: string) => boolean;
   timeoutMs?: number;
   retries?: number;
 }
@@ -84,12 +86,8 @@ export class SerialLine {
     });
     await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new DeviceDisconnectedError(`${this.label}: cannot open: ${e.message}`)) : resolve())));
     const lines = port.pipe(new ReadlineParser({ delimiter: this.framing.replyEnd, encoding: "latin1" }));
-    lines.on("data", (line: string) => {
-      const reply = line.replace(/\r$/, "");
-      const waiter = this.waiting;
-      this.waiting = undefined;
-      waiter?.(reply); // an unsolicited line (no query waiting) is dropped
-    });
+    // An unsolicited line (no query waiting) is dropped.
+    lines.on("data", (line: string) => this.waiting?.(line.replace(/\r$/, "")));
     port.on("close", () => this.lost("the port closed"));
     port.on("error", (e) => this.lost(e.message));
     this.port = port;
@@ -126,7 +124,7 @@ export class SerialLine {
     const attempts = 1 + (options.retries ?? this.timing.retries);
     let last = "";
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const reply = this.nextLine(timeoutMs);
+      const reply = this.nextLine(timeoutMs, options.skip);
       await this.write(command);
       const line = await reply;
       if (line === undefined) {
@@ -141,14 +139,18 @@ export class SerialLine {
     throw new DeviceTimeoutError(`${this.label}: ${last} after ${attempts} attempts`);
   }
 
-  /** Resolves with the next line, or undefined after `timeoutMs`. */
-  private nextLine(timeoutMs: number): Promise<string | undefined> {
+  /** Resolves with the next line that is not skipped, or undefined after `timeoutMs`. */
+  private nextLine(timeoutMs: number, skip?: (line: string) => boolean): Promise<string | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiting = undefined;
         resolve(undefined);
       }, timeoutMs);
+      // The waiter stays in place across skipped lines: the parser hands over every line of a chunk at once,
+      // so the reply right behind an echo would be lost if a new waiter had to be installed for it.
       this.waiting = (line) => {
+        if (skip?.(line)) return;
+        this.waiting = undefined;
         clearTimeout(timer);
         resolve(line);
       };
