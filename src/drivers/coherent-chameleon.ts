@@ -1,0 +1,129 @@
+// Coherent Chameleon Ti:Sapphire lasers (Ultra, Ultra II, Vision): 19200 8N1, CR/LF both ways. Every command gets
+// one reply line: the value for a query, an empty line for a setting, a line containing "Error" when refused.
+// From power-up the laser echoes each command and prints a "CHAMELEON>" prompt; configure() turns both off, and
+// until then (at connect, after a power cycle) every exchange copes with them: it skips the echo, strips the prompt.
+import type { DeviceIdentity } from "./device.js";
+import type { ExcitationSourceState } from "./excitation-source.js";
+import type { LineTiming, SerialSettings } from "./serial-line.js";
+import { type ConfirmTiming, TunableLaser } from "./tunable-laser.js";
+
+const PROMPT = /^CHAMELEON>\s*/i;
+/** ?F codes, from the Chameleon Ultra / Vision operator's manual's fault table; "&" joins several. */
+const FAULTS: Record<string, string> = {
+  "1": "laser head interlock open",
+  "2": "external interlock open",
+  "3": "power supply cover interlock open",
+  "43": "lost mode-lock",
+};
+/** The laser answered with an error: the command is unknown to this firmware or its value is not accepted. */
+class CommandRefused extends Error {
+  override name = "CommandRefused";
+}
+
+const number = (reply: string) => /^-?\d+(\.\d+)?$/.test(reply);
+const digit = (reply: string) => /^\d$/.test(reply);
+/** Printable ASCII: anything else in a text reply is line noise. */
+const text = (reply: string) => /^[\x20-\x7e]+$/.test(reply);
+const word = (reply: string) => /^[\x21-\x7e]+$/.test(reply);
+
+export class CoherentChameleon extends TunableLaser {
+  readonly driver = "coherent-chameleon";
+
+  constructor(
+    settings: Partial<SerialSettings> & { path: string },
+    /** The laser names only its serial number: the model comes from the rig profile. */
+    private readonly model = "Chameleon Ultra II",
+    timing: Partial<LineTiming> = {},
+    waits: Partial<ConfirmTiming> = {},
+  ) {
+    super({ baudRate: 19200, ...settings }, { commandEnd: "\r\n", replyEnd: "\n" }, timing, `Chameleon on ${settings.path}`, waits);
+  }
+
+  protected async configure(): Promise<void> {
+    await this.set("ECHO=0");
+    await this.set("PROMPT=0");
+    // Heartbeat off: otherwise the laser switches off when the host is quiet for the heartbeat period.
+    await this.set("HB=0");
+    this.range = [Number(await this.ask("?TMIN", number)), Number(await this.ask("?TMAX", number))];
+  }
+
+  async identify(): Promise<DeviceIdentity> {
+    const serial = await this.ask("?SN", word);
+    // Not every firmware knows ?SV (software version): one that refuses it goes without.
+    const firmware = await this.ask("?SV", word).catch((e: Error) => {
+      if (e instanceof CommandRefused) return undefined;
+      throw e;
+    });
+    return { manufacturer: "Coherent", model: this.model, serial_number: serial, ...(firmware ? { firmware } : {}) };
+  }
+
+  async readState(): Promise<ExcitationSourceState> {
+    const on = await this.ask("?L", digit);
+    const shutter = await this.ask("?S", digit);
+    const wavelength = await this.ask("?VW", number);
+    const power = await this.ask("?UF", number);
+    const modeLock = await this.ask("?MDLK", digit);
+    const tuning = await this.ask("?TS", digit);
+    const status = await this.ask("?ST", text);
+    const fault = await this.fault();
+    return {
+      emission: on === "1", // 0 off, 2 a fault keeps it off
+      shutter_open: shutter === "1",
+      wavelength_nm: Number(wavelength),
+      power_W: Number(power) / 1000,
+      mode_locked: modeLock === "1", // 2 is CW
+      tuning: tuning === "1", // 2 and 3 are searching for mode-lock and recovering
+      // ?ST says "Starting" while the laser warms up and "OK" once it runs; it gives no percentage.
+      ...(/^Starting/i.test(status) ? { warmed_up_percent: 0 } : /^OK/i.test(status) ? { warmed_up_percent: 100 } : {}),
+      ...(fault ? { fault } : {}),
+    };
+  }
+
+  /** Resolves once ?L reports the new state; a cold laser then warms up on its own (warmed_up_percent 0 until it runs). */
+  async setEmission(on: boolean): Promise<void> {
+    const want = on ? "1" : "0";
+    await this.set(`L=${want}`);
+    const state = await this.until(() => this.ask("?L", digit), (l) => l === want || (on && l === "2"), this.waits.confirmMs, (l) => `?L still ${l} after L=${want}`);
+    await this.poll();
+    if (state !== want) throw new Error(`${this.line.label}: did not switch on: ${(await this.fault()) ?? "fault"}`);
+  }
+
+  async setShutter(open: boolean): Promise<void> {
+    const want = open ? "1" : "0";
+    await this.set(`SHUTTER=${want}`);
+    await this.until(() => this.ask("?S", digit), (s) => s === want, this.waits.confirmMs, () => `shutter still ${open ? "closed" : "open"} after SHUTTER=${want}`);
+    await this.poll();
+  }
+
+  /** The laser acknowledges the command itself (an empty line), so no read-back is needed; ?TS then shows the tuning. */
+  protected async tune(nm: number): Promise<void> {
+    await this.set(`WAVELENGTH=${nm}`);
+  }
+
+  private async fault(): Promise<string | undefined> {
+    const codes = await this.ask("?F", (r) => /^\d+(&\d+)*$/.test(r));
+    if (codes === "0") return undefined;
+    return codes
+      .split("&")
+      .map((code) => FAULTS[code] ?? `fault code ${code}`)
+      .join(", ");
+  }
+
+  /** A setting: its reply is an empty line. */
+  private set(command: string): Promise<string> {
+    return this.ask(command, (reply) => reply === "");
+  }
+
+  /** One command, one reply line: an echo of the command is skipped, a leading prompt stripped, an error thrown. */
+  private async ask(command: string, valid: (reply: string) => boolean): Promise<string> {
+    const unprompted = (line: string) => line.replace(PROMPT, "");
+    const reply = unprompted(
+      await this.line.query(command, {
+        skip: (line) => unprompted(line) === command,
+        valid: (line) => /error/i.test(line) || valid(unprompted(line)),
+      }),
+    );
+    if (/error/i.test(reply)) throw new CommandRefused(`${this.line.label}: the laser refused '${command}': ${reply}`);
+    return reply;
+  }
+}

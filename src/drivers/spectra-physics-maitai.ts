@@ -1,0 +1,110 @@
+// Spectra-Physics Mai Tai and InSight Ti:Sapphire lasers: 9600 8N1, commands and replies end in LF, SCPI-style
+// names. A set command gets no reply, and one the laser does not understand or cannot carry out is dropped without
+// a word (the manual: it "will not generate any signals on the RS-232 unless a query command is received"), so
+// every setting is sent with SerialLine.send and confirmed by a query that reads it back.
+import type { DeviceIdentity } from "./device.js";
+import type { ExcitationSourceState } from "./excitation-source.js";
+import type { LineTiming, SerialSettings } from "./serial-line.js";
+import { type ConfirmTiming, TunableLaser } from "./tunable-laser.js";
+
+/** *STB? bits. */
+const EMITTING = 1;
+const MODE_LOCKED = 2;
+
+export interface MaiTaiWaits extends ConfirmTiming {
+  /** How long switching on may take when the laser is cold, warm-up included (default 30 min). */
+  warmUpMs: number;
+}
+
+export class SpectraPhysicsMaiTai extends TunableLaser {
+  readonly driver = "spectra-physics-maitai";
+  private readonly warmUpMs: number;
+
+  constructor(settings: Partial<SerialSettings> & { path: string }, timing: Partial<LineTiming> = {}, waits: Partial<MaiTaiWaits> = {}) {
+    super({ baudRate: 9600, ...settings }, { commandEnd: "\n", replyEnd: "\n" }, timing, `Mai Tai on ${settings.path}`, waits);
+    this.warmUpMs = waits.warmUpMs ?? 30 * 60_000;
+  }
+
+  protected async configure(): Promise<void> {
+    // Otherwise the pump switches off whenever the host is quiet for the watchdog's number of seconds.
+    await this.line.send("TIMER:WATCHDOG 0");
+    this.range = [await this.read("WAVELENGTH:MIN?", "nm"), await this.read("WAVELENGTH:MAX?", "nm")];
+  }
+
+  async identify(): Promise<DeviceIdentity> {
+    // "Spectra Physics,MaiTai,3312,0245-2.00.34 / CD00000019 / 214-00.004.057": maker, model, serial, firmware.
+    const idn = await this.line.query("*IDN?", { valid: (r) => r.split(",").length >= 4 });
+    const [manufacturer = "", model = "", serial = "", ...firmware] = idn.split(",").map((field) => field.trim());
+    return { manufacturer, model, serial_number: serial, firmware: firmware.join(",") };
+  }
+
+  async readState(): Promise<ExcitationSourceState> {
+    const status = await this.status();
+    const shutter = await this.line.query("SHUTTER?", { valid: (r) => r === "0" || r === "1" });
+    const target = await this.read("WAVELENGTH?", "nm");
+    const actual = await this.read("READ:WAVELENGTH?", "nm");
+    return {
+      emission: (status & EMITTING) !== 0,
+      shutter_open: shutter === "1",
+      wavelength_nm: actual,
+      power_W: await this.read("READ:POWER?", "W"),
+      mode_locked: (status & MODE_LOCKED) !== 0,
+      warmed_up_percent: await this.read("READ:PCTWARMEDUP?", "%"),
+      // There is no tuning query: the laser is tuning while it is a whole nm or more from its target.
+      tuning: Math.abs(actual - target) >= 1,
+    };
+  }
+
+  /** Resolves once the pump is on; a cold laser warms up first, which takes minutes on a real one. */
+  async setEmission(on: boolean): Promise<void> {
+    if (on) await this.switchOn();
+    else {
+      await this.line.send("OFF");
+      await this.until(() => this.status(), (s) => (s & EMITTING) === 0, this.waits.confirmMs, () => "still emitting after OFF");
+    }
+    await this.poll();
+  }
+
+  async setShutter(open: boolean): Promise<void> {
+    const want = open ? "1" : "0";
+    await this.line.send(`SHUTTER ${want}`);
+    await this.until(
+      () => this.line.query("SHUTTER?", { valid: (r) => r === "0" || r === "1" }),
+      (r) => r === want,
+      this.waits.confirmMs,
+      () => `shutter still ${open ? "closed" : "open"} after SHUTTER ${want}`,
+    );
+    await this.poll();
+  }
+
+  protected async tune(nm: number): Promise<void> {
+    await this.line.send(`WAVELENGTH ${nm}`);
+    // WAVELENGTH? is the set point, which changes as soon as the laser takes the command; READ:WAVELENGTH? follows it as the laser tunes.
+    const target = await this.read("WAVELENGTH?", "nm");
+    if (target !== nm) throw new Error(`${this.line.label}: the laser did not take WAVELENGTH ${nm}: its set point is still ${target} nm`);
+  }
+
+  /**
+   * The manual's sequence: ON at 0 % warm starts the warm-up, ON while it runs (1–99 %) is refused, and ON at
+   * 100 % switches the pump on. The laser stays warm after OFF, so switching on again is immediate.
+   */
+  private async switchOn(): Promise<void> {
+    const warm = await this.read("READ:PCTWARMEDUP?", "%");
+    if (warm < 100) {
+      if (warm === 0) await this.line.send("ON");
+      await this.until(() => this.read("READ:PCTWARMEDUP?", "%"), (p) => p >= 100, this.warmUpMs, (p) => `still warming up (${p} %) after ${this.warmUpMs / 1000} s`);
+    }
+    await this.line.send("ON");
+    await this.until(() => this.status(), (s) => (s & EMITTING) !== 0, this.waits.confirmMs, () => "no emission after ON");
+  }
+
+  private async status(): Promise<number> {
+    return Number(await this.line.query("*STB?", { valid: (r) => /^\d+$/.test(r) }));
+  }
+
+  /** A number with its unit, e.g. "920nm", "1.52W", "100.00%". */
+  private async read(query: string, unit: string): Promise<number> {
+    const pattern = new RegExp(`^-?\\d+(\\.\\d+)?${unit}$`);
+    return parseFloat(await this.line.query(query, { valid: (r) => pattern.test(r) }));
+  }
+}

@@ -1,0 +1,56 @@
+// What the tunable Ti:Sapphire drivers share (Spectra-Physics Mai Tai / InSight, Coherent Chameleon): the tuning
+// range comes from the laser at connect, a wavelength outside it is refused before anything is sent, there is no
+// power control, and a setting counts as done only once the laser reads it back, since these lasers act on a
+// command with a delay (the Mai Tai manual: the shutter reads its old position for about a second).
+import type { ExcitationSource, ExcitationSourceState } from "./excitation-source.js";
+import { SerialDevice } from "./serial-device.js";
+import type { LineFraming, LineTiming, SerialSettings } from "./serial-line.js";
+
+export interface ConfirmTiming {
+  /** How long a setting may take to show in its read-back (default 3000 ms). */
+  confirmMs: number;
+  /** Pause between read-backs (default 100 ms). */
+  intervalMs: number;
+}
+
+export abstract class TunableLaser extends SerialDevice<ExcitationSourceState> implements ExcitationSource {
+  readonly tunable = true;
+  /** [min, max] in nm as the laser reports it; configure() reads it. */
+  protected range: [number, number] | undefined;
+  protected readonly waits: ConfirmTiming;
+
+  constructor(settings: SerialSettings, framing: LineFraming, timing: Partial<LineTiming>, label: string, waits: Partial<ConfirmTiming>) {
+    super(settings, framing, timing, label);
+    this.waits = { confirmMs: 3000, intervalMs: 100, ...waits };
+  }
+
+  abstract setEmission(on: boolean): Promise<void>;
+  abstract setShutter(open: boolean): Promise<void>;
+
+  /** Sends the new target and resolves once the laser has taken it; the state shows tuning until it is there. */
+  protected abstract tune(nm: number): Promise<void>;
+
+  async setWavelength(nm: number): Promise<void> {
+    const range = this.range;
+    if (!range) throw new Error(`${this.line.label}: not connected (the tuning range comes from the laser)`);
+    if (!Number.isInteger(nm)) throw new Error(`${this.line.label}: the wavelength is set in whole nm, not ${nm} nm`);
+    if (nm < range[0] || nm > range[1]) throw new Error(`${this.line.label}: ${nm} nm is outside the tuning range ${range[0]}–${range[1]} nm`);
+    await this.tune(nm);
+    await this.poll();
+  }
+
+  async setPower(watts: number): Promise<void> {
+    throw new Error(`${this.line.label}: cannot set ${watts} W: this laser has no power control (its output follows the wavelength); set the power with the Pockels cell or attenuator`);
+  }
+
+  /** Reads until `done` holds, or rejects with `failure(last reading)` after `timeoutMs`; resolves with the reading. */
+  protected async until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, failure: (last: T) => string): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await read();
+      if (done(value)) return value;
+      if (Date.now() >= deadline) throw new Error(`${this.line.label}: ${failure(value)}`);
+      await new Promise((r) => setTimeout(r, this.waits.intervalMs));
+    }
+  }
+}
