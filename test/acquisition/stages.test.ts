@@ -1,0 +1,76 @@
+// The engine's stages on hand-made frames: timing, drop accounting, volume assembly, the bounded queue.
+import { from, lastValueFrom, toArray } from "rxjs";
+import { describe, expect, it } from "vitest";
+import { type EngineEvent, type Route, type Sample, assembleVolumes, boundedWrite, recordDrops, routeKey, tagAndTime } from "../../src/acquisition/stages.js";
+import type { Frame } from "../../src/drivers/frame-source.js";
+
+const frame = (counter: number, plane: number, fill: number, extra: Partial<Frame> = {}): Frame => ({
+  counter,
+  hardware_time_s: 100 + counter * 0.01,
+  channel: 0,
+  plane,
+  shape: [2, 3],
+  dtype: "uint16",
+  data: Uint16Array.from({ length: 6 }, (_, k) => fill * 10 + k),
+  missing_before: 0,
+  received_time: 1_000_500 + counter * 10,
+  ...extra,
+});
+
+describe("engine stages", () => {
+  it("tag + time: hardware time on the session clock, offset fixed by the first frame; unrouted frames counted", async () => {
+    const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
+    const stray: Frame[] = [];
+    const out = await lastValueFrom(
+      from([frame(0, 0, 1), frame(1, 0, 2, { received_time: 1_000_900 }), frame(2, 1, 3)]).pipe(tagAndTime("scan", routes, 1_000_000, (f) => stray.push(f)), toArray()),
+    );
+    expect(out.map((t) => t.series)).toEqual(["Green", "Green"]);
+    expect(out[0]!.time).toBeCloseTo(0.5, 9); // received 500 ms after the session started
+    expect(out[1]!.time).toBeCloseTo(0.51, 9); // hardware clock decides, not the late arrival
+    expect(stray.map((f) => f.plane)).toEqual([1]);
+  });
+
+  it("drops: a counter gap is an event naming the series and how many frames are missing", async () => {
+    const events: EngineEvent[] = [];
+    const tagged = [0, 4].map((c) => ({ series: "Green", frame: frame(c, 0, c, { missing_before: c === 4 ? 3 : 0 }), time: c * 0.01 }));
+    await lastValueFrom(from(tagged).pipe(recordDrops((e) => events.push(e)), toArray()));
+    expect(events).toEqual([{ time: 0.04, kind: "dropped_frames", source: "Green", message: "3 frames missing (hardware counter 0 → 4)" }]);
+  });
+
+  it("assemble: planes interleave into volumes with depth last; a volume missing a plane or unfinished is dropped and recorded", async () => {
+    const routes = new Map<string, Route>([0, 1].map((p) => [routeKey("scan", 0, p), { series: "Vol", depths: 2 }] as const));
+    const events: EngineEvent[] = [];
+    const t = (c: number, plane: number, missing = 0) => ({ series: "Vol", frame: frame(c, plane, c, { missing_before: missing }), time: c });
+    const volumes: Sample[] = await lastValueFrom(
+      from([t(0, 0), t(1, 1), t(2, 0), t(4, 0, 1), t(5, 1), t(6, 0)]).pipe(assembleVolumes(routes, (e) => events.push(e)), toArray()),
+    );
+    expect(volumes.map((v) => v.time)).toEqual([0, 4]);
+    // pixel k of plane d at k * 2 + d: plane 0 holds 0…5, plane 1 holds 10…15
+    expect(Array.from(volumes[0]!.data)).toEqual([0, 10, 1, 11, 2, 12, 3, 13, 4, 14, 5, 15]);
+    expect(events.map((e) => e.message)).toEqual([
+      "1 volume dropped: plane 1 never arrived (planes 0–0 of 2 received)",
+      "1 volume dropped: the recording stopped mid-volume (planes 0–0 of 2 received)",
+    ]);
+  });
+
+  it("buffer: samples beyond the bound are dropped and recorded while the writer is slow; depth is reported", async () => {
+    const events: EngineEvent[] = [];
+    const depths: number[] = [];
+    const written: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const samples = [0, 1, 2, 3].map((i) => ({ series: "Green", data: new Uint16Array(6), time: i }));
+    const done = lastValueFrom(
+      from(samples).pipe(
+        boundedWrite(24, async (s) => { await gate; written.push(s.time); }, (e) => events.push(e), (d) => depths.push(d)),
+        toArray(),
+      ),
+    );
+    release();
+    await done;
+    expect(written).toEqual([0, 1]); // 2 × 12 bytes fit, the rest arrived while the writer was busy
+    expect(events.map((e) => e.time)).toEqual([2, 3]);
+    expect(Math.max(...depths)).toBe(24);
+    expect(depths[depths.length - 1]).toBe(0);
+  });
+});
