@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { NwbWriter, isoNow, type PixelMask, type VoxelMask, pixelToImage, voxelToVolume } from "../src/nwb/index.js";
+import { SyntheticSample, random } from "../simulators/sample.js";
 
 export interface ExampleScale {
   /** Seconds recorded. */
@@ -28,85 +29,6 @@ export const DEFAULT_SCALE: ExampleScale = { seconds: 10, planarSize: 256, plane
 const FRAME_RATE = 7910 * 2 / 256; // bidirectional resonant scanning, 256 lines per frame
 const PLANES = 4;
 const VOLUME_RATE = 10;
-
-/** A deterministic PRNG (mulberry32): the example file is the same every run but for ids and dates. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Neurons at fixed positions, Poisson spikes through a GCaMP-like kernel (fast rise, 0.7 s decay). */
-class SyntheticSample {
-  readonly cells: { x: number; y: number; z: number; r: number; spikes: number[] }[] = [];
-  private readonly rand: () => number;
-
-  constructor(count: number, seconds: number, seed = 7) {
-    this.rand = random(seed);
-    for (let i = 0; i < count; i++) {
-      const spikes: number[] = [];
-      for (let t = 0; t < seconds; ) {
-        t += -Math.log(1 - this.rand()) / 0.8; // 0.8 spikes/s
-        if (t < seconds) spikes.push(t);
-      }
-      this.cells.push({ x: 0.1 + 0.8 * this.rand(), y: 0.1 + 0.8 * this.rand(), z: this.rand(), r: 0.025 + 0.015 * this.rand(), spikes });
-    }
-  }
-
-  /** ΔF/F of a cell at time t. */
-  activity(cell: number, t: number): number {
-    let f = 0;
-    for (const s of this.cells[cell]!.spikes) if (s <= t) f += (1 - Math.exp(-(t - s) / 0.05)) * Math.exp(-(t - s) / 0.7);
-    return f;
-  }
-
-  /** Weight of a cell at a normalized position (a Gaussian profile of its radius), 0 far away; z absent = in focus. */
-  weight(cell: number, x: number, y: number, z = this.cells[cell]!.z): number {
-    const c = this.cells[cell]!;
-    const d2 = ((x - c.x) ** 2 + (y - c.y) ** 2) / c.r ** 2 + ((z - c.z) / 0.15) ** 2;
-    return d2 > 4 ? 0 : Math.exp(-d2);
-  }
-
-  private readonly profiles = new Map<string, { index: Uint32Array; weight: Float32Array }[]>();
-
-  /** Where each cell shows in a width × height image at depth z, as pixel indices and weights (cached: cells stay put). */
-  private profile(width: number, height: number, z: number | undefined) {
-    const key = `${width}x${height}@${z}`;
-    let maps = this.profiles.get(key);
-    if (!maps) {
-      maps = this.cells.map((_, i) => {
-        const index: number[] = [];
-        const weight: number[] = [];
-        for (let k = 0; k < width * height; k++) {
-          const w = this.weight(i, ((k % width) + 0.5) / width, (Math.floor(k / width) + 0.5) / height, z);
-          if (w > 0) index.push(k), weight.push(w);
-        }
-        return { index: Uint32Array.from(index), weight: Float32Array.from(weight) };
-      });
-      this.profiles.set(key, maps);
-    }
-    return maps;
-  }
-
-  /** One image [height][width] (row-major), x along width, with baseline, structure and shot noise. */
-  render(width: number, height: number, t: number, channel: "green" | "red", z?: number): Uint16Array {
-    const gain = channel === "green" ? 900 : 600;
-    const image = new Float32Array(width * height).fill(120);
-    this.profile(width, height, z).forEach(({ index, weight }, i) => {
-      const level = gain * (channel === "green" ? 0.6 + this.activity(i, t) : 1);
-      for (let k = 0; k < index.length; k++) image[index[k]!] = image[index[k]!]! + level * weight[k]!;
-    });
-    const out = new Uint16Array(image.length);
-    for (let k = 0; k < image.length; k++) {
-      const v = image[k]!;
-      out[k] = Math.min(65535, Math.round(v + Math.sqrt(v) * 3 * (this.rand() - 0.5)));
-    }
-    return out;
-  }
-}
 
 export async function writeExampleSession(path: string, scale: ExampleScale = DEFAULT_SCALE): Promise<{ frames: number; droppedFrames: number }> {
   const sample = new SyntheticSample(12, scale.seconds);

@@ -1,0 +1,196 @@
+// A simulated scanner: it images the synthetic sample at the rate a real scan geometry gives and pushes the
+// frames to rigd with frame protocol v1 (docs/frame-protocol-v1.md), as a digitizer's software would. Like
+// hardware it never waits for the receiver: a frame that finds the send queue full is lost and its counter still
+// advances, so rigd sees a gap. Brightness follows the laser and PMTs it is given, read at every frame. For tests
+// it also loses frames on purpose and mixes in malformed messages.
+import { setTimeout as sleep } from "node:timers/promises";
+import { Push } from "zeromq";
+import { FRAME_DTYPES, type FrameDtype, type RejectReason, type ScannerState } from "../src/drivers/frame-source.js";
+import { PROTOCOL_VERSION } from "../src/drivers/zmq-frames.js";
+import { type Fluorophore, type LaserLight, NOMINAL, quantize, random, SyntheticSample } from "./sample.js";
+
+export interface ScanGeometry {
+  channels: number;
+  /** Planes per volume; each plane is one frame of every channel. */
+  planes: number;
+  height: number;
+  width: number;
+  dtype: FrameDtype;
+}
+
+export type ScanTiming = { kind: "resonant"; mirror_Hz: number; bidirectional: boolean } | { kind: "light-sheet"; plane_rate_Hz: number };
+
+/** An 8 kHz resonant scanner (7.91 kHz) imaging on both sweeps: 15 820 lines/s, so 512 lines ≈ 30.9 frames/s. */
+export const RESONANT: ScanTiming = { kind: "resonant", mirror_Hz: 7910, bidirectional: true };
+/** A light-sheet microscope's camera: 100 planes/s. */
+export const LIGHT_SHEET: ScanTiming = { kind: "light-sheet", plane_rate_Hz: 100 };
+
+/** Planes imaged per second. */
+export function planeRate(timing: ScanTiming, height: number): number {
+  return timing.kind === "resonant" ? (timing.mirror_Hz * (timing.bidirectional ? 2 : 1)) / height : timing.plane_rate_Hz;
+}
+
+/** A PMT as the scanner reads it: SimulatedPmt instances fit as they are. */
+export interface DetectorOutput {
+  readonly signalScale: number;
+}
+
+export interface ScannerOptions {
+  /** rigd's PULL address; the scanner connects to it. */
+  address: string;
+  geometry: ScanGeometry;
+  /** Default RESONANT. */
+  timing?: ScanTiming;
+  sample?: SyntheticSample;
+  /** Read at every frame (a laser simulator fits as it is); default: nominal light. */
+  laser?: LaserLight;
+  /** One per channel, read at every frame; default: signal scale 1. */
+  detectors?: readonly DetectorOutput[];
+  /** Field of view at zoom 1 in µm (default 1000), and the zoom (default 2): the pixel size follows. */
+  fov_um?: number;
+  zoom?: number;
+  /** Chance that an acquisition (one plane, all channels) is lost; never the first or the last, where no gap could show. */
+  dropProbability?: number;
+  /** Sends a malformed message after every this many frames (default: never). */
+  malformedEvery?: number;
+  /** Frames the send queue holds before frames are lost (default 1000). */
+  queueFrames?: number;
+  seed?: number;
+}
+
+export interface ScanSummary {
+  /** Frames acquired, lost ones included. */
+  frames: number;
+  sent: number;
+  /** Frames lost on purpose, and because the send queue was full. */
+  dropped_injected: number;
+  dropped_queue_full: number;
+  /** Malformed messages sent. */
+  malformed: number;
+  seconds: number;
+}
+
+/** Channel 0 shows the calcium indicator, channel 1 the structural marker. */
+const FLUOROPHORES: readonly Fluorophore[] = ["green", "red"];
+
+/** One malformed message of each kind the receiver must reject, with the reason it should give. */
+export function malformedMessages(g: ScanGeometry): { reason: RejectReason; what: string; parts: Buffer[] }[] {
+  const bytesPerPixel = FRAME_DTYPES[g.dtype].BYTES_PER_ELEMENT;
+  const pixels = Buffer.alloc(g.height * g.width * bytesPerPixel);
+  const valid = { version: PROTOCOL_VERSION, counter: 0, hardware_time_s: 0, channel: 0, plane: 0, shape: [g.height, g.width], dtype: g.dtype };
+  const header = (fields: object) => Buffer.from(JSON.stringify({ ...valid, ...fields }));
+  return [
+    { reason: "parts", what: "a header alone", parts: [header({})] },
+    { reason: "parts", what: "three parts", parts: [header({}), pixels, pixels] },
+    { reason: "header", what: "truncated JSON", parts: [Buffer.from('{"version": 1, "counter": '), pixels] },
+    { reason: "header", what: "JSON that is not an object", parts: [Buffer.from("[1, 2, 3]"), pixels] },
+    { reason: "header", what: "bytes that are not UTF-8", parts: [Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), pixels] },
+    { reason: "header", what: "a 5000-byte header", parts: [header({ note: "x".repeat(5000) }), pixels] },
+    { reason: "version", what: "protocol version 2", parts: [header({ version: 2 }), pixels] },
+    { reason: "dtype", what: "an unknown dtype", parts: [header({ dtype: "uint12" }), pixels] },
+    { reason: "dtype", what: "another source's dtype", parts: [header({ dtype: g.dtype === "float32" ? "uint8" : "float32" }), pixels] },
+    { reason: "shape", what: "a zero height", parts: [header({ shape: [0, g.width] }), pixels] },
+    { reason: "shape", what: "an absurd shape", parts: [header({ shape: [1e9, 1e9] }), pixels] },
+    { reason: "shape", what: "three dimensions", parts: [header({ shape: [1, g.height, g.width] }), pixels] },
+    { reason: "shape", what: "another source's shape", parts: [header({ shape: [g.height, g.width + 1] }), pixels] },
+    { reason: "field", what: "the counter as text", parts: [header({ counter: "7" }), pixels] },
+    { reason: "field", what: "no timestamp", parts: [header({ hardware_time_s: undefined }), pixels] },
+    { reason: "field", what: "a channel out of range", parts: [header({ channel: g.channels }), pixels] },
+    { reason: "field", what: "a zoom of zero", parts: [header({ scanner: { zoom: 0 } }), pixels] },
+    { reason: "size", what: "one byte short", parts: [header({}), pixels.subarray(1)] },
+    { reason: "size", what: "one pixel too many", parts: [header({}), Buffer.concat([pixels, pixels.subarray(0, bytesPerPixel)])] },
+  ];
+}
+
+export class ScannerSimulator {
+  readonly sample: SyntheticSample;
+  readonly geometry: ScanGeometry;
+  readonly timing: ScanTiming;
+  laser: LaserLight;
+  detectors: readonly DetectorOutput[];
+  private readonly rand: () => number;
+  private stopped = false;
+
+  constructor(private readonly options: ScannerOptions) {
+    this.geometry = options.geometry;
+    if (!(this.geometry.channels >= 1 && this.geometry.channels <= FLUOROPHORES.length)) {
+      throw new Error(`the synthetic sample shows ${FLUOROPHORES.length} fluorophores (green, red): 1 or 2 channels, not ${this.geometry.channels}`);
+    }
+    this.timing = options.timing ?? RESONANT;
+    this.sample = options.sample ?? new SyntheticSample(30, 0, options.seed);
+    this.laser = options.laser ?? NOMINAL.laser;
+    this.detectors = options.detectors ?? [];
+    this.rand = random(options.seed ?? 1);
+  }
+
+  get planeRate_Hz(): number {
+    return planeRate(this.timing, this.geometry.height);
+  }
+
+  /** What the scanner reports in every header. */
+  get state(): ScannerState {
+    const zoom = this.options.zoom ?? 2;
+    const field = (this.options.fov_um ?? 1000) / zoom;
+    const pixel_size_um = [field / this.geometry.width, field / this.geometry.height] as const;
+    if (this.timing.kind === "light-sheet") return { pixel_size_um, zoom };
+    const { mirror_Hz, bidirectional } = this.timing;
+    return { line_rate_Hz: mirror_Hz * (bidirectional ? 2 : 1), scan_direction: "horizontal", bidirectional, pixel_size_um, zoom };
+  }
+
+  /** Ends run() after the current acquisition. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Acquires `frames` frames (whole planes of all channels) in real time, or until stop(). */
+  async run(frames = Infinity): Promise<ScanSummary> {
+    const { address, malformedEvery = 0, dropProbability = 0 } = this.options;
+    const { channels, planes, height, width, dtype } = this.geometry;
+    // Hardware cannot wait: a full queue fails the send at once (EAGAIN) and the frame is lost.
+    const socket = new Push({ sendTimeout: 0, sendHighWaterMark: this.options.queueFrames ?? 1000, linger: 10_000 });
+    socket.connect(address);
+    const malformed = malformedEvery > 0 ? malformedMessages(this.geometry) : [];
+    const summary: ScanSummary = { frames: 0, sent: 0, dropped_injected: 0, dropped_queue_full: 0, malformed: 0, seconds: 0 };
+    const acquisitions = Math.ceil(frames / channels);
+    const rate = this.planeRate_Hz;
+    const started = performance.now();
+    try {
+      for (let a = 0; a < acquisitions && !this.stopped; a++) {
+        const t = a / rate;
+        const wait = started + t * 1000 - performance.now();
+        if (wait > 0) await sleep(wait);
+        const counter = Math.floor(a / planes);
+        const plane = a % planes;
+        const lost = a > 0 && a < acquisitions - 1 && this.rand() < dropProbability;
+        for (let channel = 0; channel < channels; channel++) {
+          summary.frames++;
+          if (lost) summary.dropped_injected++;
+          else {
+            const conditions = { laser: this.laser, signalScale: this.detectors[channel]?.signalScale ?? 1 };
+            const image = this.sample.image(width, height, t, FLUOROPHORES[channel]!, planes > 1 ? (plane + 0.5) / planes : undefined, conditions);
+            const pixels = quantize(image, dtype);
+            const header = { version: PROTOCOL_VERSION, counter, hardware_time_s: t, channel, plane, shape: [height, width], dtype, scanner: this.state };
+            if (await send(socket, [Buffer.from(JSON.stringify(header)), Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength)])) summary.sent++;
+            else summary.dropped_queue_full++;
+          }
+          if (malformedEvery > 0 && summary.frames % malformedEvery === 0 && (await send(socket, malformed[summary.malformed % malformed.length]!.parts))) summary.malformed++;
+        }
+      }
+    } finally {
+      socket.close(); // linger: what is queued still goes out
+    }
+    summary.seconds = (performance.now() - started) / 1000;
+    return summary;
+  }
+}
+
+/** Queues a message if there is room; false when the queue is full. */
+async function send(socket: Push, parts: Buffer[]): Promise<boolean> {
+  try {
+    await socket.send(parts);
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code === "EAGAIN") return false;
+    throw e;
+  }
+}

@@ -1,0 +1,97 @@
+// The frame source kind: frames pushed by acquisition software (a scanner's digitizer, a camera), each with the
+// hardware's counter and clock, plus what the scanner reports about itself. Unlike the serial kinds nothing is
+// polled: the producer decides when frames come, so the shared Device surface applies only in part.
+// The wire format one implementation speaks is docs/frame-protocol-v1.md.
+import type { Observable } from "rxjs";
+import type { Device } from "./device.js";
+
+export type FrameDtype = "uint8" | "uint16" | "int16" | "float32";
+export type FrameData = Uint8Array | Uint16Array | Int16Array | Float32Array;
+
+/** The typed array of one pixel type, viewing bytes in place or made new. */
+export interface FrameArrayType {
+  readonly BYTES_PER_ELEMENT: number;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): FrameData;
+  new (length: number): FrameData;
+}
+
+/** Pixel types a frame may have (the names a profile's `data_type` uses), and the typed array of each. */
+export const FRAME_DTYPES: Readonly<Record<FrameDtype, FrameArrayType>> = { uint8: Uint8Array, uint16: Uint16Array, int16: Int16Array, float32: Float32Array };
+
+export function isFrameDtype(name: unknown): name is FrameDtype {
+  return typeof name === "string" && Object.hasOwn(FRAME_DTYPES, name);
+}
+
+/** What a source is expected to deliver: the fields of a profile's `recording.frame_sources` entry. */
+export interface FrameSpec {
+  /** [height, width] in pixels. */
+  frame_shape: readonly [number, number];
+  data_type: FrameDtype;
+  channel_count: number;
+  plane_count: number;
+}
+
+export interface Frame {
+  /** The hardware's count of this channel and plane's acquisitions: +1 from one frame of the stream to the next. */
+  counter: number;
+  /** Start of the frame on the acquisition hardware's clock, in seconds. */
+  hardware_time_s: number;
+  channel: number;
+  plane: number;
+  /** [height, width]; `data` is row-major, x fastest. */
+  shape: readonly [number, number];
+  dtype: FrameDtype;
+  /** The pixels, viewing the received bytes in place. */
+  data: FrameData;
+  /** Frames of this channel and plane that never arrived just before this one (a counter gap); 0 when none. */
+  missing_before: number;
+  /** Date.now() when the frame was received, to relate the hardware clock to the host's. */
+  received_time: number;
+}
+
+/** How the scanner says it scans, as the engine copies it into the imaging metadata (LineScan, pixel size). */
+export interface ScannerState {
+  /** Lines acquired per second (a bidirectional 7.91 kHz resonant scanner: 15 820). */
+  line_rate_Hz?: number;
+  /** The fast axis in the image, as NWB's LineScan names it. */
+  scan_direction?: "horizontal" | "vertical";
+  bidirectional?: boolean;
+  /** [x, y] in µm. */
+  pixel_size_um?: readonly [number, number];
+  zoom?: number;
+}
+
+/** Why a message was rejected; docs/frame-protocol-v1.md says which check each stands for. */
+export const REJECT_REASONS = ["parts", "header", "version", "field", "dtype", "shape", "size"] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export interface FrameCounts {
+  /** Frames delivered on frames$. */
+  frames: number;
+  /** Frames known lost from counter gaps, summed over all gaps. */
+  missing: number;
+  gaps: number;
+  /** Messages rejected, in all and by reason. */
+  rejected: number;
+  rejected_by_reason: Record<RejectReason, number>;
+}
+
+export interface FrameSource extends Pick<Device<ScannerState>, "driver" | "connect" | "close"> {
+  readonly frames$: Observable<Frame>;
+  /**
+   * Rejected messages ("garbage"), counter gaps and counters that went back ("fault"), producers that went away
+   * ("disconnected"). Rejects and gaps are reported at once, then summed over an interval so as not to flood.
+   */
+  readonly events$: Device<ScannerState>["events$"];
+  /** The scanner's state, once when the producer first reports it and again whenever it changes. */
+  readonly state$: Device<ScannerState>["state$"];
+  /** The latest scanner state; undefined until the producer reports one. */
+  readonly scanner: ScannerState | undefined;
+  /** A snapshot of what has arrived, gone missing and been rejected so far. */
+  readonly counts: FrameCounts;
+  /**
+   * Reads no further message until `work` settles: a consumer that falls behind (a writer waiting for room)
+   * leaves frames in the bounded queues and, when those are full, makes the producer drop and count them.
+   */
+  hold(work: Promise<unknown>): void;
+}

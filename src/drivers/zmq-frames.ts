@@ -1,0 +1,297 @@
+// Frames over ZeroMQ, protocol v1 (docs/frame-protocol-v1.md): rigd binds a PULL socket, acquisition software
+// connects a PUSH socket and sends [JSON header, raw pixels]. Every message is checked; a bad one is counted,
+// reported and dropped, and the stream goes on. Counter gaps per (channel, plane) are counted and reported,
+// never filled in. Memory is bounded by the socket's queue, sized in bytes, and by hold(), which lets a slow
+// consumer stop the reading so that backpressure reaches the producer.
+import { Subject } from "rxjs";
+import { Pull } from "zeromq";
+import type { DeviceEvent, Stamped } from "./device.js";
+import { FRAME_DTYPES, type Frame, type FrameCounts, type FrameSource, type FrameSpec, isFrameDtype, REJECT_REASONS, type RejectReason, type ScannerState } from "./frame-source.js";
+
+export const PROTOCOL_VERSION = 1;
+export const HEADER_LIMIT_BYTES = 4096;
+const MAX_SIDE = 65536;
+
+export type Decoded = { frame: Frame; scanner: ScannerState | undefined } | { reason: RejectReason; message: string };
+
+const show = (value: unknown) => {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+};
+const reject = (reason: RejectReason, message: string): Decoded => ({ reason, message });
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Checks one message against protocol v1 and the source's spec; a good one becomes a Frame viewing the payload in place. */
+export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec): Decoded {
+  if (parts.length !== 2) return reject("parts", `expected 2 parts (header, pixels), got ${parts.length}`);
+  const [head, payload] = parts as [Buffer, Buffer];
+  if (head.length > HEADER_LIMIT_BYTES) return reject("header", `the header is ${head.length} bytes, more than ${HEADER_LIMIT_BYTES}`);
+  let header: unknown;
+  try {
+    header = JSON.parse(utf8.decode(head));
+  } catch (e) {
+    return reject("header", `the header is not UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) return reject("header", `the header is not a JSON object: ${show(header)}`);
+  const h = header as Record<string, unknown>;
+
+  if (h.version !== PROTOCOL_VERSION) return reject("version", `protocol version ${show(h.version)}, this receiver speaks ${PROTOCOL_VERSION}`);
+  if (!isFrameDtype(h.dtype)) return reject("dtype", `unknown dtype ${show(h.dtype)} (known: ${Object.keys(FRAME_DTYPES).join(", ")})`);
+  if (h.dtype !== spec.data_type) return reject("dtype", `dtype ${h.dtype}, but this source delivers ${spec.data_type}`);
+  const shape = h.shape;
+  if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((n) => Number.isInteger(n) && n >= 1 && n <= MAX_SIDE)) {
+    return reject("shape", `shape ${show(shape)} is not [height, width] in whole pixels from 1 to ${MAX_SIDE}`);
+  }
+  const [height, width] = shape as [number, number];
+  if (height !== spec.frame_shape[0] || width !== spec.frame_shape[1]) return reject("shape", `shape [${height}, ${width}], but this source delivers [${spec.frame_shape.join(", ")}]`);
+
+  const below = (name: "channel" | "plane", count: number) => {
+    const n = h[name];
+    return Number.isInteger(n) && (n as number) >= 0 && (n as number) < count ? undefined : `${name} must be a whole number below ${name}_count ${count}, got ${show(n)}`;
+  };
+  const problem =
+    (Number.isSafeInteger(h.counter) && (h.counter as number) >= 0 ? undefined : `counter must be a whole number from 0 to 2^53 - 1, got ${show(h.counter)}`) ??
+    (Number.isFinite(h.hardware_time_s) ? undefined : `hardware_time_s must be a number of seconds, got ${show(h.hardware_time_s)}`) ??
+    below("channel", spec.channel_count) ??
+    below("plane", spec.plane_count);
+  if (problem) return reject("field", problem);
+  const scanner = h.scanner === undefined ? undefined : parseScanner(h.scanner);
+  if (typeof scanner === "string") return reject("field", scanner);
+
+  const Type = FRAME_DTYPES[h.dtype];
+  const bytes = height * width * Type.BYTES_PER_ELEMENT;
+  if (payload.length !== bytes) return reject("size", `the pixels are ${payload.length} bytes, a ${height}×${width} ${h.dtype} frame is ${bytes}`);
+  // ZeroMQ hands over each part as its own buffer at offset 0; a Buffer cut from Node's pool may be misaligned: copy that one.
+  const data = payload.byteOffset % Type.BYTES_PER_ELEMENT === 0 ? new Type(payload.buffer, payload.byteOffset, height * width) : new Type(new Uint8Array(payload).buffer, 0, height * width);
+  const frame: Frame = {
+    counter: h.counter as number,
+    hardware_time_s: h.hardware_time_s as number,
+    channel: h.channel as number,
+    plane: h.plane as number,
+    shape: [height, width],
+    dtype: h.dtype,
+    data,
+    missing_before: 0,
+    received_time: Date.now(),
+  };
+  return { frame, scanner };
+}
+
+/** The header's `scanner` object, or what is wrong with it. Fields are copied in a fixed order so states compare as text. */
+function parseScanner(value: unknown): ScannerState | string {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return `scanner must be an object, got ${show(value)}`;
+  const s = value as Record<string, unknown>;
+  const positive = (n: unknown) => typeof n === "number" && Number.isFinite(n) && n > 0;
+  const state: ScannerState = {};
+  if (s.line_rate_Hz !== undefined) {
+    if (!positive(s.line_rate_Hz)) return `scanner.line_rate_Hz must be a positive number, got ${show(s.line_rate_Hz)}`;
+    state.line_rate_Hz = s.line_rate_Hz as number;
+  }
+  if (s.scan_direction !== undefined) {
+    if (s.scan_direction !== "horizontal" && s.scan_direction !== "vertical") return `scanner.scan_direction must be "horizontal" or "vertical", got ${show(s.scan_direction)}`;
+    state.scan_direction = s.scan_direction;
+  }
+  if (s.bidirectional !== undefined) {
+    if (typeof s.bidirectional !== "boolean") return `scanner.bidirectional must be true or false, got ${show(s.bidirectional)}`;
+    state.bidirectional = s.bidirectional;
+  }
+  if (s.pixel_size_um !== undefined) {
+    const size = s.pixel_size_um;
+    if (!Array.isArray(size) || size.length !== 2 || !size.every(positive)) return `scanner.pixel_size_um must be [x, y] in µm, got ${show(size)}`;
+    state.pixel_size_um = [size[0], size[1]];
+  }
+  if (s.zoom !== undefined) {
+    if (!positive(s.zoom)) return `scanner.zoom must be a positive number, got ${show(s.zoom)}`;
+    state.zoom = s.zoom as number;
+  }
+  return state;
+}
+
+/**
+ * Reports each kind of problem at once, then at most once per interval: a producer gone wrong at 1 kHz would
+ * otherwise flood the event record. What is held back is summed into the report at the end of the interval.
+ */
+class ThrottledReports {
+  private readonly windows = new Map<string, { held: number; latest: string; kind: DeviceEvent["kind"]; timer: NodeJS.Timeout }>();
+
+  constructor(
+    private readonly emit: (kind: DeviceEvent["kind"], message: string) => void,
+    private readonly intervalMs: number,
+  ) {}
+
+  report(key: string, kind: DeviceEvent["kind"], message: string): void {
+    const window = this.windows.get(key);
+    if (window) {
+      window.held++;
+      window.latest = message;
+      return;
+    }
+    this.emit(kind, message);
+    this.open(key, kind);
+  }
+
+  private open(key: string, kind: DeviceEvent["kind"]): void {
+    const timer = setTimeout(() => this.release(key, true), this.intervalMs).unref();
+    this.windows.set(key, { held: 0, latest: "", kind, timer });
+  }
+
+  private release(key: string, reopen: boolean): void {
+    const window = this.windows.get(key)!;
+    clearTimeout(window.timer);
+    this.windows.delete(key);
+    if (window.held === 0) return;
+    this.emit(window.kind, `${window.held} more like this within ${this.intervalMs} ms, the latest: ${window.latest}`);
+    if (reopen) this.open(key, window.kind);
+  }
+
+  flush(): void {
+    for (const key of [...this.windows.keys()]) this.release(key, false);
+  }
+}
+
+export interface ZmqFrameOptions extends FrameSpec {
+  /** Where rigd binds, e.g. tcp://127.0.0.1:5600 or ipc:///tmp/frames; tcp port * picks a free one (see `endpoint`). */
+  address: string;
+  /** Frames the socket may queue while the consumer is busy, in bytes (default 256 MiB). */
+  queueBytes?: number;
+  /** Each kind of problem is reported at most once per interval, the rest summed (default 1000 ms). */
+  reportIntervalMs?: number;
+}
+
+export class ZmqFrameSource implements FrameSource {
+  readonly driver = "zmq-frames";
+  private readonly frames = new Subject<Frame>();
+  private readonly state = new Subject<Stamped<ScannerState>>();
+  private readonly events = new Subject<DeviceEvent>();
+  readonly frames$ = this.frames.asObservable();
+  readonly state$ = this.state.asObservable();
+  readonly events$ = this.events.asObservable();
+  private readonly tally = { frames: 0, missing: 0, gaps: 0, rejected: 0 };
+  private readonly rejectedBy = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+  /** Last counter of each (channel, plane), keyed channel × plane_count + plane: at most channel_count × plane_count entries. */
+  private readonly lastCounter = new Map<number, number>();
+  private readonly reports: ThrottledReports;
+  private readonly frameBytes: number;
+  /** A part this large is not a frame of this source: ZeroMQ drops the connection rather than buffer it. */
+  private readonly partLimit: number;
+  private latestScanner: { state: ScannerState; text: string } | undefined;
+  private held: Promise<unknown>[] = [];
+  private socket: Pull | undefined;
+  private bound: string | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(private readonly options: ZmqFrameOptions) {
+    const [height, width] = options.frame_shape;
+    this.frameBytes = height * width * FRAME_DTYPES[options.data_type].BYTES_PER_ELEMENT;
+    this.partLimit = 2 * this.frameBytes + 64 * 1024;
+    this.reports = new ThrottledReports((kind, message) => this.event(kind, message), options.reportIntervalMs ?? 1000);
+  }
+
+  get scanner(): ScannerState | undefined {
+    return this.latestScanner?.state;
+  }
+
+  get counts(): FrameCounts {
+    return { ...this.tally, rejected_by_reason: { ...this.rejectedBy } };
+  }
+
+  /** The address actually bound (with the port chosen for tcp://…:*), once connected. */
+  get endpoint(): string | undefined {
+    return this.bound;
+  }
+
+  async connect(): Promise<void> {
+    const socket = new Pull({
+      // Counted in messages: each as its pixels plus the most a header may take, so tiny frames cannot queue millions.
+      receiveHighWaterMark: Math.max(4, Math.floor((this.options.queueBytes ?? 256 * 2 ** 20) / (this.frameBytes + HEADER_LIMIT_BYTES))),
+      maxMessageSize: this.partLimit,
+      linger: 0,
+    });
+    try {
+      await socket.bind(this.options.address);
+    } catch (e) {
+      socket.close();
+      throw new Error(`frame source cannot bind ${this.options.address}: ${(e as Error).message}`);
+    }
+    this.socket = socket;
+    this.bound = socket.lastEndpoint ?? this.options.address;
+    this.running = Promise.all([this.receive(socket), this.watch(socket)]).catch((e: Error) => this.event("fault", `stopped receiving: ${e.message}`));
+  }
+
+  hold(work: Promise<unknown>): void {
+    this.held.push(work);
+  }
+
+  private async receive(socket: Pull): Promise<void> {
+    for await (const parts of socket) {
+      this.accept(parts);
+      if (this.held.length > 0) {
+        const held = this.held;
+        this.held = [];
+        await Promise.allSettled(held);
+      }
+    }
+  }
+
+  private async watch(socket: Pull): Promise<void> {
+    for await (const event of socket.events) {
+      if (event.type === "disconnect") {
+        this.event("disconnected", `a producer disconnected (it closed, or sent a part over ${this.partLimit} bytes)`);
+      }
+    }
+  }
+
+  private accept(parts: Buffer[]): void {
+    const decoded = decodeFrame(parts, this.options);
+    if ("reason" in decoded) {
+      this.tally.rejected++;
+      this.rejectedBy[decoded.reason]++;
+      this.reports.report(decoded.reason, "garbage", `rejected a message (${decoded.reason}): ${decoded.message}`);
+      return;
+    }
+    const { frame, scanner } = decoded;
+    if (scanner) this.updateScanner(scanner);
+    frame.missing_before = this.track(frame);
+    this.tally.frames++;
+    this.frames.next(frame);
+  }
+
+  /** Frames missing before this one in its stream; the first frame of a stream sets where counting starts. */
+  private track({ channel, plane, counter }: Frame): number {
+    const key = channel * this.options.plane_count + plane;
+    const last = this.lastCounter.get(key);
+    this.lastCounter.set(key, counter);
+    if (last === undefined || counter === last + 1) return 0;
+    const stream = `channel ${channel} plane ${plane}`;
+    if (counter <= last) {
+      this.reports.report("counter", "fault", `${stream}: the counter went back from ${last} to ${counter}; counting restarts there (acquisition restarted?)`);
+      return 0;
+    }
+    const missing = counter - last - 1;
+    this.tally.gaps++;
+    this.tally.missing += missing;
+    this.reports.report("gap", "fault", `${stream}: ${missing} frame${missing === 1 ? "" : "s"} missing (counter ${last} → ${counter})`);
+    return missing;
+  }
+
+  private updateScanner(state: ScannerState): void {
+    const text = JSON.stringify(state);
+    if (text === this.latestScanner?.text) return;
+    this.latestScanner = { state, text };
+    this.state.next({ time: Date.now(), state });
+  }
+
+  private event(kind: DeviceEvent["kind"], message: string): void {
+    this.events.next({ time: Date.now(), kind, message: `frames on ${this.endpoint ?? this.options.address}: ${message}` });
+  }
+
+  async close(): Promise<void> {
+    this.socket?.close();
+    await this.running;
+    this.socket = undefined;
+    this.reports.flush();
+    this.frames.complete();
+    this.state.complete();
+    this.events.complete();
+  }
+}

@@ -1,0 +1,216 @@
+// The zmq-frames receiver against a real ZeroMQ PUSH socket and the scanner simulator in this process:
+// validation, counter gaps, zero-copy frames, scanner state, realistic rates, and backpressure.
+import { afterEach, describe, expect, it } from "vitest";
+import { Push } from "zeromq";
+import type { DeviceEvent } from "../../src/drivers/device.js";
+import type { Frame, ScannerState } from "../../src/drivers/frame-source.js";
+import { decodeFrame, ZmqFrameSource, type ZmqFrameOptions } from "../../src/drivers/zmq-frames.js";
+import { LIGHT_SHEET, malformedMessages, ScannerSimulator } from "../../simulators/zmq-scanner.js";
+
+const SPEC = { frame_shape: [4, 6], data_type: "uint16", channel_count: 2, plane_count: 2 } as const;
+const opened: { close(): unknown }[] = [];
+
+afterEach(async () => {
+  for (const s of opened.splice(0).reverse()) await s.close();
+});
+
+async function receiver(options: Partial<ZmqFrameOptions> = {}) {
+  const source = new ZmqFrameSource({ address: "tcp://127.0.0.1:*", ...SPEC, reportIntervalMs: 100, ...options });
+  const frames: Frame[] = [];
+  const events: DeviceEvent[] = [];
+  const states: ScannerState[] = [];
+  source.frames$.subscribe((f) => frames.push(f));
+  source.events$.subscribe((e) => events.push(e));
+  source.state$.subscribe((s) => states.push(s.state));
+  await source.connect();
+  opened.push(source);
+  return { source, frames, events, states };
+}
+
+function producer(address: string): Push {
+  const socket = new Push({ linger: 1000 });
+  socket.connect(address);
+  opened.push(socket);
+  return socket;
+}
+
+/** A valid protocol v1 message for SPEC, pixels 0, 1, 2… plus `fill`. */
+function message(fields: { counter: number; channel?: number; plane?: number; scanner?: ScannerState }, fill = 0): Buffer[] {
+  const header = { version: 1, hardware_time_s: fields.counter / 30, channel: 0, plane: 0, shape: SPEC.frame_shape, dtype: SPEC.data_type, ...fields };
+  return [Buffer.from(JSON.stringify(header)), Buffer.from(Uint16Array.from({ length: 24 }, (_, i) => i + fill).buffer)];
+}
+
+async function until(done: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("decodeFrame", () => {
+  it("views the received bytes in place, without a copy", () => {
+    const bytes = new ArrayBuffer(8 + 48);
+    const payload = Buffer.from(bytes, 8, 48);
+    new Uint16Array(bytes, 8, 24).set(Array.from({ length: 24 }, (_, i) => 100 + i));
+    const decoded = decodeFrame([message({ counter: 3 })[0]!, payload], SPEC);
+    if ("reason" in decoded) throw new Error(decoded.message);
+    expect(decoded.frame.data).toBeInstanceOf(Uint16Array);
+    expect(decoded.frame.data.buffer).toBe(bytes);
+    expect(decoded.frame.data.byteOffset).toBe(8);
+    expect(decoded.frame.data[23]).toBe(123);
+    expect(decoded.frame).toMatchObject({ counter: 3, channel: 0, plane: 0, shape: [4, 6], dtype: "uint16" });
+  });
+
+  it("copies only a payload whose start the pixel type cannot view (an odd offset)", () => {
+    const payload = Buffer.from(new ArrayBuffer(49), 1, 48);
+    payload.writeUInt16LE(0xbeef, 46);
+    const decoded = decodeFrame([message({ counter: 0 })[0]!, payload], SPEC);
+    if ("reason" in decoded) throw new Error(decoded.message);
+    expect(decoded.frame.data.buffer).not.toBe(payload.buffer);
+    expect(decoded.frame.data[23]).toBe(0xbeef);
+  });
+});
+
+describe("ZeroMQ frame source", () => {
+  it("rejects, counts and reports every kind of malformed message, and the stream goes on", async () => {
+    const { source, frames, events } = await receiver();
+    const push = producer(source.endpoint!);
+    const bad = malformedMessages({ channels: 2, planes: 2, height: 4, width: 6, dtype: "uint16" });
+    await push.send(message({ counter: 0 }));
+    for (const { parts } of bad) await push.send(parts);
+    await push.send(message({ counter: 1 }));
+    await until(() => source.counts.rejected + source.counts.frames === bad.length + 2, "every message");
+
+    const expected = { parts: 0, header: 0, version: 0, field: 0, dtype: 0, shape: 0, size: 0 };
+    for (const { reason } of bad) expected[reason]++;
+    expect(source.counts).toMatchObject({ frames: 2, rejected: bad.length, missing: 0, rejected_by_reason: expected });
+    expect(frames.map((f) => f.counter)).toEqual([0, 1]);
+    // The first of each reason at once; the rest summed at the end of the report interval.
+    await until(() => events.filter((e) => e.message.includes("more like this")).length === 6, "the summaries");
+    const garbage = events.filter((e) => e.kind === "garbage").map((e) => e.message);
+    expect(garbage.filter((m) => !m.includes("more like this"))).toHaveLength(7);
+    expect(garbage).toContainEqual(expect.stringContaining("rejected a message (dtype): unknown dtype \"uint12\""));
+    expect(garbage).toContainEqual(expect.stringContaining("(size): the pixels are 47 bytes, a 4×6 uint16 frame is 48"));
+    expect(garbage).toContainEqual(expect.stringContaining("(shape): shape [0,6] is not [height, width] in whole pixels from 1 to 65536"));
+    expect(garbage).toContainEqual(expect.stringMatching(/3 more like this within 100 ms, the latest: .*\(shape\): shape \[4, 7\], but this source delivers \[4, 6\]/));
+  });
+
+  it("counts gaps per channel and plane, marks the frame after each, and invents nothing", async () => {
+    const { source, frames, events } = await receiver();
+    const push = producer(source.endpoint!);
+    const sent = [
+      ...[0, 1, 2, 5, 6].map((counter) => ({ counter, channel: 0, plane: 0 })),
+      ...[0, 1, 2, 3, 4].map((counter) => ({ counter, channel: 1, plane: 0 })),
+      ...[10, 13, 14].map((counter) => ({ counter, channel: 0, plane: 1 })),
+    ];
+    for (const fields of sent) await push.send(message(fields));
+    await until(() => frames.length === sent.length, "the frames");
+
+    expect(source.counts).toMatchObject({ frames: 13, gaps: 2, missing: 4 });
+    expect(frames.filter((f) => f.missing_before > 0).map((f) => [f.channel, f.plane, f.counter, f.missing_before])).toEqual([
+      [0, 0, 5, 2],
+      [0, 1, 13, 2],
+    ]);
+    // Gaps are reported like rejects: the first at once, the rest summed within the report interval.
+    await until(() => events.length === 2, "the gap reports");
+    expect(events.map((e) => [e.kind, e.message.replace(/^frames on [^ ]+: /, "")])).toEqual([
+      ["fault", "channel 0 plane 0: 2 frames missing (counter 2 → 5)"],
+      ["fault", "1 more like this within 100 ms, the latest: channel 0 plane 1: 2 frames missing (counter 10 → 13)"],
+    ]);
+
+    // An acquisition restarted: reported, and counting goes on from the new counter.
+    await push.send(message({ counter: 0 }));
+    await push.send(message({ counter: 1 }));
+    await until(() => frames.length === 15, "the restarted stream");
+    expect(source.counts).toMatchObject({ frames: 15, gaps: 2, missing: 4 });
+    expect(events.at(-1)!.message).toMatch(/channel 0 plane 0: the counter went back from 6 to 0; counting restarts there/);
+  });
+
+  it("delivers the pixels that were sent and reports the scanner state once and on every change", async () => {
+    const { source, frames, states } = await receiver();
+    const push = producer(source.endpoint!);
+    const resonant = { line_rate_Hz: 15820, scan_direction: "horizontal", bidirectional: true, pixel_size_um: [0.98, 0.98], zoom: 2 } as const;
+    await push.send(message({ counter: 0, scanner: resonant }, 1000));
+    await push.send(message({ counter: 1, scanner: resonant }));
+    await push.send(message({ counter: 2, scanner: { ...resonant, zoom: 4, pixel_size_um: [0.49, 0.49] } }));
+    await push.send(message({ counter: 3 }));
+    await until(() => frames.length === 4, "the frames");
+
+    expect(Array.from(frames[0]!.data)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1000));
+    expect(frames[0]!.hardware_time_s).toBe(0);
+    expect(frames[0]!.received_time).toBeGreaterThan(Date.now() - 5000);
+    expect(states).toEqual([resonant, { ...resonant, zoom: 4, pixel_size_um: [0.49, 0.49] }]);
+    expect(source.scanner).toEqual(states[1]);
+  });
+
+  it("reports a producer that goes away, and refuses an address already bound", async () => {
+    const { source, events } = await receiver();
+    const push = producer(source.endpoint!);
+    await push.send(message({ counter: 0 }));
+    await until(() => source.counts.frames === 1, "the frame");
+    push.close();
+    await until(() => events.some((e) => e.kind === "disconnected"), "the disconnection");
+
+    const second = new ZmqFrameSource({ address: source.endpoint!, ...SPEC });
+    await expect(second.connect()).rejects.toThrow(`frame source cannot bind ${source.endpoint}`);
+  });
+});
+
+describe("scanner simulator into the frame source", () => {
+  it("scans 512 lines at the resonant scanner's 30.9 frames/s, with its state in every header", async () => {
+    const geometry = { channels: 2, planes: 1, height: 512, width: 512, dtype: "uint16" } as const;
+    const { source, frames, states } = await receiver({ frame_shape: [512, 512], channel_count: 2, plane_count: 1 });
+    const scanner = new ScannerSimulator({ address: source.endpoint!, geometry });
+    const started = Date.now();
+    const summary = await scanner.run(2 * 31);
+    await until(() => frames.length === 62, "the frames");
+    const seconds = (Date.now() - started) / 1000;
+
+    expect(summary).toMatchObject({ frames: 62, sent: 62, dropped_queue_full: 0 });
+    expect(scanner.planeRate_Hz).toBeCloseTo(30.9, 1);
+    // Paced like hardware, not as fast as it can: a loaded machine may fall behind, never run ahead.
+    expect(seconds).toBeGreaterThan(0.95);
+    const green = frames.filter((f) => f.channel === 0);
+    expect(green.map((f) => f.counter)).toEqual(Array.from({ length: 31 }, (_, i) => i));
+    expect(green[30]!.hardware_time_s).toBeCloseTo(30 * (512 / 15820), 9);
+    expect(states).toEqual([{ line_rate_Hz: 15820, scan_direction: "horizontal", bidirectional: true, pixel_size_um: [500 / 512, 500 / 512], zoom: 2 }]);
+  });
+
+  it("steps through the planes of a light-sheet volume at 100 planes/s", async () => {
+    const geometry = { channels: 1, planes: 5, height: 32, width: 48, dtype: "float32" } as const;
+    const { source, frames, states } = await receiver({ frame_shape: [32, 48], data_type: "float32", channel_count: 1, plane_count: 5 });
+    const summary = await new ScannerSimulator({ address: source.endpoint!, geometry, timing: LIGHT_SHEET }).run(20);
+    await until(() => frames.length === 20, "the frames");
+
+    expect(summary.seconds).toBeGreaterThan(0.18);
+    expect(frames.map((f) => [f.counter, f.plane])).toEqual(Array.from({ length: 20 }, (_, i) => [Math.floor(i / 5), i % 5]));
+    expect(frames.map((f) => f.hardware_time_s)).toEqual(Array.from({ length: 20 }, (_, i) => i / 100));
+    expect(frames[0]!.data).toBeInstanceOf(Float32Array);
+    expect(states).toEqual([{ pixel_size_um: [500 / 48, 500 / 32], zoom: 2 }]);
+  });
+
+  it("frames it loses on purpose arrive as gaps: every frame received or accounted for", async () => {
+    const geometry = { channels: 2, planes: 2, height: 16, width: 64, dtype: "uint16" } as const;
+    const { source } = await receiver({ frame_shape: [16, 64] });
+    const summary = await new ScannerSimulator({ address: source.endpoint!, geometry, dropProbability: 0.1, seed: 5 }).run(800);
+    await until(() => source.counts.frames === summary.sent, "the frames");
+
+    expect(summary.dropped_injected).toBeGreaterThan(40);
+    expect(source.counts.frames + source.counts.missing).toBe(800);
+    expect(source.counts.missing).toBe(summary.dropped_injected);
+  });
+
+  it("hold() passes a slow consumer's backpressure to the scanner, which loses frames the counter accounts for", async () => {
+    const geometry = { channels: 1, planes: 1, height: 64, width: 512, dtype: "uint16" } as const;
+    // A queue of 4 frames on either side: what stays in flight is those and the kernel's socket buffers.
+    const { source, frames } = await receiver({ frame_shape: [64, 512], channel_count: 1, plane_count: 1, queueBytes: 4 * 64 * 1024 });
+    source.frames$.subscribe(() => source.hold(new Promise((r) => setTimeout(r, 20))));
+    const summary = await new ScannerSimulator({ address: source.endpoint!, geometry, queueFrames: 4 }).run(300);
+    await until(() => source.counts.frames === summary.sent, "the queued frames", 10_000);
+
+    expect(summary.dropped_queue_full).toBeGreaterThan(50);
+    const trailing = 299 - frames.at(-1)!.counter; // lost after the last frame: no later frame shows the gap
+    expect(source.counts.missing + trailing).toBe(summary.dropped_queue_full);
+  });
+});
