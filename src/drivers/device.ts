@@ -15,7 +15,7 @@ export interface DeviceIdentity {
 export interface DeviceEvent {
   /** Milliseconds since the epoch (Date.now()) when the driver saw it. */
   time: number;
-  kind: "fault" | "fault_cleared" | "timeout" | "garbage" | "disconnected" | "reconnected" | "retry";
+  kind: "fault" | "fault_cleared" | "timeout" | "garbage" | "disconnected" | "reconnected" | "retry" | "dropped_frames";
   message: string;
 }
 

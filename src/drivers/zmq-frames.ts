@@ -270,7 +270,7 @@ export class ZmqFrameSource implements FrameSource {
     const missing = counter - last - 1;
     this.tally.gaps++;
     this.tally.missing += missing;
-    this.reports.report("gap", "fault", `${stream}: ${missing} frame${missing === 1 ? "" : "s"} missing (counter ${last} → ${counter})`);
+    this.reports.report("gap", "dropped_frames", `${stream}: ${missing} frame${missing === 1 ? "" : "s"} missing (counter ${last} → ${counter})`);
     return missing;
   }
 

@@ -115,8 +115,8 @@ describe("ZeroMQ frame source", () => {
     // Gaps are reported like rejects: the first at once, the rest summed within the report interval.
     await until(() => events.length === 2, "the gap reports");
     expect(events.map((e) => [e.kind, e.message.replace(/^frames on [^ ]+: /, "")])).toEqual([
-      ["fault", "channel 0 plane 0: 2 frames missing (counter 2 → 5)"],
-      ["fault", "1 more like this within 100 ms, the latest: channel 0 plane 1: 2 frames missing (counter 10 → 13)"],
+      ["dropped_frames", "channel 0 plane 0: 2 frames missing (counter 2 → 5)"],
+      ["dropped_frames", "1 more like this within 100 ms, the latest: channel 0 plane 1: 2 frames missing (counter 10 → 13)"],
     ]);
 
     // An acquisition restarted: reported, and counting goes on from the new counter.
