@@ -2,7 +2,7 @@
 // state into state$, and pass the line's events on. A vendor file adds only its protocol.
 import { Subject, type Subscription, exhaustMap, filter, interval, merge } from "rxjs";
 import type { Device, DeviceEvent, DeviceIdentity, Stamped } from "./device.js";
-import { type LineFraming, type LineTiming, SerialLine, type SerialSettings } from "./serial-line.js";
+import { type LineFraming, type LineTiming, type LineTransport, SerialLine, type SerialSettings } from "./serial-line.js";
 
 export abstract class SerialDevice<S> implements Device<S> {
   abstract readonly driver: string;
@@ -14,8 +14,8 @@ export abstract class SerialDevice<S> implements Device<S> {
   readonly state$ = this.state.asObservable();
   readonly events$;
 
-  constructor(settings: SerialSettings, framing: LineFraming, timing: Partial<LineTiming>, label: string) {
-    this.line = new SerialLine(settings, framing, timing, label);
+  constructor(connection: SerialSettings | LineTransport, framing: LineFraming, timing: Partial<LineTiming>, label: string) {
+    this.line = new SerialLine(connection, framing, timing, label);
     this.events$ = merge(this.line.events$, this.own);
     // A device that lost power comes back with its defaults (echo on, watchdog on…): set them again.
     this.reconfigure = this.line.events$.pipe(filter((e) => e.kind === "reconnected")).subscribe(() => {

@@ -1,7 +1,8 @@
-// A line-oriented serial connection, the transport every serial driver shares: one command at a time,
-// a reply line per query, command timeouts with bounded retries, a fault event on garbage, and
-// reconnection with exponential backoff when the port disappears. It never rejects a promise nobody
-// awaits: failures reach the caller of query() or the events stream.
+// A line-oriented connection, what every serial driver shares: one command at a time, a reply line per
+// query, command timeouts with bounded retries, a fault event on garbage, and reconnection with
+// exponential backoff when the port disappears. It runs over a serial port, or any LineTransport (the
+// usbtmc character device). It never rejects a promise nobody awaits: failures reach the caller of
+// query() or the events stream.
 import { Subject } from "rxjs";
 import { ReadlineParser, SerialPort } from "serialport";
 import type { DeviceEvent } from "./device.js";
@@ -32,6 +33,68 @@ export interface LineTiming {
 
 export const DEFAULT_TIMING: LineTiming = { timeoutMs: 1000, retries: 2, backoffMs: [200, 5000] };
 
+/** What a line runs over: bytes out, bytes in, and word when it vanishes. */
+export interface LineTransport {
+  /** Where it is, e.g. "/dev/ttyUSB0" or "/dev/usbtmc0". */
+  readonly path: string;
+  readonly isOpen: boolean;
+  /** Opens it: `received` gets what arrives, `lost` is called if it vanishes. Rejects when it is not there. */
+  open(received: (chunk: Buffer) => void, lost: (reason: string) => void): Promise<void>;
+  write(text: string): Promise<void>;
+  /** A command that has a reply was just written: a transport that reads only on request (usbtmc) reads it now. */
+  replyExpected?(): void;
+  /** Never rejects. */
+  close(): Promise<void>;
+}
+
+/** A serial port: replies arrive by themselves. */
+export class SerialPortTransport implements LineTransport {
+  private port: SerialPort | undefined;
+
+  constructor(private readonly settings: SerialSettings) {}
+
+  get path(): string {
+    return this.settings.path;
+  }
+
+  get isOpen(): boolean {
+    return this.port?.isOpen ?? false;
+  }
+
+  async open(received: (chunk: Buffer) => void, lost: (reason: string) => void): Promise<void> {
+    const port = new SerialPort({
+      path: this.settings.path,
+      baudRate: this.settings.baudRate,
+      dataBits: this.settings.dataBits ?? 8,
+      parity: this.settings.parity ?? "none",
+      stopBits: this.settings.stopBits ?? 1,
+      autoOpen: false,
+    });
+    await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+    port.on("data", received);
+    // A port already replaced or closed by us no longer speaks for the line.
+    port.on("close", () => {
+      if (port === this.port) lost("the port closed");
+    });
+    port.on("error", (e) => {
+      if (port === this.port) lost(e.message);
+    });
+    this.port = port;
+  }
+
+  write(text: string): Promise<void> {
+    const port = this.port;
+    if (!port?.isOpen) return Promise.reject(new Error("the port is not open"));
+    return new Promise((resolve, reject) => port.write(text, "latin1", (e) => (e ? reject(e) : resolve())));
+  }
+
+  async close(): Promise<void> {
+    const port = this.port;
+    this.port = undefined;
+    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+  }
+}
+
 /** A command got no valid reply in time, after every retry. */
 export class DeviceTimeoutError extends Error {
   override name = "DeviceTimeoutError";
@@ -49,11 +112,13 @@ interface QueryOptions {
   skip?: (line: string) => boolean;
   timeoutMs?: number;
   retries?: number;
+  /** Silence is expected (a device rebooting): misses are not reported as timeout, garbage or retry events. */
+  quiet?: boolean;
 }
 
 export class SerialLine {
   readonly events$ = new Subject<DeviceEvent>();
-  private port: SerialPort | undefined;
+  private readonly transport: LineTransport;
   private waiting: ((line: string) => void) | undefined;
   /** Commands run one after another: each waits for the previous one's reply. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -62,35 +127,28 @@ export class SerialLine {
   private readonly timing: LineTiming;
 
   constructor(
-    readonly settings: SerialSettings,
+    /** Serial port settings, or another transport. */
+    connection: SerialSettings | LineTransport,
     private readonly framing: LineFraming,
     timing: Partial<LineTiming> = {},
     /** Names the device in messages, e.g. "Mai Tai on /dev/ttyUSB0". */
-    readonly label = settings.path,
+    readonly label = connection.path,
   ) {
+    this.transport = "open" in connection ? connection : new SerialPortTransport(connection);
     this.timing = { ...DEFAULT_TIMING, ...timing };
   }
 
   get connected(): boolean {
-    return this.port?.isOpen ?? false;
+    return this.transport.isOpen;
   }
 
   async open(): Promise<void> {
-    const port = new SerialPort({
-      path: this.settings.path,
-      baudRate: this.settings.baudRate,
-      dataBits: this.settings.dataBits ?? 8,
-      parity: this.settings.parity ?? "none",
-      stopBits: this.settings.stopBits ?? 1,
-      autoOpen: false,
-    });
-    await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new DeviceDisconnectedError(`${this.label}: cannot open: ${e.message}`)) : resolve())));
-    const lines = port.pipe(new ReadlineParser({ delimiter: this.framing.replyEnd, encoding: "latin1" }));
+    const lines = new ReadlineParser({ delimiter: this.framing.replyEnd, encoding: "latin1" });
     // An unsolicited line (no query waiting) is dropped.
     lines.on("data", (line: string) => this.waiting?.(line.replace(/\r$/, "")));
-    port.on("close", () => this.lost("the port closed"));
-    port.on("error", (e) => this.lost(e.message));
-    this.port = port;
+    await this.transport.open((chunk) => lines.write(chunk), (reason) => this.lost(reason)).catch((e: Error) => {
+      throw new DeviceDisconnectedError(`${this.label}: cannot open: ${e.message}`);
+    });
   }
 
   /** Sends a command and resolves with its reply line (retried on timeouts and garbage). */
@@ -107,9 +165,7 @@ export class SerialLine {
 
   async close(): Promise<void> {
     this.closed = true;
-    const port = this.port;
-    this.port = undefined;
-    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    await this.transport.close();
     this.events$.complete();
   }
 
@@ -122,19 +178,23 @@ export class SerialLine {
   private async attempt(command: string, options: QueryOptions): Promise<string> {
     const timeoutMs = options.timeoutMs ?? this.timing.timeoutMs;
     const attempts = 1 + (options.retries ?? this.timing.retries);
+    const report = (kind: DeviceEvent["kind"], message: string) => {
+      if (!options.quiet) this.emit(kind, `${this.label}: ${message}`);
+    };
     let last = "";
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const reply = this.nextLine(timeoutMs, options.skip);
       await this.write(command);
+      this.transport.replyExpected?.();
       const line = await reply;
       if (line === undefined) {
         last = `no reply to '${command}' within ${timeoutMs} ms`;
-        this.emit("timeout", `${this.label}: ${last}`);
+        report("timeout", last);
       } else if (options.valid && !options.valid(line)) {
         last = `garbled reply to '${command}': ${JSON.stringify(line.slice(0, 80))}`;
-        this.emit("garbage", `${this.label}: ${last}`);
+        report("garbage", last);
       } else return line;
-      if (attempt < attempts) this.emit("retry", `${this.label}: retrying '${command}' (${attempt + 1} of ${attempts})`);
+      if (attempt < attempts) report("retry", `retrying '${command}' (${attempt + 1} of ${attempts})`);
     }
     throw new DeviceTimeoutError(`${this.label}: ${last} after ${attempts} attempts`);
   }
@@ -158,11 +218,10 @@ export class SerialLine {
   }
 
   private write(command: string): Promise<void> {
-    const port = this.port;
-    if (!port?.isOpen) return Promise.reject(new DeviceDisconnectedError(`${this.label}: disconnected, reconnecting`));
-    return new Promise((resolve, reject) =>
-      port.write(command + this.framing.commandEnd, "latin1", (e) => (e ? reject(new DeviceDisconnectedError(`${this.label}: write failed: ${e.message}`)) : resolve())),
-    );
+    if (!this.transport.isOpen) return Promise.reject(new DeviceDisconnectedError(`${this.label}: disconnected, reconnecting`));
+    return this.transport.write(command + this.framing.commandEnd).catch((e: Error) => {
+      throw new DeviceDisconnectedError(`${this.label}: write failed: ${e.message}`);
+    });
   }
 
   private emit(kind: DeviceEvent["kind"], message: string): void {
@@ -173,9 +232,7 @@ export class SerialLine {
   private lost(reason: string): void {
     if (this.closed || this.reconnecting) return;
     this.reconnecting = true;
-    const port = this.port;
-    this.port = undefined;
-    if (port?.isOpen) port.close(() => undefined);
+    void this.transport.close();
     this.emit("disconnected", `${this.label}: ${reason}`);
     let wait = this.timing.backoffMs[0];
     const retry = async () => {
