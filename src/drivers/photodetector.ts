@@ -22,3 +22,25 @@ export interface PhotodetectorController extends Device<PhotodetectorState> {
   /** Clears overload trips; some controllers are unresponsive for seconds afterwards. */
   resetTrip(): Promise<void>;
 }
+
+/** Rejects a gain before anything is sent: an unknown channel, or a value outside the controller's range. */
+export function checkGain(controller: Pick<PhotodetectorController, "channels" | "gainUnit">, range: readonly [min: number, max: number], channel: string, gain: number): void {
+  if (!controller.channels.includes(channel)) throw new Error(`no channel '${channel}' (channels: ${controller.channels.join(", ")})`);
+  const [min, max] = range;
+  if (!(gain >= min && gain <= max)) throw new Error(`gain for channel ${channel} must be between ${min} and ${max} ${controller.gainUnit}, got ${gain}`);
+}
+
+export interface TripChange {
+  kind: "fault" | "fault_cleared";
+  message: string;
+}
+
+/** Trips that appeared (faults) or went away between two readings, for the event record. */
+export function tripChanges(before: PhotodetectorState | undefined, after: PhotodetectorState): TripChange[] {
+  return Object.entries(after.channels).flatMap(([channel, { tripped }]): TripChange[] => {
+    if (tripped === (before?.channels[channel]?.tripped ?? false)) return [];
+    return tripped
+      ? [{ kind: "fault", message: `channel ${channel}: overload protection tripped, the PMT is off until reset` }]
+      : [{ kind: "fault_cleared", message: `channel ${channel}: overload trip cleared` }];
+  });
+}
