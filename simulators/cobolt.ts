@@ -11,8 +11,13 @@ export class CoboltSimulator extends SerialSimulator {
   fault = "0";
   private switchedOnAt = 0;
 
-  constructor(readonly serialNumber = "17354", readonly maxPowerW = 0.1) {
+  constructor(readonly serialNumber = "17354", readonly maxPowerW = 0.1, readonly wavelengthNm = 488) {
     super("\r", "\r\n", 115200, "cobolt");
+  }
+
+  /** No shutter: light leaves whenever the laser emits (what a scanner simulator reads). */
+  get shutterOpen(): boolean {
+    return this.on;
   }
 
   /** Output power: it reaches the set point over ~200 ms after switching on. */

@@ -80,6 +80,15 @@ export abstract class TunableLaserSimulator extends SerialSimulator {
     return nm >= this.behaviour.range[0] && nm <= this.behaviour.range[1];
   }
 
+  /** The state a lab leaves its laser in before a session: warm, lasing at `nm`, shutter open. */
+  lasingAt(nm: number): void {
+    this.warmUpFrom = Date.now() - this.behaviour.warmUpMs;
+    this.pumpOn = true;
+    this.targetNm = nm;
+    this.tuning = { fromNm: nm, at: 0, ms: 0 };
+    this.shutter = { open: true, was: true, at: 0 };
+  }
+
   /** Starts the warm-up unless it has already begun; the laser stays warm after the pump goes off. */
   protected startWarmUp(): void {
     this.warmUpFrom ??= Date.now();

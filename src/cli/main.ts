@@ -2,6 +2,7 @@
 // rigd command line: each command lives in its own module under ./commands and is registered here.
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { acquireCommand } from "./commands/acquire.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { profileCommand } from "./commands/profile.js";
 
@@ -13,6 +14,7 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
 
 await yargs(hideBin(process.argv))
   .scriptName("rigd")
+  .command(acquireCommand)
   .command(profileCommand)
   .command(inspectCommand)
   .strict()

@@ -84,6 +84,9 @@ describe("Cobolt laser over a pty", () => {
     const events = await connect();
     sim.autostart = true;
     const back = firstValueFrom(laser.events$.pipe(filter((e) => e.kind === "reconnected"), timeout(8000)));
+    // A vanished pty can read as endless end-of-file and never close: like the daemon, keep polling so a
+    // failed write shows the loss.
+    laser.startPolling(50);
     await sim.vanish(300);
     await back;
     expect(events.map((e) => e.kind)).toContain("disconnected");

@@ -1,0 +1,132 @@
+// Every simulator a profile binds with `simulated: true`, started together and wired like the real rig:
+// the scanner's frames follow the simulated laser (shutter, power, wavelength) and each channel's
+// simulated PMT (gain, enabled, tripped). Lasers start as a lab leaves them before a session: warm,
+// lasing at the wavelength of the first channel they excite, shutter open; PMTs enabled at 0.95 V.
+import type { DeviceBinding, RigProfile } from "../src/config/index.js";
+import { CoboltSimulator } from "./cobolt.js";
+import { ChameleonSimulator } from "./coherent-chameleon.js";
+import type { SimulatedPmt } from "./photodetector.js";
+import type { LaserLight } from "./sample.js";
+import { ScientificaPmtSimulator } from "./scientifica-pmt.js";
+import type { SerialSimulator } from "./serial-simulator.js";
+import { MaiTaiSimulator } from "./spectra-physics-maitai.js";
+import { ThorlabsPmt2100Simulator } from "./thorlabs-pmt2100.js";
+import { RESONANT, ScannerSimulator } from "./zmq-scanner.js";
+
+export interface SimulatedRig {
+  /** For each simulated serial binding (by index in profile.bindings): the port a driver opens. */
+  ports: Map<number, string>;
+  /** Simulated lasers by the profile's device name, for tests that act on them directly. */
+  lasers: Map<string, SerialSimulator & LaserLight>;
+  /** Simulated PMTs by photodetector name. */
+  pmts: Map<string, SimulatedPmt>;
+  /** Where each simulator listens, for a person: "<device> (<driver>): <port or address>". */
+  listing: string[];
+  /** Starts the scanners; call once rigd has bound the frame sources' addresses (the scanner connects). */
+  startScanners(options?: { dropProbability?: number }): void;
+  scanners: Map<string, ScannerSimulator>;
+  /** Ends the scanners' acquisitions (before rigd stops listening, so their last frames are not left waiting). */
+  stopScanners(): void;
+  stop(): Promise<void>;
+}
+
+const PMT_START_GAIN_V = 0.95;
+
+export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedRig> {
+  const serial: SerialSimulator[] = [];
+  const rig: SimulatedRig = {
+    ports: new Map(),
+    lasers: new Map(),
+    pmts: new Map(),
+    listing: [],
+    scanners: new Map(),
+    startScanners: () => undefined,
+    stopScanners: () => {
+      for (const s of rig.scanners.values()) s.stop();
+    },
+    stop: async () => {
+      rig.stopScanners();
+      await Promise.all(serial.map((s) => s.stop()));
+    },
+  };
+  const wavelengthFor = (laser: string) => profile.channels.find((c) => c.excitation_source === laser)?.excitation_wavelength_in_nm;
+  try {
+    for (const [index, b] of profile.bindings.entries()) {
+      if (!b.simulated || b.driver === "zmq-frames") continue;
+      const sim = simulatorFor(b, wavelengthFor);
+      await sim.start();
+      serial.push(sim);
+      rig.ports.set(index, sim.path);
+      if ("device" in b && (sim instanceof MaiTaiSimulator || sim instanceof ChameleonSimulator || sim instanceof CoboltSimulator)) {
+        rig.lasers.set(b.device, sim as SerialSimulator & LaserLight);
+      }
+      if (sim instanceof ScientificaPmtSimulator && b.driver === "scientifica-pmt") {
+        for (const [channel, detector] of Object.entries(b.photodetectors)) if (detector) rig.pmts.set(detector, sim.channels[channel as "A" | "B"]);
+      }
+      if (sim instanceof ThorlabsPmt2100Simulator && b.driver === "thorlabs-pmt2100") rig.pmts.set(b.device, sim.pmt);
+      rig.listing.push(`${"device" in b ? b.device : Object.values(b.photodetectors).join(" + ")} (${b.driver}): ${sim.path}`);
+    }
+    for (const pmt of rig.pmts.values()) {
+      pmt.gain = PMT_START_GAIN_V;
+      pmt.enabled = true;
+    }
+  } catch (e) {
+    await rig.stop();
+    throw e;
+  }
+
+  rig.startScanners = (options = {}) => {
+    for (const b of profile.bindings) {
+      if (b.driver !== "zmq-frames" || !b.simulated) continue;
+      const source = profile.recording.frame_sources.find((f) => f.name === b.device)!;
+      // The channels this source delivers, in its channel order, and the light that reaches them.
+      const channels = profile.recording.series
+        .filter((s) => s.frames.source === source.name)
+        .sort((a, b2) => a.frames.channel - b2.frames.channel)
+        .map((s) => profile.channels.find((c) => c.name === s.microscopy_channel)!);
+      const laserName = channels[0]?.excitation_source;
+      const laser = laserName ? rig.lasers.get(laserName) : undefined;
+      const detectors = [...new Map(channels.map((c) => [c.name, rig.pmts.get(c.photodetector)])).values()].map((p) => p ?? { signalScale: 1 });
+      const lightSheet = source.plane_count > 1 && profile.imaging_spaces.some((s) => s.neurodata_type === "VolumetricImagingSpace");
+      const scanner = new ScannerSimulator({
+        address: b.address,
+        geometry: { channels: source.channel_count, planes: source.plane_count, height: source.frame_shape[0], width: source.frame_shape[1], dtype: source.data_type },
+        timing: lightSheet ? { kind: "light-sheet", plane_rate_Hz: source.frame_rate_in_Hz * source.plane_count } : RESONANT,
+        ...(laser ? { laser } : {}),
+        detectors,
+        ...(options.dropProbability ? { dropProbability: options.dropProbability } : {}),
+      });
+      rig.scanners.set(source.name, scanner);
+      rig.listing.push(`${source.name} (zmq-frames scanner): pushes to ${b.address}`);
+      void scanner.run();
+    }
+  };
+  return rig;
+}
+
+function simulatorFor(b: DeviceBinding, wavelengthFor: (laser: string) => number | undefined): SerialSimulator {
+  switch (b.driver) {
+    case "spectra-physics-maitai": {
+      const sim = new MaiTaiSimulator("InSight");
+      sim.lasingAt(wavelengthFor(b.device) ?? 920);
+      return sim;
+    }
+    case "coherent-chameleon": {
+      const sim = new ChameleonSimulator();
+      sim.lasingAt(wavelengthFor(b.device) ?? 920);
+      return sim;
+    }
+    case "cobolt": {
+      const sim = new CoboltSimulator();
+      sim.on = true;
+      return sim;
+    }
+    case "scientifica-pmt":
+      return new ScientificaPmtSimulator();
+    case "thorlabs-pmt2100":
+      return new ThorlabsPmt2100Simulator();
+    case "zmq-frames":
+      throw new Error("a frame source is simulated by a scanner, not a serial simulator");
+  }
+}
+

@@ -1,0 +1,136 @@
+// `rigd acquire`: one session from a rig profile into an NWB file, with a live status line (or one JSON
+// object per second with --json), stopped by --duration, --frames, SIGINT or SIGTERM.
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import type { Argv, CommandModule } from "yargs";
+import { connectRig } from "../../acquisition/devices.js";
+import { Session, type SessionStatus } from "../../acquisition/session.js";
+import { formatConfigError, loadRigProfile, loadSessionFile, mergeSession, type SessionPart } from "../../config/index.js";
+import { startSimulatedRig, type SimulatedRig } from "../../../simulators/rig.js";
+
+interface AcquireArgs {
+  profile: string;
+  session?: string;
+  out: string;
+  duration?: string;
+  frames?: number;
+  force: boolean;
+  json: boolean;
+  "session-description"?: string;
+  experimenter?: string[];
+  "subject-id"?: string;
+  species?: string;
+  sex?: string;
+  age?: string;
+}
+
+/** "30s", "2m", "500ms" or a plain number of seconds, in milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new Error(`--duration: expected a time such as 30s, 2m or 500ms, found '${text}'`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
+}
+
+class UsageError extends Error {}
+
+export const acquireCommand: CommandModule<object, AcquireArgs> = {
+  command: "acquire",
+  describe: "Record one session from a rig profile into an NWB file",
+  builder: (yargs: Argv) =>
+    yargs
+      .option("profile", { type: "string", demandOption: true, describe: "Rig profile (YAML)" })
+      .option("session", { type: "string", describe: "Session metadata (YAML): subject, experimenter, description" })
+      .option("out", { type: "string", demandOption: true, describe: "NWB file to write" })
+      .option("duration", { type: "string", describe: "Stop after this long, e.g. 30s or 5m" })
+      .option("frames", { type: "number", describe: "Stop after this many frames of the first series" })
+      .option("force", { type: "boolean", default: false, describe: "Replace an existing output file" })
+      .option("json", { type: "boolean", default: false, describe: "One JSON status object per second, and a JSON summary" })
+      .option("session-description", { type: "string", describe: "Overrides the session file's" })
+      .option("experimenter", { type: "string", array: true, describe: "'Last, First' (repeatable)" })
+      .option("subject-id", { type: "string" })
+      .option("species", { type: "string", describe: "Latin binomial, e.g. 'Mus musculus'" })
+      .option("sex", { type: "string", choices: ["M", "F", "U", "O"] })
+      .option("age", { type: "string", describe: "ISO 8601 duration, e.g. P90D" })
+      .conflicts("duration", "frames") as unknown as Argv<AcquireArgs>,
+  handler: async (args) => {
+    try {
+      const summary = await acquire(args);
+      process.stdout.write(args.json ? `${JSON.stringify({ summary })}\n` : `${summary.line}\n`);
+    } catch (e) {
+      process.stderr.write(`rigd acquire: ${(e as Error).message}\n`);
+      process.exitCode = e instanceof UsageError ? 2 : 1;
+    }
+  },
+};
+
+async function acquire(args: AcquireArgs): Promise<{ line: string; status: SessionStatus; out: string }> {
+  const profile = await loadRigProfile(args.profile);
+  if (!profile.ok) throw new UsageError(`invalid profile:\n${profile.errors.map(formatConfigError).join("\n")}`);
+  let fromFile: SessionPart | undefined;
+  if (args.session) {
+    const file = await loadSessionFile(args.session);
+    if (!file.ok) throw new UsageError(`invalid session file:\n${file.errors.map(formatConfigError).join("\n")}`);
+    fromFile = file.value;
+  }
+  const subject = { subject_id: args["subject-id"], species: args.species, sex: args.sex, age: args.age };
+  const flags = {
+    session_description: args["session-description"],
+    experimenter: args.experimenter,
+    ...(Object.values(subject).some((v) => v !== undefined) ? { subject } : {}),
+  } as SessionPart;
+  const metadata = mergeSession(fromFile, flags);
+  if (!metadata.ok) throw new UsageError(`session metadata:\n${metadata.errors.map(formatConfigError).join("\n")}`);
+  const stopAfterMs = args.duration === undefined ? undefined : parseDuration(args.duration);
+  const out = resolve(args.out);
+  if (existsSync(out) && !args.force) throw new UsageError(`${args.out} exists; pass --force to replace it`);
+  mkdirSync(dirname(out), { recursive: true });
+
+  let sims: SimulatedRig | undefined;
+  let rig: Awaited<ReturnType<typeof connectRig>> | undefined;
+  let session: Session | undefined;
+  const stopSignals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
+  let requestStop: () => void = () => undefined;
+  const stopped = new Promise<string>((resolveStop) => (requestStop = () => resolveStop("signal")));
+  for (const s of stopSignals) process.once(s, requestStop);
+  try {
+    if (profile.value.bindings.some((b) => b.simulated)) sims = await startSimulatedRig(profile.value);
+    rig = await connectRig(profile.value, sims?.ports);
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    session = await Session.start({ profile: profile.value, metadata: metadata.value, out, overwrite: args.force, devices: rig, log });
+    sims?.startScanners();
+
+    const firstSeries = profile.value.recording.series[0]!.name;
+    const live = session;
+    const ticker = setInterval(() => {
+      const s = live.status();
+      if (args.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+      else if (process.stdout.isTTY) process.stdout.write(`\r${statusLine(s)}   `);
+      if (args.frames !== undefined && (s.samples[firstSeries] ?? 0) >= args.frames) requestStop();
+    }, 1000);
+    const timer = stopAfterMs === undefined ? undefined : setTimeout(requestStop, stopAfterMs);
+    await stopped;
+    sims?.stopScanners();
+    clearInterval(ticker);
+    if (timer) clearTimeout(timer);
+    if (process.stdout.isTTY && !args.json) process.stdout.write("\n");
+    const status = session.status();
+    const report = await session.stop();
+    const frames = Object.entries(report.samples).filter(([name]) => name in status.samples);
+    return {
+      out,
+      status: { ...status, state: "closed" },
+      line: `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ")} samples; ${status.dropped} dropped; ${report.events} events; ${status.elapsed_s.toFixed(1)} s`,
+    };
+  } finally {
+    for (const s of stopSignals) process.off(s, requestStop);
+    if (session?.state === "recording") await session.stop().catch(() => undefined);
+    sims?.stopScanners();
+    await rig?.close();
+    await sims?.stop();
+  }
+}
+
+function statusLine(s: SessionStatus): string {
+  const samples = Object.entries(s.samples).map(([name, n]) => `${name.replace(/^PlanarMicroscopySeries|^VolumetricMicroscopySeries/, "") || name} ${n}`);
+  return `${s.elapsed_s.toFixed(0).padStart(4)} s  ${samples.join("  ")}  drops ${s.dropped}  queue ${(s.queue_bytes / 1e6).toFixed(1)} MB  events ${s.events}`;
+}
