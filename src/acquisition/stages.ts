@@ -35,23 +35,41 @@ export interface EngineEvent {
 
 export const routeKey = (source: string, channel: number, plane: number) => `${source}/${channel}/${plane}`;
 
+/** Frames whose arrival calibrates a stream's clock offset before any is passed on. */
+export const CLOCK_CALIBRATION_FRAMES = 30;
+
 /**
  * tag + time: finds each frame's series (frames no series records are counted, not kept) and puts its
- * hardware time on the session clock. The first frame of a stream fixes the offset between the
- * hardware clock and the host's: after that, hardware time alone decides, so host jitter never
- * enters the timestamps.
+ * hardware time on the session clock. The offset between the hardware clock and the host's is the
+ * smallest (arrival − hardware time) among a stream's first frames: delivery only ever adds delay,
+ * so the fastest arrival is the best estimate. Those frames wait until it is known; after that the
+ * offset is fixed and hardware time alone decides, so host jitter never enters the timestamps.
  */
 export function tagAndTime(source: string, routes: ReadonlyMap<string, Route>, sessionStartMs: number, unrouted: (frame: Frame) => void): OperatorFunction<Frame, TaggedFrame> {
-  let offset: number | undefined;
-  return mergeMap((frame) => {
-    const route = routes.get(routeKey(source, frame.channel, frame.plane));
-    if (!route) {
-      unrouted(frame);
-      return EMPTY;
-    }
-    offset ??= (frame.received_time - sessionStartMs) / 1000 - frame.hardware_time_s;
-    return of({ series: route.series, frame, time: Math.max(0, frame.hardware_time_s + offset) });
-  });
+  return (frames) =>
+    new Observable<TaggedFrame>((subscriber) => {
+      let offset: number | undefined;
+      const waiting: { frame: Frame; series: string }[] = [];
+      const send = (series: string, frame: Frame) => subscriber.next({ series, frame, time: Math.max(0, frame.hardware_time_s + offset!) });
+      const calibrate = () => {
+        offset = Math.min(...waiting.map(({ frame }) => (frame.received_time - sessionStartMs) / 1000 - frame.hardware_time_s));
+        for (const w of waiting.splice(0)) send(w.series, w.frame);
+      };
+      return frames.subscribe({
+        next: (frame) => {
+          const route = routes.get(routeKey(source, frame.channel, frame.plane));
+          if (!route) return unrouted(frame);
+          if (offset !== undefined) return send(route.series, frame);
+          waiting.push({ frame, series: route.series });
+          if (waiting.length >= CLOCK_CALIBRATION_FRAMES) calibrate();
+        },
+        error: (e) => subscriber.error(e),
+        complete: () => {
+          if (waiting.length) calibrate();
+          subscriber.complete();
+        },
+      });
+    });
 }
 
 /** drops: every counter gap becomes an event record entry; no frame is ever invented. */

@@ -18,15 +18,17 @@ const frame = (counter: number, plane: number, fill: number, extra: Partial<Fram
 });
 
 describe("engine stages", () => {
-  it("tag + time: hardware time on the session clock, offset fixed by the first frame; unrouted frames counted", async () => {
+  it("tag + time: hardware time on the session clock, the offset from the fastest of the first arrivals; unrouted frames counted", async () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const stray: Frame[] = [];
-    const out = await lastValueFrom(
-      from([frame(0, 0, 1), frame(1, 0, 2, { received_time: 1_000_900 }), frame(2, 1, 3)]).pipe(tagAndTime("scan", routes, 1_000_000, (f) => stray.push(f)), toArray()),
-    );
+    // The first frame arrives 300 ms late (a busy host), the second promptly: 10 ms after its hardware time.
+    const late = frame(0, 0, 1, { received_time: 1_000_800 });
+    const prompt = frame(1, 0, 2, { received_time: 1_000_520 });
+    const out = await lastValueFrom(from([late, prompt, frame(2, 1, 3)]).pipe(tagAndTime("scan", routes, 1_000_000, (f) => stray.push(f)), toArray()));
     expect(out.map((t) => t.series)).toEqual(["Green", "Green"]);
-    expect(out[0]!.time).toBeCloseTo(0.5, 9); // received 500 ms after the session started
-    expect(out[1]!.time).toBeCloseTo(0.51, 9); // hardware clock decides, not the late arrival
+    // The prompt frame (hardware 100.01 s, seen 0.52 s into the session) fixes the offset; the late one would have said 0.80 s.
+    expect(out[0]!.time).toBeCloseTo(0.51, 9);
+    expect(out[1]!.time).toBeCloseTo(0.52, 9);
     expect(stray.map((f) => f.plane)).toEqual([1]);
   });
 
