@@ -82,7 +82,8 @@ export class ThorlabsPmt2100Simulator extends SerialSimulator {
     this.received.push(message);
     const replies: string[] = [];
     for (const unit of message.split(";")) {
-      const [, header = "", arg = ""] = /^\s*:?(\S*)\s*(.*)$/.exec(unit)!;
+      // `s`: a message may carry another protocol's terminator (a probe's CR) as line noise.
+      const [, header = "", arg = ""] = /^\s*:?(\S*)\s*(.*)$/s.exec(unit)!;
       const command = this.commands.find(([pattern]) => pattern.test(header));
       try {
         if (!command) throw new ScpiError(-113, "Undefined header");

@@ -49,7 +49,7 @@ export interface ScannerOptions {
   /** Field of view at zoom 1 in µm (default 1000), and the zoom (default 2): the pixel size follows. */
   fov_um?: number;
   zoom?: number;
-  /** Chance that an acquisition (one plane, all channels) is lost; never the first or the last, where no gap could show. */
+  /** Chance that an acquisition (one plane, all channels) is lost; never a stream's first or last frame, where no gap could show. */
   dropProbability?: number;
   /** Sends a malformed message after every this many frames (default: never). */
   malformedEvery?: number;
@@ -62,8 +62,9 @@ export interface ScanSummary {
   /** Frames acquired, lost ones included. */
   frames: number;
   sent: number;
-  /** Frames lost on purpose, and because the send queue was full. */
+  /** Frames lost on purpose, because the simulator fell behind real time, and because the send queue was full. */
   dropped_injected: number;
+  dropped_late: number;
   dropped_queue_full: number;
   /** Malformed messages sent. */
   malformed: number;
@@ -147,10 +148,10 @@ export class ScannerSimulator {
     const { address, malformedEvery = 0, dropProbability = 0 } = this.options;
     const { channels, planes, height, width, dtype } = this.geometry;
     // Hardware cannot wait: a full queue fails the send at once (EAGAIN) and the frame is lost.
-    const socket = new Push({ sendTimeout: 0, sendHighWaterMark: this.options.queueFrames ?? 1000, linger: 10_000 });
+    const socket = new Push({ sendTimeout: 0, sendHighWaterMark: this.options.queueFrames ?? 1000, linger: 2000 });
     socket.connect(address);
     const malformed = malformedEvery > 0 ? malformedMessages(this.geometry) : [];
-    const summary: ScanSummary = { frames: 0, sent: 0, dropped_injected: 0, dropped_queue_full: 0, malformed: 0, seconds: 0 };
+    const summary: ScanSummary = { frames: 0, sent: 0, dropped_injected: 0, dropped_late: 0, dropped_queue_full: 0, malformed: 0, seconds: 0 };
     const acquisitions = Math.ceil(frames / channels);
     const rate = this.planeRate_Hz;
     const started = performance.now();
@@ -161,10 +162,15 @@ export class ScannerSimulator {
         if (wait > 0) await sleep(wait);
         const counter = Math.floor(a / planes);
         const plane = a % planes;
-        const lost = a > 0 && a < acquisitions - 1 && this.rand() < dropProbability;
+        // A real scanner acquires on its own clock whatever the host does: an acquisition the simulator
+        // could not render in time is lost (as a digitizer overrun), never sent late with an old timestamp.
+        const late = performance.now() - (started + t * 1000) > 1000 / rate;
+        // Never the first or last frame of a plane's stream: no frame before or after could show the gap.
+        const inner = a >= planes && a < acquisitions - planes;
+        const lost = inner && (late || this.rand() < dropProbability);
         for (let channel = 0; channel < channels; channel++) {
           summary.frames++;
-          if (lost) summary.dropped_injected++;
+          if (lost) summary[late ? "dropped_late" : "dropped_injected"]++;
           else {
             const conditions = { laser: this.laser, signalScale: this.detectors[channel]?.signalScale ?? 1 };
             const image = this.sample.image(width, height, t, FLUOROPHORES[channel]!, planes > 1 ? (plane + 0.5) / planes : undefined, conditions);

@@ -3,8 +3,10 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { acquireCommand } from "./commands/acquire.js";
+import { devicesCommand } from "./commands/devices.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { profileCommand } from "./commands/profile.js";
+import { simulateCommand } from "./commands/simulate.js";
 
 // `rigd profile schema | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -17,6 +19,8 @@ await yargs(hideBin(process.argv))
   .command(acquireCommand)
   .command(profileCommand)
   .command(inspectCommand)
+  .command(simulateCommand)
+  .command(devicesCommand)
   .strict()
   .demandCommand(1, "Name a command: rigd --help lists them.")
   .help()

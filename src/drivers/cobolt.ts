@@ -1,12 +1,22 @@
 // Cobolt (HÜBNER Photonics) fixed-wavelength lasers: 115200 8N1, commands end in CR, replies in CRLF;
 // a command that is not a query answers "OK", a bad one "Syntax error: …".
 import type { DeviceIdentity } from "./device.js";
+import type { DriverProbe } from "./probe.js";
 import type { ExcitationSource, ExcitationSourceState } from "./excitation-source.js";
 import { SerialDevice } from "./serial-device.js";
 import type { LineTiming, SerialSettings } from "./serial-line.js";
 
 const FAULTS: Record<string, string> = { "1": "temperature error", "3": "interlock open", "4": "constant-power time-out" };
 const number = (reply: string) => /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(reply);
+
+/** Query-only identification for `rigd devices --probe`; the driver uses the same baud rate and framing. */
+export const COBOLT_PROBE: DriverProbe = {
+  driver: "cobolt",
+  baudRate: 115200,
+  framing: { commandEnd: "\r", replyEnd: "\n" },
+  query: "sn?",
+  identify: (r) => (/^\d{3,}$/.test(r) ? `Cobolt s/n ${r}` : undefined),
+};
 
 export class CoboltLaser extends SerialDevice<ExcitationSourceState> implements ExcitationSource {
   readonly driver = "cobolt";
@@ -18,7 +28,7 @@ export class CoboltLaser extends SerialDevice<ExcitationSourceState> implements 
     private readonly wavelength_nm: number,
     timing: Partial<LineTiming> = {},
   ) {
-    super({ baudRate: 115200, ...settings }, { commandEnd: "\r", replyEnd: "\n" }, timing, `Cobolt on ${settings.path}`);
+    super({ baudRate: COBOLT_PROBE.baudRate, ...settings }, COBOLT_PROBE.framing, timing, `Cobolt on ${settings.path}`);
   }
 
   protected async configure(): Promise<void> {

@@ -3,6 +3,7 @@
 // From power-up the laser echoes each command and prints a "CHAMELEON>" prompt; configure() turns both off, and
 // until then (at connect, after a power cycle) every exchange copes with them: it skips the echo, strips the prompt.
 import type { DeviceIdentity } from "./device.js";
+import type { DriverProbe } from "./probe.js";
 import type { ExcitationSourceState } from "./excitation-source.js";
 import type { LineTiming, SerialSettings } from "./serial-line.js";
 import { type ConfirmTiming, TunableLaser } from "./tunable-laser.js";
@@ -26,6 +27,18 @@ const digit = (reply: string) => /^\d$/.test(reply);
 const text = (reply: string) => /^[\x20-\x7e]+$/.test(reply);
 const word = (reply: string) => /^[\x21-\x7e]+$/.test(reply);
 
+/** Query-only identification for `rigd devices --probe`; the driver uses the same baud rate and framing. */
+export const CHAMELEON_PROBE: DriverProbe = {
+  driver: "coherent-chameleon",
+  baudRate: 19200,
+  framing: { commandEnd: "\r\n", replyEnd: "\n" },
+  query: "?SN",
+  identify: (reply) => {
+    const serial = reply.replace(/^CHAMELEON>\s*/, ""); // the prompt a freshly powered laser still shows
+    return /^[\w.-]+$/.test(serial) && !/error/i.test(serial) ? `Coherent Chameleon s/n ${serial}` : undefined;
+  },
+};
+
 export class CoherentChameleon extends TunableLaser {
   readonly driver = "coherent-chameleon";
 
@@ -36,7 +49,7 @@ export class CoherentChameleon extends TunableLaser {
     timing: Partial<LineTiming> = {},
     waits: Partial<ConfirmTiming> = {},
   ) {
-    super({ baudRate: 19200, ...settings }, { commandEnd: "\r\n", replyEnd: "\n" }, timing, `Chameleon on ${settings.path}`, waits);
+    super({ baudRate: CHAMELEON_PROBE.baudRate, ...settings }, CHAMELEON_PROBE.framing, timing, `Chameleon on ${settings.path}`, waits);
   }
 
   protected async configure(): Promise<void> {

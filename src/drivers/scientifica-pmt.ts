@@ -7,6 +7,7 @@
 // Our choices, documented nowhere we could find: V's bit 0 is channel A and bit 1 channel B (ScanImage's
 // decoding of V is inconsistent), and the gain range is 0–1 V.
 import type { DeviceIdentity } from "./device.js";
+import type { DriverProbe } from "./probe.js";
 import { checkGain, type PhotodetectorController, type PhotodetectorState, tripChanges } from "./photodetector.js";
 import { SerialDevice } from "./serial-device.js";
 import { DeviceTimeoutError, type LineTiming, type SerialSettings } from "./serial-line.js";
@@ -16,6 +17,15 @@ const GAIN_RANGE_V = [0, 1] as const;
 const RESTART_POLL_MS = 250;
 const number = (reply: string) => /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(reply);
 const printable = (reply: string) => /^[\x20-\x7e]+$/.test(reply);
+
+/** Query-only identification for `rigd devices --probe`; the driver uses the same baud rate and framing. */
+export const SCIENTIFICA_PMT_PROBE: DriverProbe = {
+  driver: "scientifica-pmt",
+  baudRate: 9600,
+  framing: { commandEnd: "\r", replyEnd: "\r" },
+  query: "SCIENTIFICA",
+  identify: (r) => (r === "Y519" ? "Scientifica PMT controller" : undefined),
+};
 
 export class ScientificaPmtController extends SerialDevice<PhotodetectorState> implements PhotodetectorController {
   readonly driver = "scientifica-pmt";
@@ -31,7 +41,7 @@ export class ScientificaPmtController extends SerialDevice<PhotodetectorState> i
     /** How long resetTrip() waits for the controller to answer again after RESTART (it takes about 5.5 s). */
     private readonly restartTimeoutMs = 10_000,
   ) {
-    super({ baudRate: 9600, ...settings }, { commandEnd: "\r", replyEnd: "\r" }, timing, `Scientifica PMT controller on ${settings.path}`);
+    super({ baudRate: SCIENTIFICA_PMT_PROBE.baudRate, ...settings }, SCIENTIFICA_PMT_PROBE.framing, timing, `Scientifica PMT controller on ${settings.path}`);
   }
 
   protected async configure(): Promise<void> {

@@ -3,6 +3,7 @@
 // a word (the manual: it "will not generate any signals on the RS-232 unless a query command is received"), so
 // every setting is sent with SerialLine.send and confirmed by a query that reads it back.
 import type { DeviceIdentity } from "./device.js";
+import type { DriverProbe } from "./probe.js";
 import type { ExcitationSourceState } from "./excitation-source.js";
 import type { LineTiming, SerialSettings } from "./serial-line.js";
 import { type ConfirmTiming, TunableLaser } from "./tunable-laser.js";
@@ -16,12 +17,21 @@ export interface MaiTaiWaits extends ConfirmTiming {
   warmUpMs: number;
 }
 
+/** Query-only identification for `rigd devices --probe`; the driver uses the same baud rate and framing. */
+export const MAITAI_PROBE: DriverProbe = {
+  driver: "spectra-physics-maitai",
+  baudRate: 9600,
+  framing: { commandEnd: "\n", replyEnd: "\n" },
+  query: "*IDN?",
+  identify: (r) => (/spectra.?physics/i.test(r) ? r : undefined),
+};
+
 export class SpectraPhysicsMaiTai extends TunableLaser {
   readonly driver = "spectra-physics-maitai";
   private readonly warmUpMs: number;
 
   constructor(settings: Partial<SerialSettings> & { path: string }, timing: Partial<LineTiming> = {}, waits: Partial<MaiTaiWaits> = {}) {
-    super({ baudRate: 9600, ...settings }, { commandEnd: "\n", replyEnd: "\n" }, timing, `Mai Tai on ${settings.path}`, waits);
+    super({ baudRate: MAITAI_PROBE.baudRate, ...settings }, MAITAI_PROBE.framing, timing, `Mai Tai on ${settings.path}`, waits);
     this.warmUpMs = waits.warmUpMs ?? 30 * 60_000;
   }
 

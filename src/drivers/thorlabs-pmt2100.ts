@@ -7,6 +7,7 @@
 // -113,"Undefined header"): one message, one reply, safe to retry.
 // Our choices: 0–1 V as the gain range (dirigo allows 0.5–1 V; ThorImage sends 0 V to turn the gain down)
 // and 115200 baud for the serial variant, which nothing we found documents.
+import type { DriverProbe } from "./probe.js";
 import * as fs from "node:fs";
 import type { DeviceIdentity } from "./device.js";
 import { checkGain, type PhotodetectorController, type PhotodetectorState, tripChanges } from "./photodetector.js";
@@ -19,6 +20,15 @@ const volts = (reply: string) => /^[-+]?\d+(\.\d+)?([eE][-+]?\d+)?\s*V?$/i.test(
 const hertz = (reply: string) => /^\d+(\.\d+)?([eE][-+]?\d+)?\s*(Hz)?$/i.test(reply);
 const scpiError = (reply: string) => /^[-+]?\d+,".*"$/.test(reply);
 
+/** Query-only identification for `rigd devices --probe`; the driver uses the same baud rate and framing. */
+export const PMT2100_PROBE: DriverProbe = {
+  driver: "thorlabs-pmt2100",
+  baudRate: 115200,
+  framing: { commandEnd: "\n", replyEnd: "\n" },
+  query: "*IDN?",
+  identify: (r) => (/^THORLABS,pmt2100/i.test(r) ? r : undefined),
+};
+
 export class ThorlabsPmt2100 extends SerialDevice<PhotodetectorState> implements PhotodetectorController {
   readonly driver = "thorlabs-pmt2100";
   readonly channels = ["1"] as const;
@@ -28,8 +38,8 @@ export class ThorlabsPmt2100 extends SerialDevice<PhotodetectorState> implements
   private seen: PhotodetectorState | undefined;
 
   constructor(connection: (Partial<SerialSettings> & { path: string }) | LineTransport, timing: Partial<LineTiming> = {}) {
-    const over = "open" in connection ? connection : { baudRate: 115200, ...connection };
-    super(over, { commandEnd: "\n", replyEnd: "\n" }, timing, `Thorlabs PMT2100 on ${connection.path}`);
+    const over = "open" in connection ? connection : { baudRate: PMT2100_PROBE.baudRate, ...connection };
+    super(over, PMT2100_PROBE.framing, timing, `Thorlabs PMT2100 on ${connection.path}`);
   }
 
   protected async configure(): Promise<void> {

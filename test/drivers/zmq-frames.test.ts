@@ -164,16 +164,19 @@ describe("scanner simulator into the frame source", () => {
     const scanner = new ScannerSimulator({ address: source.endpoint!, geometry });
     const started = Date.now();
     const summary = await scanner.run(2 * 31);
-    await until(() => frames.length === 62, "the frames");
+    await until(() => frames.length === summary.sent, "the frames");
     const seconds = (Date.now() - started) / 1000;
 
-    expect(summary).toMatchObject({ frames: 62, sent: 62, dropped_queue_full: 0 });
+    // A loaded machine may lose acquisitions it could not render in time, as a digitizer overruns; none other.
+    expect(summary).toMatchObject({ frames: 62, dropped_queue_full: 0, dropped_injected: 0 });
+    expect(summary.sent + summary.dropped_late).toBe(62);
     expect(scanner.planeRate_Hz).toBeCloseTo(30.9, 1);
     // Paced like hardware, not as fast as it can: a loaded machine may fall behind, never run ahead.
     expect(seconds).toBeGreaterThan(0.95);
     const green = frames.filter((f) => f.channel === 0);
-    expect(green.map((f) => f.counter)).toEqual(Array.from({ length: 31 }, (_, i) => i));
-    expect(green[30]!.hardware_time_s).toBeCloseTo(30 * (512 / 15820), 9);
+    expect(green[0]!.counter).toBe(0);
+    expect(green.at(-1)!.counter).toBe(30);
+    for (const f of green) expect(f.hardware_time_s).toBeCloseTo(f.counter * (512 / 15820), 9);
     expect(states).toEqual([{ line_rate_Hz: 15820, scan_direction: "horizontal", bidirectional: true, pixel_size_um: [500 / 512, 500 / 512], zoom: 2 }]);
   });
 
@@ -181,11 +184,11 @@ describe("scanner simulator into the frame source", () => {
     const geometry = { channels: 1, planes: 5, height: 32, width: 48, dtype: "float32" } as const;
     const { source, frames, states } = await receiver({ frame_shape: [32, 48], data_type: "float32", channel_count: 1, plane_count: 5 });
     const summary = await new ScannerSimulator({ address: source.endpoint!, geometry, timing: LIGHT_SHEET }).run(20);
-    await until(() => frames.length === 20, "the frames");
+    await until(() => frames.length === summary.sent, "the frames");
 
     expect(summary.seconds).toBeGreaterThan(0.18);
-    expect(frames.map((f) => [f.counter, f.plane])).toEqual(Array.from({ length: 20 }, (_, i) => [Math.floor(i / 5), i % 5]));
-    expect(frames.map((f) => f.hardware_time_s)).toEqual(Array.from({ length: 20 }, (_, i) => i / 100));
+    expect(summary.sent + summary.dropped_late).toBe(20);
+    expect(frames.map((f) => f.hardware_time_s)).toEqual(frames.map((f) => (f.counter * 5 + f.plane) / 100));
     expect(frames[0]!.data).toBeInstanceOf(Float32Array);
     expect(states).toEqual([{ pixel_size_um: [500 / 48, 500 / 32], zoom: 2 }]);
   });
@@ -198,7 +201,7 @@ describe("scanner simulator into the frame source", () => {
 
     expect(summary.dropped_injected).toBeGreaterThan(40);
     expect(source.counts.frames + source.counts.missing).toBe(800);
-    expect(source.counts.missing).toBe(summary.dropped_injected);
+    expect(source.counts.missing).toBe(summary.dropped_injected + summary.dropped_late);
   });
 
   it("hold() passes a slow consumer's backpressure to the scanner, which loses frames the counter accounts for", async () => {
@@ -211,6 +214,6 @@ describe("scanner simulator into the frame source", () => {
 
     expect(summary.dropped_queue_full).toBeGreaterThan(50);
     const trailing = 299 - frames.at(-1)!.counter; // lost after the last frame: no later frame shows the gap
-    expect(source.counts.missing + trailing).toBe(summary.dropped_queue_full);
+    expect(source.counts.missing + trailing).toBe(summary.dropped_queue_full + summary.dropped_late);
   });
 });
