@@ -2,7 +2,7 @@
 // the stages into the writer, device state sampled into telemetry and device events into the event
 // record. Lifecycle: idle → recording → stopping → closed. After a normal stop the file is complete;
 // after a crash the writer's last checkpoint holds.
-import { type Observable, type Subscription, Subject, filter, map, merge, takeUntil } from "rxjs";
+import { type Observable, type Subscription, Subject, filter, map, merge, takeUntil, tap } from "rxjs";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
 import type { DeviceEvent, DeviceIdentity, Stamped } from "../drivers/device.js";
 import type { ExcitationSource, ExcitationSourceState } from "../drivers/excitation-source.js";
@@ -10,7 +10,7 @@ import type { FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
 import { NwbWriter, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
 import { planNwb } from "./nwb-plan.js";
-import { type EngineEvent, type Route, assembleVolumes, boundedWrite, recordDrops, routeKey, tagAndTime } from "./stages.js";
+import { type EngineEvent, type Route, type TaggedFrame, assembleVolumes, boundedWrite, recordDrops, routeKey, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
 export interface RigDevices {
@@ -36,6 +36,15 @@ export interface SessionOptions {
 }
 
 export type SessionState = "idle" | "recording" | "stopping" | "closed";
+
+/** A downsampled frame for a live view: uint16 pixels, binned so the longer side is at most 128. */
+export interface Preview {
+  header: { series: string; time: number; shape: [number, number]; bin: number };
+  pixels: Uint8Array;
+}
+
+/** At most this many previews per second and series. */
+const PREVIEWS_PER_SECOND = 2;
 
 export interface SessionStatus {
   state: SessionState;
@@ -84,10 +93,16 @@ export class Session {
   private engineDrops = 0;
   private queueBytes = 0;
   private startedMs = 0;
+  /** Frames the sources had already missed before this session (a daemon's sources outlive sessions). */
+  private missedBefore = 0;
   private pending: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
   private pipelines: Promise<void>[] = [];
   private stopFrames = new Subject<void>();
+  private readonly previews = new Subject<Preview>();
+  /** Downsampled frames at a bounded rate, for live views (rigd serve publishes them). */
+  readonly previews$ = this.previews.asObservable();
+  private readonly lastPreview = new Map<string, number>();
 
   private constructor(
     private readonly options: SessionOptions,
@@ -116,6 +131,7 @@ export class Session {
     });
     const session = new Session(options, writer);
     session.startedMs = startedMs;
+    session.missedBefore = [...devices.frameSources.values()].reduce((n, s) => n + s.counts.missing, 0);
     try {
       for (const d of plan.devices) await writer.addDevice(d);
       for (const r of plan.rigs) await writer.addRig(r);
@@ -151,7 +167,7 @@ export class Session {
       out: this.options.out,
       elapsed_s: this.startedMs ? this.now() : 0,
       samples: { ...this.samples },
-      dropped: scannerDrops + this.engineDrops,
+      dropped: scannerDrops - this.missedBefore + this.engineDrops,
       queue_bytes: this.queueBytes + this.writer.queuedBytes,
       events: this.eventCount,
     };
@@ -210,6 +226,7 @@ export class Session {
     await Promise.all(this.pipelines);
     for (const s of this.subscriptions) s.unsubscribe();
     this.events$.complete();
+    this.previews.complete();
     await this.pending;
     try {
       const report = await this.writer.close();
@@ -279,6 +296,28 @@ export class Session {
     }
   }
 
+  /** Bins a frame into a preview when its series is due one (only while someone could be watching). */
+  private preview(t: TaggedFrame): void {
+    if (!this.previews.observed) return;
+    const now = Date.now();
+    if (now - (this.lastPreview.get(t.series) ?? 0) < 1000 / PREVIEWS_PER_SECOND) return;
+    this.lastPreview.set(t.series, now);
+    const [h, w] = t.frame.shape;
+    const bin = Math.max(1, Math.ceil(Math.max(h, w) / 128));
+    const ph = Math.floor(h / bin);
+    const pw = Math.floor(w / bin);
+    const out = new Uint16Array(ph * pw);
+    const src = t.frame.data;
+    for (let y = 0; y < ph; y++) {
+      for (let x = 0; x < pw; x++) {
+        let sum = 0;
+        for (let dy = 0; dy < bin; dy++) for (let dx = 0; dx < bin; dx++) sum += src[(y * bin + dy) * w + x * bin + dx]!;
+        out[y * pw + x] = Math.min(65535, Math.max(0, Math.round(sum / (bin * bin))));
+      }
+    }
+    this.previews.next({ header: { series: t.series, time: t.time, shape: [ph, pw], bin }, pixels: new Uint8Array(out.buffer) });
+  }
+
   private startFrames(): void {
     const { profile, devices } = this.options;
     const routes = new Map<string, Route>();
@@ -298,6 +337,7 @@ export class Session {
       const pipeline = source.frames$.pipe(
         takeUntil(this.stopFrames),
         tagAndTime(name, routes, this.startedMs, () => undefined),
+        tap((t) => this.preview(t)),
         recordDrops(emit),
         assembleVolumes(routes, engineDrop),
         boundedWrite(

@@ -6,6 +6,7 @@ import { acquireCommand } from "./commands/acquire.js";
 import { devicesCommand } from "./commands/devices.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { profileCommand } from "./commands/profile.js";
+import { serveCommand } from "./commands/serve.js";
 import { simulateCommand } from "./commands/simulate.js";
 
 // `rigd profile schema | head` closes the pipe early: that is the reader's choice, not an error.
@@ -19,6 +20,7 @@ await yargs(hideBin(process.argv))
   .command(acquireCommand)
   .command(profileCommand)
   .command(inspectCommand)
+  .command(serveCommand)
   .command(simulateCommand)
   .command(devicesCommand)
   .strict()

@@ -1,0 +1,105 @@
+// rigd serve driven over its control socket (and by the example Python client), and fed malformed requests.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { Request, Subscriber } from "zeromq";
+import { afterEach, describe, expect, it } from "vitest";
+import { summarize } from "../../src/nwb/inspect.js";
+import { tempPath } from "../nwb/h5read.js";
+
+const port = () => 20000 + Math.floor(Math.random() * 20000);
+let daemon: ChildProcess | undefined;
+
+afterEach(async () => {
+  if (daemon && daemon.exitCode === null) {
+    const exited = new Promise((r) => daemon!.once("exit", r));
+    daemon.kill("SIGINT");
+    await exited;
+  }
+});
+
+/** Starts rigd serve on sim-2p with ports of its own; resolves once it listens. */
+async function serve(): Promise<{ control: string; publish: string }> {
+  const profile = tempPath("sim-2p.yaml");
+  // The shipped profile's frame address, moved to a free port: tests run side by side.
+  writeFileSync(profile, readFileSync("profiles/sim-2p.yaml", "utf8").replace("tcp://127.0.0.1:5600", `tcp://127.0.0.1:${port()}`).replace("../schema/", `${process.cwd()}/schema/`));
+  const control = `tcp://127.0.0.1:${port()}`;
+  const publish = `tcp://127.0.0.1:${port()}`;
+  daemon = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--profile", profile, "--control", control, "--publish", publish], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: daemon!.stdout! }).once("line", () => resolve());
+    daemon!.once("exit", (code) => reject(new Error(`rigd serve exited (${code})`)));
+  });
+  return { control, publish };
+}
+
+async function client(control: string) {
+  const socket = new Request({ receiveTimeout: 30_000 });
+  socket.connect(control);
+  return {
+    socket,
+    ask: async (body: unknown) => {
+      await socket.send(typeof body === "string" ? body : JSON.stringify(body));
+      const [reply] = await socket.receive();
+      return JSON.parse(reply!.toString()) as { ok: boolean; result?: any; error?: { code: string; message: string } };
+    },
+  };
+}
+
+const session = { session_description: "Daemon test.", experimenter: ["Doe, Jane"], subject: { subject_id: "m1", species: "Mus musculus", sex: "F", age: "P90D" } };
+
+describe("rigd serve", () => {
+  it("goes through start → set → mark → stop over the control socket and publishes status", async () => {
+    const { control, publish } = await serve();
+    const sub = new Subscriber();
+    sub.connect(publish);
+    sub.subscribe("status");
+    const { ask, socket } = await client(control);
+    expect((await ask({ cmd: "status" })).result).toEqual({ state: "idle" });
+    const out = tempPath("served.nwb");
+    const started = await ask({ cmd: "start", out, session });
+    expect(started).toMatchObject({ ok: true, result: { state: "recording", out } });
+    // Status comes once a second; the first may still be from before the start.
+    let state = "";
+    for (let i = 0; i < 5 && state !== "recording"; i++) {
+      const [topic, status] = await sub.receive();
+      expect(topic!.toString()).toBe("status");
+      state = JSON.parse(status!.toString()).state;
+    }
+    expect(state).toBe("recording");
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await ask({ cmd: "set", device: "TiSapphireLaser", property: "shutter", value: false })).toMatchObject({ ok: true });
+    expect(await ask({ cmd: "mark", text: "stimulus on" })).toEqual({ ok: true, result: { marked: "stimulus on" } });
+    const stopped = await ask({ cmd: "stop" });
+    expect(stopped.ok).toBe(true);
+    expect(stopped.result.samples.PlanarMicroscopySeriesGreen).toBeGreaterThan(20);
+    socket.close();
+    sub.close();
+    const file = await summarize(out);
+    expect(file.events.map((e) => e.text)).toEqual(expect.arrayContaining(["command [TiSapphireLaser] shutter set to false", "mark [user] stimulus on"]));
+    expect(file.series.find((s) => s.path.endsWith("PlanarMicroscopySeriesGreen"))!.samples).toBe(stopped.result.samples.PlanarMicroscopySeriesGreen);
+  });
+
+  it("answers malformed requests with structured errors and keeps running", async () => {
+    const { control } = await serve();
+    const { ask, socket } = await client(control);
+    expect((await ask("{not json")).error!.code).toBe("bad_json");
+    expect((await ask({ cmd: "explode" })).error).toEqual({ code: "unknown_command", message: 'unknown cmd "explode": expected status, start, stop, set or mark' });
+    expect((await ask({ cmd: "set", device: "TiSapphireLaser", property: "shutter", value: "closed" })).error!.code).toBe("invalid_request");
+    expect((await ask({ cmd: "start", out: 42 })).error!.code).toBe("invalid_request");
+    expect((await ask({ cmd: "stop" })).error).toEqual({ code: "not_recording", message: "no session is recording: send start first" });
+    expect((await ask("x".repeat(200_000))).error!.code).toBe("too_large");
+    expect((await ask({ cmd: "status" })).result).toEqual({ state: "idle" });
+    socket.close();
+  });
+
+  it("is driven by the example Python control client", async () => {
+    const { control } = await serve();
+    const out = tempPath("python.nwb");
+    const { stdout } = await promisify(execFile)("/usr/bin/python3", ["examples/control_client.py", out, control], { encoding: "utf8" });
+    expect(stdout).toContain("laser tuned to 940 nm");
+    const file = await summarize(out);
+    expect(file.events.map((e) => e.text)).toEqual(expect.arrayContaining(["command [TiSapphireLaser] wavelength_nm set to 940", "mark [user] stimulus on"]));
+  });
+});
