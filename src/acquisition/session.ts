@@ -2,6 +2,7 @@
 // the stages into the writer, device state sampled into telemetry and device events into the event
 // record. Lifecycle: idle → recording → stopping → closed. After a normal stop the file is complete;
 // after a crash the writer's last checkpoint holds.
+import { existsSync, statSync } from "node:fs";
 import { type Observable, type Subscription, Subject, filter, map, merge, takeUntil, tap } from "rxjs";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
 import type { DeviceEvent, DeviceIdentity, Stamped } from "../drivers/device.js";
@@ -56,6 +57,11 @@ export interface SessionStatus {
   dropped: number;
   queue_bytes: number;
   events: number;
+  /** Bytes of samples handed to the writer, and the file's size on disk. */
+  written_bytes: number;
+  file_bytes: number;
+  /** Resident memory of this process, in MB. */
+  rss_MB: number;
 }
 
 /** Telemetry series a device's state feeds: name, unit, how to read the value. */
@@ -92,6 +98,7 @@ export class Session {
   private lastEventTime = 0;
   private engineDrops = 0;
   private queueBytes = 0;
+  private writtenBytes = 0;
   private startedMs = 0;
   /** Frames the sources had already missed before this session (a daemon's sources outlive sessions). */
   private missedBefore = 0;
@@ -170,6 +177,9 @@ export class Session {
       dropped: scannerDrops - this.missedBefore + this.engineDrops,
       queue_bytes: this.queueBytes + this.writer.queuedBytes,
       events: this.eventCount,
+      written_bytes: this.writtenBytes,
+      file_bytes: existsSync(this.options.out) ? statSync(this.options.out).size : 0,
+      rss_MB: Math.round(process.memoryUsage().rss / 1e6),
     };
   }
 
@@ -343,8 +353,10 @@ export class Session {
         boundedWrite(
           this.options.maxQueuedBytes ?? 256 * 1024 * 1024,
           async (s) => {
+            const bytes = s.data.byteLength; // read before append: the buffer may be transferred
             await this.writer.append(s.series, s.data, [s.time]);
             this.samples[s.series] = (this.samples[s.series] ?? 0) + 1;
+            this.writtenBytes += bytes;
           },
           engineDrop,
           (bytes) => (this.queueBytes = bytes),

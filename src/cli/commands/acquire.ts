@@ -131,6 +131,7 @@ async function acquire(args: AcquireArgs): Promise<{ line: string; status: Sessi
 }
 
 function statusLine(s: SessionStatus): string {
-  const samples = Object.entries(s.samples).map(([name, n]) => `${name.replace(/^PlanarMicroscopySeries|^VolumetricMicroscopySeries/, "") || name} ${n}`);
-  return `${s.elapsed_s.toFixed(0).padStart(4)} s  ${samples.join("  ")}  drops ${s.dropped}  queue ${(s.queue_bytes / 1e6).toFixed(1)} MB  events ${s.events}`;
+  const elapsed = Math.max(s.elapsed_s, 0.001);
+  const rates = Object.entries(s.samples).map(([name, n]) => `${name.replace(/^(Planar|Volumetric)MicroscopySeries/, "") || name} ${n} (${(n / elapsed).toFixed(1)}/s)`);
+  return `${s.elapsed_s.toFixed(0).padStart(4)} s  ${rates.join("  ")}  ${(s.written_bytes / 1e6 / elapsed).toFixed(1)} MB/s  drops ${s.dropped}  queue ${(s.queue_bytes / 1e6).toFixed(1)} MB  file ${(s.file_bytes / 1e6).toFixed(0)} MB`;
 }
