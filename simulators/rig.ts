@@ -95,6 +95,9 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
         ...(laser ? { laser } : {}),
         detectors,
         ...(options.dropProbability ? { dropProbability: options.dropProbability } : {}),
+        // The send queue holds at most ~256 MiB of frames (32 of 2048 × 2048): beyond that frames are lost, as
+        // a digitizer's buffer overruns, instead of piling up in this process.
+        queueFrames: Math.max(4, Math.floor((256 * 1024 * 1024) / (source.frame_shape[0] * source.frame_shape[1] * 2))),
       });
       rig.scanners.set(source.name, scanner);
       rig.listing.push(`${source.name} (zmq-frames scanner): pushes to ${b.address}`);

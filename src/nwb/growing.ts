@@ -38,7 +38,8 @@ export class GrowingDataset {
     this.rowElements = rowShape.reduce((a, b) => a * b, 1);
     // Rows split into bands are whole chunks in time already; only grouped rows need staging.
     this.chunkRows = chunks[0]!;
-    this.staging = new ELEMENT_TYPES[type].array(this.chunkRows * this.rowElements);
+    // A chunk of one row is always written whole, straight from the caller's data: no staging.
+    this.staging = new ELEMENT_TYPES[type].array(this.chunkRows > 1 ? this.chunkRows * this.rowElements : 0);
   }
 
   get length(): number {
