@@ -5,6 +5,7 @@ import type { DeviceIdentity } from "../drivers/device.js";
 import type { RigProfile } from "../config/index.js";
 import { seriesStorage } from "../config/index.js";
 import type * as N from "../nwb/index.js";
+import type { NwbWriter } from "../nwb/index.js";
 
 export interface NwbPlan {
   /** Models first: instances link to them. */
@@ -114,6 +115,17 @@ export function planNwb(profile: RigProfile, identities: ReadonlyMap<string, Dev
     volumetricSeries,
     warnings,
   };
+}
+
+/** Adds every object of a plan to a file, in the order their links need. */
+export async function writePlan(writer: NwbWriter, plan: NwbPlan): Promise<void> {
+  for (const d of plan.devices) await writer.addDevice(d);
+  for (const r of plan.rigs) await writer.addRig(r);
+  for (const c of plan.channels) await writer.addChannel(c);
+  for (const s of plan.imagingSpaces) await writer.addImagingSpace(s);
+  for (const c of plan.containers) await writer.addContainer(c);
+  for (const s of plan.planarSeries) await writer.createPlanarSeries(s);
+  for (const s of plan.volumetricSeries) await writer.createVolumetricSeries(s);
 }
 
 function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Partial<Pick<T, K>> {

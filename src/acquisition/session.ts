@@ -10,7 +10,7 @@ import type { ExcitationSource, ExcitationSourceState } from "../drivers/excitat
 import type { FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
 import { NwbWriter, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
-import { planNwb } from "./nwb-plan.js";
+import { planNwb, writePlan } from "./nwb-plan.js";
 import { type EngineEvent, type Route, type TaggedFrame, assembleVolumes, boundedWrite, recordDrops, routeKey, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
@@ -140,13 +140,7 @@ export class Session {
     session.startedMs = startedMs;
     session.missedBefore = [...devices.frameSources.values()].reduce((n, s) => n + s.counts.missing, 0);
     try {
-      for (const d of plan.devices) await writer.addDevice(d);
-      for (const r of plan.rigs) await writer.addRig(r);
-      for (const c of plan.channels) await writer.addChannel(c);
-      for (const s of plan.imagingSpaces) await writer.addImagingSpace(s);
-      for (const c of plan.containers) await writer.addContainer(c);
-      for (const s of plan.planarSeries) await writer.createPlanarSeries(s);
-      for (const s of plan.volumetricSeries) await writer.createVolumetricSeries(s);
+      await writePlan(writer, plan);
       session.recordEvents();
       for (const w of plan.warnings) {
         log(`warning: ${w}`);

@@ -3,7 +3,7 @@
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadRigProfile } from "../../src/config/index.js";
-import { planNwb, rigNameOf } from "../../src/acquisition/nwb-plan.js";
+import { planNwb, rigNameOf, writePlan } from "../../src/acquisition/nwb-plan.js";
 import { NwbWriter } from "../../src/nwb/index.js";
 import { attr, openRead, tempPath } from "../nwb/h5read.js";
 
@@ -22,13 +22,7 @@ describe("NWB plan of a rig profile", () => {
     expect(plan.warnings).toEqual([]);
     const path = tempPath("plan.nwb");
     const w = await NwbWriter.create(path, { session_description: "Plan test.", session_start_time: "2026-11-23T09:00:00Z" });
-    for (const d of plan.devices) await w.addDevice(d);
-    for (const r of plan.rigs) await w.addRig(r);
-    for (const c of plan.channels) await w.addChannel(c);
-    for (const s of plan.imagingSpaces) await w.addImagingSpace(s);
-    for (const c of plan.containers) await w.addContainer(c);
-    for (const s of plan.planarSeries) await w.createPlanarSeries(s);
-    for (const s of plan.volumetricSeries) await w.createVolumetricSeries(s);
+    await writePlan(w, plan);
     await w.close();
     expect(plan.rigs.map((r) => r.name)).toEqual(p.channels.map((c) => rigNameOf(c.name)));
     expect(plan.planarSeries.length + plan.volumetricSeries.length).toBe(p.recording.series.length);
