@@ -11,7 +11,7 @@ import { ScientificaPmtSimulator } from "./scientifica-pmt.js";
 import type { SerialSimulator } from "./serial-simulator.js";
 import { MaiTaiSimulator } from "./spectra-physics-maitai.js";
 import { ThorlabsPmt2100Simulator } from "./thorlabs-pmt2100.js";
-import { RESONANT, ScannerSimulator } from "./zmq-scanner.js";
+import { RESONANT, type ScanSummary, ScannerSimulator } from "./zmq-scanner.js";
 
 export interface SimulatedRig {
   /** For each simulated serial binding (by index in profile.bindings): the port a driver opens. */
@@ -27,6 +27,8 @@ export interface SimulatedRig {
   scanners: Map<string, ScannerSimulator>;
   /** Ends the scanners' acquisitions (before rigd stops listening, so their last frames are not left waiting). */
   stopScanners(): void;
+  /** What each scanner acquired, sent and lost, once it has stopped. */
+  scanSummaries(): Promise<Map<string, ScanSummary>>;
   stop(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ const PMT_START_GAIN_V = 0.95;
 
 export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedRig> {
   const serial: SerialSimulator[] = [];
+  const runs = new Map<string, Promise<ScanSummary>>();
   const rig: SimulatedRig = {
     ports: new Map(),
     lasers: new Map(),
@@ -44,6 +47,7 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
     stopScanners: () => {
       for (const s of rig.scanners.values()) s.stop();
     },
+    scanSummaries: async () => new Map(await Promise.all([...runs].map(async ([name, run]) => [name, await run] as const))),
     stop: async () => {
       rig.stopScanners();
       await Promise.all(serial.map((s) => s.stop()));
@@ -101,7 +105,7 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
       });
       rig.scanners.set(source.name, scanner);
       rig.listing.push(`${source.name} (zmq-frames scanner): pushes to ${b.address}`);
-      void scanner.run();
+      runs.set(source.name, scanner.run());
     }
   };
   return rig;
