@@ -1,33 +1,17 @@
 // Longer recordings of the shipped simulated profiles, with frames lost on purpose: the file holds every
 // frame the scanner delivered, each loss is in the event record, and every bound device has telemetry.
-import { afterEach, describe, expect, it } from "vitest";
-import { connectRig, type ConnectedRig } from "../../src/acquisition/devices.js";
+import { describe, expect, it } from "vitest";
 import { Session } from "../../src/acquisition/session.js";
-import { loadRigProfile } from "../../src/config/index.js";
 import { summarize } from "../../src/nwb/inspect.js";
-import { startSimulatedRig, type SimulatedRig } from "../../simulators/rig.js";
 import { tempPath } from "../nwb/h5read.js";
-
-let sims: SimulatedRig | undefined;
-let rig: ConnectedRig | undefined;
-afterEach(async () => {
-  sims?.stopScanners();
-  await rig?.close();
-  await sims?.stop();
-});
-
-const metadata = { session_description: "Recording test.", experimenter: ["Doe, Jane"], subject: { subject_id: "m1", species: "Mus musculus", sex: "F" as const, age: "P90D" } };
+import { metadata, simulatedRig } from "./sim-rig.js";
 
 describe.each([
   ["sim-2p.yaml", 20],
   ["sim-multiplane.yaml", 20],
 ])("%s", (file, seconds) => {
   it(`records ${seconds} s: every delivered frame, every loss in the event record, telemetry of every device`, async () => {
-    const checked = await loadRigProfile(new URL(`../../profiles/${file}`, import.meta.url).pathname);
-    if (!checked.ok) throw new Error(`${file} is invalid`);
-    const profile = { ...checked.value, bindings: checked.value.bindings.map((b) => (b.driver === "zmq-frames" ? { ...b, address: `tcp://127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}` } : b)) };
-    sims = await startSimulatedRig(profile);
-    rig = await connectRig(profile, sims.ports);
+    const { profile, sims, rig } = await simulatedRig(file);
     const out = tempPath(file.replace(".yaml", ".nwb"));
     const session = await Session.start({ profile, metadata, out, overwrite: false, devices: rig });
     sims.startScanners({ dropProbability: 0.01 });

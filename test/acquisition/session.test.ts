@@ -1,42 +1,15 @@
 // A simulated two-photon rig (sim-2p: Mai Tai, Scientifica PMTs, resonant scanner over ZeroMQ, all real
 // protocols over ptys and sockets) recorded live into NWB; the laser's shutter is closed mid-session.
-import { afterEach, describe, expect, it } from "vitest";
-import { connectRig, type ConnectedRig } from "../../src/acquisition/devices.js";
+import { describe, expect, it } from "vitest";
 import { Session } from "../../src/acquisition/session.js";
-import { loadRigProfile, type RigProfile } from "../../src/config/index.js";
-import { startSimulatedRig, type SimulatedRig } from "../../simulators/rig.js";
 import { attr, dataset, openRead, tempPath } from "../nwb/h5read.js";
-
-let sims: SimulatedRig | undefined;
-let rig: ConnectedRig | undefined;
-
-afterEach(async () => {
-  sims?.stopScanners();
-  await rig?.close();
-  await sims?.stop();
-});
-
-const metadata = {
-  session_description: "Session test on the simulated two-photon rig.",
-  experimenter: ["Doe, Jane"],
-  subject: { subject_id: "mouse-1", species: "Mus musculus", sex: "F" as const, age: "P90D" },
-};
-
-async function sim2p(): Promise<RigProfile> {
-  const checked = await loadRigProfile(new URL("../../profiles/sim-2p.yaml", import.meta.url).pathname);
-  if (!checked.ok) throw new Error("sim-2p.yaml is invalid");
-  // A free port: tests run side by side.
-  const p = checked.value;
-  return { ...p, bindings: p.bindings.map((b) => (b.driver === "zmq-frames" ? { ...b, address: `tcp://127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}` } : b)) };
-}
+import { metadata, simulatedRig } from "./sim-rig.js";
 
 const mean = (a: Uint16Array) => a.reduce((s, v) => s + v, 0) / a.length;
 
 describe("a live session on the simulated two-photon rig", () => {
   it("records every frame delivered; closing the shutter darkens the frames after it, and telemetry and events show when", async () => {
-    const profile = await sim2p();
-    sims = await startSimulatedRig(profile);
-    rig = await connectRig(profile, sims.ports);
+    const { profile, sims, rig } = await simulatedRig("sim-2p.yaml");
     const out = tempPath("sim-2p.nwb");
     const session = await Session.start({ profile, metadata, out, overwrite: false, devices: rig });
     sims.startScanners();
