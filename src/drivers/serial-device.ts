@@ -1,6 +1,6 @@
 // What every serial driver does the same way: connect (and reconfigure after a reconnect), poll its
 // state into state$, and pass the line's events on. A vendor file adds only its protocol.
-import { Subject, type Subscription, exhaustMap, filter, interval, merge } from "rxjs";
+import { Subject, type Subscription, exhaustMap, interval, merge } from "rxjs";
 import type { Device, DeviceEvent, DeviceIdentity, Stamped } from "./device.js";
 import { type LineFraming, type LineTiming, type LineTransport, SerialLine, type SerialSettings } from "./serial-line.js";
 
@@ -10,17 +10,15 @@ export abstract class SerialDevice<S> implements Device<S> {
   private readonly state = new Subject<Stamped<S>>();
   private readonly own = new Subject<DeviceEvent>();
   private polling: Subscription | undefined;
-  private readonly reconfigure: Subscription;
   readonly state$ = this.state.asObservable();
   readonly events$;
 
   constructor(connection: SerialSettings | LineTransport, framing: LineFraming, timing: Partial<LineTiming>, label: string) {
     this.line = new SerialLine(connection, framing, timing, label);
     this.events$ = merge(this.line.events$, this.own);
-    // A device that lost power comes back with its defaults (echo on, watchdog on…): set them again.
-    this.reconfigure = this.line.events$.pipe(filter((e) => e.kind === "reconnected")).subscribe(() => {
-      this.configure().catch((e: Error) => this.event("fault", `reconfiguring after reconnect failed: ${e.message}`));
-    });
+    // A device that lost power comes back with its defaults (echo on, watchdog on…): set them again,
+    // as part of reconnecting.
+    this.line.setup = () => this.configure();
   }
 
   /** Protocol set-up after the port opens (echo off, watchdog off…). */
@@ -60,7 +58,6 @@ export abstract class SerialDevice<S> implements Device<S> {
 
   async close(): Promise<void> {
     this.polling?.unsubscribe();
-    this.reconfigure.unsubscribe();
     await this.line.close();
     this.state.complete();
     this.own.complete();

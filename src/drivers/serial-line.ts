@@ -142,6 +142,12 @@ export class SerialLine {
     return this.transport.isOpen;
   }
 
+  /**
+   * The device's protocol set-up (echo off, watchdog off…), run after every reopen: a line counts as
+   * reconnected only once it has succeeded, and is reopened again (with backoff) when it fails.
+   */
+  setup: (() => Promise<void>) | undefined;
+
   async open(): Promise<void> {
     const lines = new ReadlineParser({ delimiter: this.framing.replyEnd, encoding: "latin1" });
     // An unsolicited line (no query waiting) is dropped.
@@ -239,6 +245,12 @@ export class SerialLine {
       if (this.closed) return;
       try {
         await this.open();
+        try {
+          await this.setup?.();
+        } catch (e) {
+          void this.transport.close(); // not back until the device is set up again: try the whole again
+          throw e;
+        }
         this.reconnecting = false;
         this.emit("reconnected", `${this.label}: port open again`);
       } catch {
