@@ -148,6 +148,9 @@ describe("Coherent Chameleon over a pty", () => {
     await vi.waitFor(async () => expect((await laser.readState()).tuning).toBe(false));
     Object.assign(sim, { echo: true, prompt: true, heartbeat: true }); // as after a power cycle
     const back = firstValueFrom(laser.events$.pipe(filter((e) => e.kind === "reconnected"), timeout(8000)));
+    // A vanished pty may read as endless end-of-file, never closing: like the daemon, keep polling so a
+    // failed write shows the loss.
+    laser.startPolling(50);
     await sim.vanish(300);
     await back;
     expect(events.map((e) => e.kind)).toContain("disconnected");
