@@ -43,11 +43,13 @@ describe("a live session on the simulated two-photon rig", () => {
     console.log(`frame means: lit ${Math.min(...lit).toFixed(1)}–${Math.max(...lit).toFixed(1)}, dark ${offset.toFixed(1)}–${Math.max(...dark).toFixed(1)}`);
     expect(Math.max(...dark) - offset).toBeLessThan(0.05 * (Math.min(...lit) - offset));
 
-    // The first dark frame and the event agree within the laser's read-back interval (100 ms): the event is
-    // written when the laser confirms the shutter closed.
+    // The event is written when the laser confirms the closed shutter: never before the frames went dark
+    // (more than a frame), and after them by the read-back latency — 35–75 ms on an idle machine, a few
+    // hundred ms on a loaded one (the Mai Tai is asked every 100 ms, then its whole state is read).
     const firstDark = brightness.findIndex((b, k) => k > 5 && b - offset < 0.05 * (Math.min(...lit) - offset));
     console.log(`first dark frame at ${times[firstDark]!.toFixed(3)} s, shutter confirmed closed at ${closedAt.toFixed(3)} s`);
-    expect(Math.abs(times[firstDark]! - closedAt)).toBeLessThan(0.1 + 2 * period);
+    expect(closedAt).toBeGreaterThan(times[firstDark]! - period);
+    expect(closedAt - times[firstDark]!).toBeLessThan(1);
 
     const events = dataset(f, "acquisition/rig_events/data").value as string[];
     const eventTimes = dataset(f, "acquisition/rig_events/timestamps").value as Float64Array;
