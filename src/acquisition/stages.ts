@@ -96,6 +96,8 @@ export function recordDrops(emit: (e: EngineEvent) => void): OperatorFunction<Ta
 export function assembleVolumes(routes: ReadonlyMap<string, Route>, emit: (e: EngineEvent) => void): OperatorFunction<TaggedFrame, Sample> {
   return (frames: Observable<TaggedFrame>) =>
     new Observable<Sample>((subscriber) => {
+      // Looked up once, not per frame: this runs for every frame of every series.
+      const depthsOf = new Map([...routes.values()].map((r) => [r.series, r.depths]));
       const open = new Map<string, { time: number; next: number; data: FrameData; depths: number }>();
       const abandon = (series: string, why: string) => {
         const v = open.get(series);
@@ -105,7 +107,7 @@ export function assembleVolumes(routes: ReadonlyMap<string, Route>, emit: (e: En
       };
       return frames.subscribe({
         next: (t) => {
-          const depths = [...routes.values()].find((r) => r.series === t.series)?.depths ?? 0;
+          const depths = depthsOf.get(t.series) ?? 0;
           if (depths === 0) {
             subscriber.next({ series: t.series, data: t.frame.data, time: t.time });
             return;

@@ -3,10 +3,9 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import { connectRig } from "../../acquisition/devices.js";
 import { Session, type SessionStatus } from "../../acquisition/session.js";
 import { formatConfigError, loadRigProfile, loadSessionFile, mergeSession, type SessionPart } from "../../config/index.js";
-import { startSimulatedRig, type SimulatedRig } from "../../../simulators/rig.js";
+import { openRig, type RunningRig } from "../running-rig.js";
 
 interface AcquireArgs {
   profile: string;
@@ -85,16 +84,15 @@ async function acquire(args: AcquireArgs): Promise<{ line: string; status: Sessi
   if (existsSync(out) && !args.force) throw new UsageError(`${args.out} exists; pass --force to replace it`);
   mkdirSync(dirname(out), { recursive: true });
 
-  let sims: SimulatedRig | undefined;
-  let rig: Awaited<ReturnType<typeof connectRig>> | undefined;
+  let running: RunningRig | undefined;
   let session: Session | undefined;
   const stopSignals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
   let requestStop: () => void = () => undefined;
   const stopped = new Promise<string>((resolveStop) => (requestStop = () => resolveStop("signal")));
   for (const s of stopSignals) process.once(s, requestStop);
   try {
-    if (profile.value.bindings.some((b) => b.simulated)) sims = await startSimulatedRig(profile.value);
-    rig = await connectRig(profile.value, sims?.ports);
+    running = await openRig(profile.value);
+    const { rig, sims } = running;
     const log = (line: string) => process.stderr.write(`${line}\n`);
     session = await Session.start({ profile: profile.value, metadata: metadata.value, out, overwrite: args.force, devices: rig, log });
     sims?.startScanners();
@@ -124,9 +122,7 @@ async function acquire(args: AcquireArgs): Promise<{ line: string; status: Sessi
   } finally {
     for (const s of stopSignals) process.off(s, requestStop);
     if (session?.state === "recording") await session.stop().catch(() => undefined);
-    sims?.stopScanners();
-    await rig?.close();
-    await sims?.stop();
+    await running?.close();
   }
 }
 

@@ -2,9 +2,8 @@
 // changes device settings and adds marks; a PUB socket publishes status, telemetry and previews.
 import type { Argv, CommandModule } from "yargs";
 import { Daemon } from "../../acquisition/daemon.js";
-import { connectRig } from "../../acquisition/devices.js";
 import { formatConfigError, loadRigProfile } from "../../config/index.js";
-import { startSimulatedRig } from "../../../simulators/rig.js";
+import { openRig, type RunningRig } from "../running-rig.js";
 
 interface ServeArgs {
   profile: string;
@@ -28,14 +27,13 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       return;
     }
     const log = (line: string) => process.stderr.write(`${line}\n`);
-    const sims = profile.value.bindings.some((b) => b.simulated) ? await startSimulatedRig(profile.value) : undefined;
-    let rig: Awaited<ReturnType<typeof connectRig>> | undefined;
+    let running: RunningRig | undefined;
     let daemon: Daemon | undefined;
     try {
-      rig = await connectRig(profile.value, sims?.ports);
-      daemon = new Daemon({ profile: profile.value, rig, control, publish, log });
+      running = await openRig(profile.value);
+      daemon = new Daemon({ profile: profile.value, rig: running.rig, control, publish, log });
       await daemon.start();
-      sims?.startScanners();
+      running.sims?.startScanners();
       process.stdout.write(`rigd serve: control ${control}, publishing ${publish}\n`);
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
@@ -45,10 +43,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       process.stderr.write(`rigd serve: ${(e as Error).message}\n`);
       process.exitCode = 1;
     } finally {
-      sims?.stopScanners();
+      running?.sims?.stopScanners();
       await daemon?.close();
-      await rig?.close();
-      await sims?.stop();
+      await running?.close();
     }
   },
 };
