@@ -138,7 +138,7 @@ export class ScannerSimulator {
     return { line_rate_Hz: mirror_Hz * (bidirectional ? 2 : 1), scan_direction: "horizontal", bidirectional, pixel_size_um, zoom };
   }
 
-  /** Ends run() after the current acquisition. */
+  /** Ends run() after the volume under way and one more (see run). */
   stop(): void {
     this.stopped = true;
   }
@@ -152,11 +152,14 @@ export class ScannerSimulator {
     socket.connect(address);
     const malformed = malformedEvery > 0 ? malformedMessages(this.geometry) : [];
     const summary: ScanSummary = { frames: 0, sent: 0, dropped_injected: 0, dropped_late: 0, dropped_queue_full: 0, malformed: 0, seconds: 0 };
-    const acquisitions = Math.ceil(frames / channels);
+    let acquisitions = Math.ceil(frames / channels);
     const rate = this.planeRate_Hz;
     const started = performance.now();
     try {
-      for (let a = 0; a < acquisitions && !this.stopped; a++) {
+      for (let a = 0; a < acquisitions; a++) {
+        // Stopping finishes the volume under way and one more, so every plane's stream ends on a frame
+        // that is never lost and any earlier gap shows: a loss after a stream's last frame would be invisible.
+        if (this.stopped) acquisitions = Math.min(acquisitions, (Math.ceil(a / planes) + 1) * planes);
         const t = a / rate;
         const wait = started + t * 1000 - performance.now();
         if (wait > 0) await sleep(wait);
