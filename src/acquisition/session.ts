@@ -11,7 +11,7 @@ import type { FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
 import { NwbWriter, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
 import { planNwb, writePlan } from "./nwb-plan.js";
-import { type EngineEvent, type Route, type TaggedFrame, assembleVolumes, boundedWrite, recordDrops, routeKey, tagAndTime } from "./stages.js";
+import { type EngineEvent, type Route, type TaggedFrame, assembleVolumes, boundedWrite, recordDrops, routeKey, sampleBytes, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
 export interface RigDevices {
@@ -347,8 +347,9 @@ export class Session {
         boundedWrite(
           this.options.maxQueuedBytes ?? 256 * 1024 * 1024,
           async (s) => {
-            const bytes = s.data.byteLength; // read before append: the buffer may be transferred
-            await this.writer.append(s.series, s.data, [s.time]);
+            const bytes = sampleBytes(s); // read before append: the buffers may be transferred
+            if ("data" in s) await this.writer.append(s.series, s.data, [s.time]);
+            else await this.writer.appendVolume(s.series, s.planes, s.time);
             this.samples[s.series] = (this.samples[s.series] ?? 0) + 1;
             this.writtenBytes += bytes;
           },

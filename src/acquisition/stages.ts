@@ -18,12 +18,11 @@ export interface TaggedFrame {
   time: number;
 }
 
-/** A sample ready to append: one frame, or one assembled volume. */
-export interface Sample {
-  series: string;
-  data: FrameData;
-  time: number;
-}
+/** A sample ready to append: one frame, or one volume as its depth planes (the writer interleaves them). */
+export type Sample = { series: string; time: number } & ({ data: FrameData } | { planes: FrameData[] });
+
+/** Bytes a sample holds. */
+export const sampleBytes = (s: Sample): number => ("data" in s ? s.data.byteLength : s.planes.reduce((n, p) => n + p.byteLength, 0));
 
 /** Something for the event record. */
 export interface EngineEvent {
@@ -89,21 +88,21 @@ export function recordDrops(emit: (e: EngineEvent) => void): OperatorFunction<Ta
 }
 
 /**
- * assemble: planes 0 … depths-1 of one channel become one volume (height, width, depths), depth last.
- * A volume with a missing plane, or unfinished when the stream ends, is dropped and recorded: a volume
- * of invented planes would be worse than a gap.
+ * assemble: planes 0 … depths-1 of one channel's volume (one hardware counter value) become one volume,
+ * handed on as its planes. A volume with a missing plane — lost in the middle, at its start, or unfinished
+ * when the stream ends — is dropped and recorded once: a volume of invented planes would be worse than a gap.
  */
 export function assembleVolumes(routes: ReadonlyMap<string, Route>, emit: (e: EngineEvent) => void): OperatorFunction<TaggedFrame, Sample> {
   return (frames: Observable<TaggedFrame>) =>
     new Observable<Sample>((subscriber) => {
       // Looked up once, not per frame: this runs for every frame of every series.
       const depthsOf = new Map([...routes.values()].map((r) => [r.series, r.depths]));
-      const open = new Map<string, { time: number; next: number; data: FrameData; depths: number }>();
-      const abandon = (series: string, why: string) => {
-        const v = open.get(series);
-        if (!v) return;
-        open.delete(series);
-        emit({ time: v.time, kind: "dropped_frames", source: series, message: `1 volume dropped: ${why} (planes 0–${v.next - 1} of ${v.depths} received)` });
+      const open = new Map<string, { counter: number; time: number; planes: FrameData[]; depths: number }>();
+      // The volume whose planes are being skipped, per series, so each broken volume is recorded once.
+      const skipping = new Map<string, number>();
+      const drop = (series: string, time: number, counter: number, depths: number, why: string) => {
+        skipping.set(series, counter);
+        emit({ time, kind: "dropped_frames", source: series, message: `1 volume dropped: ${why} (volume ${counter}, ${depths} planes)` });
       };
       return frames.subscribe({
         next: (t) => {
@@ -112,28 +111,29 @@ export function assembleVolumes(routes: ReadonlyMap<string, Route>, emit: (e: En
             subscriber.next({ series: t.series, data: t.frame.data, time: t.time });
             return;
           }
-          const plane = t.frame.plane;
-          let v = open.get(t.series);
-          if (v && (plane !== v.next || t.frame.missing_before > 0)) abandon(t.series, `plane ${v.next} never arrived`);
-          v = open.get(t.series);
-          if (!v) {
-            if (plane !== 0) return; // wait for the start of the next volume
-            const Data = t.frame.data.constructor as new (n: number) => FrameData;
-            v = { time: t.time, next: 0, data: new Data(t.frame.data.length * depths), depths };
-            open.set(t.series, v);
-          }
-          // Interleave: pixel k of plane d goes to k * depths + d.
-          const src = t.frame.data;
-          for (let k = 0; k < src.length; k++) v.data[k * depths + plane] = src[k]!;
-          v.next = plane + 1;
-          if (v.next === depths) {
+          const { counter, plane } = t.frame;
+          const v = open.get(t.series);
+          if (v && (counter !== v.counter || plane !== v.planes.length)) {
             open.delete(t.series);
-            subscriber.next({ series: t.series, data: v.data, time: v.time });
+            drop(t.series, v.time, v.counter, depths, `plane ${v.planes.length} never arrived`);
+          }
+          if (!open.has(t.series)) {
+            if (plane !== 0) {
+              if (skipping.get(t.series) !== counter) drop(t.series, t.time, counter, depths, `planes before ${plane} never arrived`);
+              return;
+            }
+            open.set(t.series, { counter, time: t.time, planes: [], depths });
+          }
+          const volume = open.get(t.series)!;
+          volume.planes.push(t.frame.data);
+          if (volume.planes.length === depths) {
+            open.delete(t.series);
+            subscriber.next({ series: t.series, planes: volume.planes, time: volume.time });
           }
         },
         error: (e) => subscriber.error(e),
         complete: () => {
-          for (const series of [...open.keys()]) abandon(series, "the recording stopped mid-volume");
+          for (const [series, v] of open) drop(series, v.time, v.counter, v.depths, `the recording stopped after plane ${v.planes.length - 1}`);
           subscriber.complete();
         },
       });
@@ -150,18 +150,21 @@ export function boundedWrite(maxBytes: number, write: (s: Sample) => Promise<voi
   return (samples) =>
     samples.pipe(
       mergeMap((s) => {
-        if (queued + s.data.byteLength > maxBytes && queued > 0) {
-          emit({ time: s.time, kind: "dropped_frames", source: s.series, message: `1 frames missing (writer queue full at ${(queued / 1e6).toFixed(0)} MB: the disk is not keeping up)` });
+        const bytes = sampleBytes(s);
+        if (queued + bytes > maxBytes && queued > 0) {
+          const what = "data" in s ? "1 frames missing" : "1 volume dropped";
+          emit({ time: s.time, kind: "dropped_frames", source: s.series, message: `${what} (writer queue full at ${(queued / 1e6).toFixed(0)} MB: the disk is not keeping up)` });
           return EMPTY;
         }
-        queued += s.data.byteLength;
+        queued += bytes;
         depth(queued);
-        return of(s);
+        // The byte count travels with the sample: write() may transfer its buffers, which empties them.
+        return of({ s, bytes });
       }),
-      concatMap((s) =>
+      concatMap(({ s, bytes }) =>
         from(
           write(s).finally(() => {
-            queued -= s.data.byteLength;
+            queued -= bytes;
             depth(queued);
           }),
         ).pipe(map(() => s)),

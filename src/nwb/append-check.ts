@@ -33,20 +33,30 @@ export function checkAppend(
   data: ArrayBufferView,
   timestamps: ArrayLike<number> | undefined,
 ): number {
-  const type = elementTypeOf(data);
-  const rowElements = info.rowShape.reduce((a, b) => a * b, 1);
-  const sample = `${info.type} samples of ${shapeText(info.rowShape)}`;
-  if (type !== info.type) {
-    throw new NwbInputError(`${info.name}: expected ${sample}, got ${type ?? data.constructor.name} data`);
+  const rows = checkSamples(info.name, info.type, info.rowShape, data);
+  checkTimestamps(info, cursor, rows, timestamps);
+  return rows;
+}
+
+/** The number of whole samples of `rowShape` that `data` holds, or a clear error. */
+function checkSamples(name: string, type: ElementType, rowShape: readonly number[], data: ArrayBufferView): number {
+  const rowElements = rowShape.reduce((a, b) => a * b, 1);
+  const sample = `${type} samples of ${shapeText(rowShape)}`;
+  const given = elementTypeOf(data);
+  if (given !== type) {
+    throw new NwbInputError(`${name}: expected ${sample}, got ${given ?? data.constructor.name} data`);
   }
   const elements = (data as unknown as ArrayLike<number>).length;
   if (elements === 0 || elements % rowElements !== 0) {
-    throw new NwbInputError(`${info.name}: expected ${sample}, got ${elements} values, which is not a whole number of samples`);
+    throw new NwbInputError(`${name}: expected ${sample}, got ${elements} values, which is not a whole number of samples`);
   }
-  const rows = elements / rowElements;
+  return elements / rowElements;
+}
+
+function checkTimestamps(info: SeriesInfo, cursor: SeriesCursor, rows: number, timestamps: ArrayLike<number> | undefined): void {
   if (!info.timestamped) {
     if (timestamps) throw new NwbInputError(`${info.name}: timestamps given, but the series is timed by its declared clock`);
-    return rows;
+    return;
   }
   if (!timestamps) throw new NwbInputError(`${info.name}: expected ${rows} timestamps (one per sample), got none`);
   if (timestamps.length !== rows) {
@@ -63,7 +73,20 @@ export function checkAppend(
     }
     previous = t;
   }
-  return rows;
+}
+
+/**
+ * Validates one volume given as its depth planes (each height × width) for a series of
+ * [height, width, depths] samples; the worker interleaves them (interleavePlanes).
+ */
+export function checkPlanes(info: SeriesInfo, cursor: SeriesCursor, planes: readonly ArrayBufferView[], timestamps: ArrayLike<number> | undefined): void {
+  const [height, width, depths] = info.rowShape;
+  if (info.rowShape.length !== 3) throw new NwbInputError(`${info.name}: appending planes needs a volumetric series, not samples of ${shapeText(info.rowShape)}`);
+  if (planes.length !== depths) throw new NwbInputError(`${info.name}: expected ${depths} planes per volume, got ${planes.length}`);
+  for (const plane of planes) {
+    if (checkSamples(info.name, info.type, [height!, width!], plane) !== 1) throw new NwbInputError(`${info.name}: each plane must be one ${height}×${width} image`);
+  }
+  checkTimestamps(info, cursor, 1, timestamps);
 }
 
 export function advance(cursor: SeriesCursor, rows: number, timestamps: ArrayLike<number> | undefined): void {

@@ -22,6 +22,7 @@ export type Request = { id: number } & (
   | { op: "open"; path: string; metadata: NwbFileMetadata; options: OpenOptions; checkpointIntervalMs: number }
   | { op: "call"; method: FileMethod; args: unknown[] }
   | { op: "append"; series: string; data: NumericArray; timestamps?: Float64Array }
+  | { op: "appendPlanes"; series: string; planes: NumericArray[]; timestamps?: Float64Array }
   | { op: "checkpoint" }
   | { op: "close" }
 );

@@ -2,6 +2,7 @@
 // event loop (serial ports, ZeroMQ) never waits on HDF5. Requests run strictly in arrival order.
 import { parentPort } from "node:worker_threads";
 import { type CheckpointReport, NwbFile } from "./nwb-file.js";
+import { interleavePlanes } from "./planes.js";
 import type { Request, Response } from "./protocol.js";
 
 if (!parentPort) throw new Error("worker.ts runs as a worker thread of NwbWriter");
@@ -55,6 +56,9 @@ function run(req: Request): unknown {
     case "append":
       dirty = true;
       return file.append(req.series, req.data, req.timestamps);
+    case "appendPlanes":
+      dirty = true;
+      return file.append(req.series, interleavePlanes(req.planes), req.timestamps);
     case "call": {
       dirty = true;
       const method = file[req.method] as (...args: unknown[]) => unknown;

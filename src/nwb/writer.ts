@@ -3,7 +3,7 @@
 // append() resolves as soon as there is room, so memory stays flat whatever the producer does.
 import { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
-import { advance, checkAppend, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
+import { advance, checkAppend, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError } from "./errors.js";
 import type { NumericArray } from "./element-types.js";
 import type * as M from "./model.js";
@@ -97,32 +97,28 @@ export class NwbWriter {
    */
   async append(series: SeriesInfo | string, data: NumericArray, timestamps?: ArrayLike<number>): Promise<void> {
     this.throwIfFailed();
-    const name = typeof series === "string" ? series : series.name;
-    const entry = this.cursors.get(name);
-    if (!entry) throw new NwbInputError(`append: no series named '${name}'`);
-    const rows = checkAppend(entry.info, entry.cursor, data, timestamps);
-    advance(entry.cursor, rows, timestamps);
-
-    const bytes = data.byteLength;
-    while (this.queued > 0 && this.queued + bytes > this.maxQueuedBytes) {
-      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-      this.throwIfFailed();
-    }
-    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
-    const payload = owned ? data : (data.slice() as NumericArray);
+    const { name, cursor, info } = this.cursorOf(series);
+    const rows = checkAppend(info, cursor, data, timestamps);
+    advance(cursor, rows, timestamps);
+    const [payload] = await this.room([data]);
     const stamps = timestamps ? Float64Array.from(timestamps) : undefined;
-    this.queued += bytes;
-    const done = this.request(
-      { op: "append", series: name, data: payload, ...(stamps ? { timestamps: stamps } : {}) },
-      [payload.buffer as ArrayBuffer, ...(stamps ? [stamps.buffer] : [])],
-    );
-    done.then(
-      () => this.release(bytes),
-      (e: Error) => {
-        this.release(bytes);
-        this.fail(e);
-      },
-    );
+    this.send({ op: "append", series: name, data: payload!, ...(stamps ? { timestamps: stamps } : {}) }, [payload!], stamps);
+  }
+
+  /**
+   * Appends one volume of a volumetric series given as its depth planes, each height × width: the worker
+   * interleaves them depth last, so the main thread never walks the volume. Planes are transferred or
+   * copied as in append().
+   */
+  async appendVolume(series: SeriesInfo | string, planes: readonly NumericArray[], timestamp?: number): Promise<void> {
+    this.throwIfFailed();
+    const { name, cursor, info } = this.cursorOf(series);
+    const timestamps = timestamp === undefined ? undefined : [timestamp];
+    checkPlanes(info, cursor, planes, timestamps);
+    advance(cursor, 1, timestamps);
+    const payload = await this.room(planes);
+    const stamps = timestamps ? Float64Array.from(timestamps) : undefined;
+    this.send({ op: "appendPlanes", series: name, planes: payload, ...(stamps ? { timestamps: stamps } : {}) }, payload, stamps);
   }
 
   /** Makes everything appended so far durable; resolves with what the file now holds. */
@@ -143,6 +139,40 @@ export class NwbWriter {
       this.checkpoints.complete();
       await this.worker.terminate();
     }
+  }
+
+  private cursorOf(series: SeriesInfo | string): { name: string; info: SeriesInfo; cursor: SeriesCursor } {
+    const name = typeof series === "string" ? series : series.name;
+    const entry = this.cursors.get(name);
+    if (!entry) throw new NwbInputError(`append: no series named '${name}'`);
+    return { name, ...entry };
+  }
+
+  /**
+   * Waits until the queue has room for `arrays`, then returns what to send: an array that owns its whole
+   * buffer as it is (to be transferred, which detaches it), a view into a larger buffer as a copy.
+   */
+  private async room(arrays: readonly NumericArray[]): Promise<NumericArray[]> {
+    const bytes = arrays.reduce((n, a) => n + a.byteLength, 0);
+    while (this.queued > 0 && this.queued + bytes > this.maxQueuedBytes) {
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+      this.throwIfFailed();
+    }
+    return arrays.map((a) => (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer ? a : (a.slice() as NumericArray)));
+  }
+
+  /** Sends an append with its arrays transferred; the queue holds their bytes until the worker is done. */
+  private send(req: Extract<DistributiveOmit<Request, "id">, { op: "append" | "appendPlanes" }>, arrays: readonly NumericArray[], stamps: Float64Array | undefined): void {
+    const bytes = arrays.reduce((n, a) => n + a.byteLength, 0);
+    this.queued += bytes;
+    const done = this.request(req, [...arrays.map((a) => a.buffer as ArrayBuffer), ...(stamps ? [stamps.buffer as ArrayBuffer] : [])]);
+    done.then(
+      () => this.release(bytes),
+      (e: Error) => {
+        this.release(bytes);
+        this.fail(e);
+      },
+    );
   }
 
   private method<K extends FileMethod>(method: K) {

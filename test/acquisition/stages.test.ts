@@ -3,6 +3,7 @@ import { from, lastValueFrom, toArray } from "rxjs";
 import { describe, expect, it } from "vitest";
 import { type EngineEvent, type Route, type Sample, assembleVolumes, boundedWrite, recordDrops, routeKey, tagAndTime } from "../../src/acquisition/stages.js";
 import type { Frame } from "../../src/drivers/frame-source.js";
+import { interleavePlanes } from "../../src/nwb/planes.js";
 
 const frame = (counter: number, plane: number, fill: number, extra: Partial<Frame> = {}): Frame => ({
   counter,
@@ -39,19 +40,23 @@ describe("engine stages", () => {
     expect(events).toEqual([{ time: 0.04, kind: "dropped_frames", source: "Green", message: "3 frames missing (hardware counter 0 → 4)" }]);
   });
 
-  it("assemble: planes interleave into volumes with depth last; a volume missing a plane or unfinished is dropped and recorded", async () => {
+  it("assemble: a volume's planes go on together; a volume missing a plane (middle, start or end) is dropped and recorded once", async () => {
     const routes = new Map<string, Route>([0, 1].map((p) => [routeKey("scan", 0, p), { series: "Vol", depths: 2 }] as const));
     const events: EngineEvent[] = [];
-    const t = (c: number, plane: number, missing = 0) => ({ series: "Vol", frame: frame(c, plane, c, { missing_before: missing }), time: c });
+    // counter = volume; plane 0 holds 0…5, plane 1 holds 10…15
+    const t = (volume: number, plane: number) => ({ series: "Vol", frame: frame(volume, plane, plane), time: volume + plane / 10 });
     const volumes: Sample[] = await lastValueFrom(
-      from([t(0, 0), t(1, 1), t(2, 0), t(4, 0, 1), t(5, 1), t(6, 0)]).pipe(assembleVolumes(routes, (e) => events.push(e)), toArray()),
+      from([t(0, 0), t(0, 1), t(1, 0), t(2, 0), t(2, 1), t(3, 1), t(4, 0)]).pipe(assembleVolumes(routes, (e) => events.push(e)), toArray()),
     );
-    expect(volumes.map((v) => v.time)).toEqual([0, 4]);
-    // pixel k of plane d at k * 2 + d: plane 0 holds 0…5, plane 1 holds 10…15
-    expect(Array.from(volumes[0]!.data)).toEqual([0, 10, 1, 11, 2, 12, 3, 13, 4, 14, 5, 15]);
-    expect(events.map((e) => e.message)).toEqual([
-      "1 volume dropped: plane 1 never arrived (planes 0–0 of 2 received)",
-      "1 volume dropped: the recording stopped mid-volume (planes 0–0 of 2 received)",
+    expect(volumes.map((v) => v.time)).toEqual([0, 2]);
+    const planes = (volumes[0] as { planes: Uint16Array[] }).planes;
+    expect(planes.map((p) => Array.from(p))).toEqual([[0, 1, 2, 3, 4, 5], [10, 11, 12, 13, 14, 15]]);
+    // Stored depth last: pixel k of plane d at k * 2 + d.
+    expect(Array.from(interleavePlanes(planes))).toEqual([0, 10, 1, 11, 2, 12, 3, 13, 4, 14, 5, 15]);
+    expect(events.map((e) => [e.time, e.message])).toEqual([
+      [1, "1 volume dropped: plane 1 never arrived (volume 1, 2 planes)"],
+      [3.1, "1 volume dropped: planes before 1 never arrived (volume 3, 2 planes)"],
+      [4, "1 volume dropped: the recording stopped after plane 0 (volume 4, 2 planes)"],
     ]);
   });
 

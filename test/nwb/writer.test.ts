@@ -72,13 +72,18 @@ describe("growing series", () => {
     expect(f.get("acquisition/Series/timestamps")).toBeNull();
   });
 
-  it("volumes keep depth as the last axis; multi-plane planes share one rig and channel by soft links", async () => {
+  it("volumes keep depth as the last axis, given whole or as planes; multi-plane planes share one rig and channel by soft links", async () => {
     const path = tempPath("volume.nwb");
     const w = await rigWriter(path);
     const v = await w.createVolumetricSeries({ ...planar("Volumes"), frame_shape: [4, 5, 3], imaging_space: "Volume", clock: { starting_time: 0, rate: 5 } });
     // Volume i: voxel (row, col, depth) = i * 1000 + depth * 100 + row * 10 + col.
     const volume = (i: number) => Uint16Array.from({ length: 60 }, (_, k) => i * 1000 + (k % 3) * 100 + Math.floor(k / 15) * 10 + (Math.floor(k / 3) % 5));
     for (let i = 0; i < 6; i++) await w.append(v, volume(i));
+    // Or as depth planes, as a camera delivers them: the worker interleaves them into the same layout.
+    const plane = (i: number, d: number) => Uint16Array.from({ length: 20 }, (_, k) => i * 1000 + d * 100 + Math.floor(k / 5) * 10 + (k % 5));
+    for (let i = 6; i < 8; i++) await w.appendVolume(v, [0, 1, 2].map((d) => plane(i, d)));
+    await expect(w.appendVolume(v, [plane(8, 0), plane(8, 1)])).rejects.toThrow("Volumes: expected 3 planes per volume, got 2");
+    await expect(w.appendVolume(v, [plane(8, 0), plane(8, 1), new Uint16Array(21)])).rejects.toThrow("Volumes: expected uint16 samples of 4×5, got 21 values");
     await w.addContainer({ neurodata_type: "MultiPlaneMicroscopyContainer" });
     for (const p of [0, 1]) {
       const s = await w.createPlanarSeries(planar(`Plane${p}`, { container: "MultiPlaneMicroscopyContainer", clock: { starting_time: p * 0.01, rate: 15 } }));
@@ -87,8 +92,8 @@ describe("growing series", () => {
     await w.close();
     const f = await openRead(path);
     const data = dataset(f, "acquisition/Volumes/data");
-    expect(data.shape).toEqual([6, 4, 5, 3]);
-    expect(Array.from(data.value as Uint16Array)).toEqual(Array.from({ length: 6 }, (_, i) => Array.from(volume(i))).flat());
+    expect(data.shape).toEqual([8, 4, 5, 3]);
+    expect(Array.from(data.value as Uint16Array)).toEqual(Array.from({ length: 8 }, (_, i) => Array.from(volume(i))).flat());
     expect(data.slice([[5, 6], [3, 4], [2, 3], [1, 2]])).toEqual(new Uint16Array([5132]));
     expect(f.get_link("/acquisition/MultiPlaneMicroscopyContainer/Plane0/Rig")).toBe("/acquisition/Volumes/Rig");
     expect(f.get_link("/acquisition/MultiPlaneMicroscopyContainer/Plane1/Green")).toBe("/acquisition/Volumes/Green");
