@@ -91,11 +91,14 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
       const laserName = channels[0]?.excitation_source;
       const laser = laserName ? rig.lasers.get(laserName) : undefined;
       const detectors = [...new Map(channels.map((c) => [c.name, rig.pmts.get(c.photodetector)])).values()].map((p) => p ?? { signalScale: 1 });
-      const lightSheet = source.plane_count > 1 && profile.imaging_spaces.some((s) => s.neurodata_type === "VolumetricImagingSpace");
+      // A plane-acquiring microscope (a light sheet) has a camera running at the source's frame rate (each
+      // plane is a frame); a line-scanning one a resonant scanner, whose frame rate follows the line count.
+      const spaces = new Set(profile.recording.series.filter((s) => s.frames.source === source.name).map((s) => ("volumetric_imaging_space" in s ? s.volumetric_imaging_space : s.planar_imaging_space)));
+      const lightSheet = profile.imaging_spaces.some((s) => spaces.has(s.name) && s.illumination_pattern.neurodata_type === "PlaneAcquisition");
       const scanner = new ScannerSimulator({
         address: b.address,
         geometry: { channels: source.channel_count, planes: source.plane_count, height: source.frame_shape[0], width: source.frame_shape[1], dtype: source.data_type },
-        timing: lightSheet ? { kind: "light-sheet", plane_rate_Hz: source.frame_rate_in_Hz * source.plane_count } : RESONANT,
+        timing: lightSheet ? { kind: "light-sheet", plane_rate_Hz: source.frame_rate_in_Hz } : RESONANT,
         ...(laser ? { laser } : {}),
         detectors,
         ...(options.dropProbability ? { dropProbability: options.dropProbability } : {}),

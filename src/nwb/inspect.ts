@@ -71,10 +71,12 @@ export async function summarize(path: string): Promise<FileSummary> {
       const median = intervals[Math.floor(intervals.length / 2)];
       const rate = declared ?? (median ? 1 / median : undefined);
       const name = p.split("/").pop()!;
-      // Dropped-frame entries read "dropped_frames [SeriesName] N frames missing …".
+      // Dropped-sample entries read "dropped_frames [SeriesName] N frames missing …" or, for volumes (whose
+      // lost planes are recorded too), "… 1 volume dropped …": count the samples this series lacks.
+      const lost = type.startsWith("Volumetric") ? / volumes? dropped/ : / frames missing/;
       const dropped = events.reduce((n, e) => {
         const m = /^dropped_frames \[([^\]]+)\] (\d+)/.exec(e.text);
-        return m && m[1] === name ? n + Number(m[2]) : n;
+        return m && m[1] === name && lost.test(e.text) ? n + Number(m[2]) : n;
       }, 0);
       return { path: `/${p}`, neurodata_type: type, shape, samples, rate_Hz: rate, duration_s: duration, unit: String(attr(data, "unit") ?? ""), dropped };
     };

@@ -1,14 +1,20 @@
 // A shipped simulated profile, running: simulators started, drivers connected, and all of it stopped
 // after each test. The frame address moves to a free port, since tests run side by side.
+import { readFileSync } from "node:fs";
 import { afterEach } from "vitest";
 import type { ConnectedRig } from "../../src/acquisition/devices.js";
 import { openRig, type RunningRig } from "../../src/cli/running-rig.js";
-import { loadRigProfile, type RigProfile } from "../../src/config/index.js";
+import { formatConfigError, parseRigProfile, type RigProfile } from "../../src/config/index.js";
 import type { SimulatedRig } from "../../simulators/rig.js";
 
+/** Everything nwbinspector asks of a session's metadata, as a lab would give it. */
 export const metadata = {
   session_description: "A session on a simulated rig.",
   experimenter: ["Doe, Jane"],
+  institution: "Example Institute",
+  lab: "Systems Neuroscience Lab",
+  experiment_description: "Calcium imaging recorded live into NWB by rigd.",
+  keywords: ["calcium imaging"],
   subject: { subject_id: "mouse-1", species: "Mus musculus", sex: "F" as const, age: "P90D" },
 };
 
@@ -19,9 +25,10 @@ afterEach(async () => {
   running = [];
 });
 
-export async function simulatedRig(file: string): Promise<{ profile: RigProfile; sims: SimulatedRig; rig: ConnectedRig }> {
-  const checked = await loadRigProfile(new URL(`../../profiles/${file}`, import.meta.url).pathname);
-  if (!checked.ok) throw new Error(`${file} is invalid`);
+/** `edit` changes the profile's text first (the result must still pass every profile check). */
+export async function simulatedRig(file: string, edit: (yaml: string) => string = (y) => y): Promise<{ profile: RigProfile; sims: SimulatedRig; rig: ConnectedRig }> {
+  const checked = parseRigProfile(edit(readFileSync(new URL(`../../profiles/${file}`, import.meta.url), "utf8")), file);
+  if (!checked.ok) throw new Error(`${file} is invalid:\n${checked.errors.map(formatConfigError).join("\n")}`);
   const p = checked.value;
   const profile = { ...p, bindings: p.bindings.map((b) => (b.driver === "zmq-frames" ? { ...b, address: `tcp://127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}` } : b)) };
   const r = await openRig(profile);

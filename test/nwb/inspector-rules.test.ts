@@ -1,68 +1,9 @@
-// nwbinspector cannot run here, so the example file is held to the rules of its checks that can fire
-// on what rigd writes (nwbinspector's checks/_time_series.py, _tables.py, _general.py,
-// _nwbfile_metadata.py): every violation found is listed, and the list must be empty.
-import h5wasm from "h5wasm/node";
+// The example file (every type rigd writes) against nwbinspector's rules, and the rules against a file
+// that breaks them.
 import { describe, expect, it } from "vitest";
 import { writeExampleSession } from "../../examples/write-example-nwb.js";
 import { openRead, tempPath } from "./h5read.js";
-
-type Obj = InstanceType<typeof h5wasm.Group> | InstanceType<typeof h5wasm.Dataset>;
-const TIME_SERIES = /(TimeSeries|MicroscopySeries|MicroscopyResponseSeries|AnnotationSeries)$/;
-const PLACEHOLDERS = ["no description", "no desc", "none", "placeholder"];
-
-function violations(f: InstanceType<typeof h5wasm.File>): string[] {
-  const found: string[] = [];
-  const walk = (path: string) => {
-    const obj = f.get(path) as Obj;
-    const name = path.split("/").pop()!;
-    if (name.includes(":") || name.includes("\\")) found.push(`${path}: name has ':' or '\\'`);
-    const description = obj.attrs["description"]?.value;
-    if (typeof description === "string" && (description.trim() === "" || PLACEHOLDERS.includes(description.toLowerCase().replace(/\.+$/, "")))) {
-      found.push(`${path}: placeholder description '${description}'`);
-    }
-    const type = obj.attrs["neurodata_type"]?.value as string | undefined;
-    if (type && TIME_SERIES.test(type)) checkSeries(path, found);
-    if (obj instanceof h5wasm.Group) for (const k of obj.keys()) if (!f.get_link(`${path === "/" ? "" : path}/${k}`) && path !== "/specifications") walk(`${path === "/" ? "" : path}/${k}`);
-  };
-  const checkSeries = (path: string, out: string[]) => {
-    const data = f.get(`${path}/data`) as InstanceType<typeof h5wasm.Dataset>;
-    const shape = data.shape!;
-    if (shape[0] === 0) out.push(`${path}: no data`);
-    if (shape.slice(1).some((n) => n > shape[0]!)) out.push(`${path}: time is not the longest axis of ${JSON.stringify(shape)}`);
-    const unit = data.attrs["unit"]?.value;
-    if (!unit) out.push(`${path}: data has no unit`);
-    const resolution = data.attrs["resolution"]?.value as number;
-    if (!(resolution === -1 || resolution > 0)) out.push(`${path}: resolution ${resolution}`);
-    const ts = f.get(`${path}/timestamps`) as InstanceType<typeof h5wasm.Dataset> | null;
-    if (ts) {
-      const t = Array.from(ts.value as Float64Array);
-      if (t.length !== shape[0]) out.push(`${path}: ${t.length} timestamps for ${shape[0]} samples`);
-      if (t.some((x) => Number.isNaN(x))) out.push(`${path}: NaN timestamps`);
-      if (t.some((x, i) => i > 0 && x < t[i - 1]!)) out.push(`${path}: timestamps not ascending`);
-      if (t[0]! < 0) out.push(`${path}: first timestamp negative`);
-      const diffs = new Set(t.slice(1).map((x, i) => (x - t[i]!).toFixed(9)));
-      if (t.length > 2 && diffs.size === 1) out.push(`${path}: regular timestamps should be starting_time + rate`);
-    } else {
-      const start = f.get(`${path}/starting_time`) as InstanceType<typeof h5wasm.Dataset>;
-      const rate = start.attrs["rate"]!.value as number;
-      if (!(rate > 0.01)) out.push(`${path}: rate ${rate}`);
-      if ((start.value as number) < 0) out.push(`${path}: negative starting_time`);
-    }
-  };
-  walk("/");
-  // NWBFile and Subject metadata (DANDI raises these to critical).
-  const text = (p: string) => (f.get(p) as InstanceType<typeof h5wasm.Dataset> | null)?.value;
-  for (const p of ["general/experiment_description", "general/institution", "general/keywords", "general/experimenter"]) if (!text(p)) found.push(`/${p} missing`);
-  for (const e of (text("general/experimenter") as string[]) ?? []) if (!/^([\w\s\-.']+),\s+([\w\s\-.']+)$/.test(e)) found.push(`experimenter '${e}' is not 'Last, First'`);
-  if (!/^([A-Z][a-z]* [a-z]+)$/.test(String(text("general/subject/species")))) found.push("species is not a Latin binomial");
-  if (!["M", "F", "O", "U"].includes(String(text("general/subject/sex")))) found.push("sex is not M/F/O/U");
-  if (!/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/.test(String(text("general/subject/age")))) found.push("age is not an ISO 8601 duration");
-  if (Date.parse(String(text("session_start_time"))) >= Date.now()) found.push("session_start_time is in the future");
-  for (const p of ((f.get("processing") as InstanceType<typeof h5wasm.Group>).keys())) {
-    if (!["ophys", "ecephys", "icephys", "behavior", "misc", "ogen", "retinotopy"].includes(p)) found.push(`processing module '${p}'`);
-  }
-  return found;
-}
+import { violations } from "./inspector-rules.js";
 
 describe("the example file against nwbinspector's rules", () => {
   it("has no violation of the checks that apply to what rigd writes", async () => {
