@@ -11,7 +11,7 @@ import type { FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
 import { NwbWriter, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
 import { planNwb, writePlan } from "./nwb-plan.js";
-import { type EngineEvent, type Route, type TaggedFrame, assembleVolumes, boundedWrite, recordDrops, routeKey, sampleBytes, tagAndTime } from "./stages.js";
+import { type EngineEvent, type Route, type TaggedFrame, assembleVolumes, boundedWrite, limitSamples, recordDrops, routeKey, type Sample, sampleBytes, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
 export interface RigDevices {
@@ -31,6 +31,8 @@ export interface SessionOptions {
   out: string;
   overwrite: boolean;
   devices: RigDevices;
+  /** Each series records at most this many samples (frames, or volumes); `filled` resolves once all have. */
+  samplesPerSeries?: number;
   /** Bytes of samples that may wait for the writer before new ones are dropped and recorded (default 256 MiB). */
   maxQueuedBytes?: number;
   log?: (line: string) => void;
@@ -110,6 +112,9 @@ export class Session {
   /** Downsampled frames at a bounded rate, for live views (rigd serve publishes them). */
   readonly previews$ = this.previews.asObservable();
   private readonly lastPreview = new Map<string, number>();
+  private fill: () => void = () => undefined;
+  /** Resolves once every series holds `samplesPerSeries` samples (never without that option). */
+  readonly filled = new Promise<void>((resolve) => (this.fill = resolve));
 
   private constructor(
     private readonly options: SessionOptions,
@@ -337,6 +342,8 @@ export class Session {
       this.engineDrops++;
       this.event(e);
     };
+    const limit = this.options.samplesPerSeries;
+    const limited = limit === undefined ? (samples: Observable<Sample>) => samples : limitSamples(limit, Object.keys(this.samples), this.fill);
     for (const [name, source] of devices.frameSources) {
       const pipeline = source.frames$.pipe(
         takeUntil(this.stopFrames),
@@ -344,6 +351,7 @@ export class Session {
         tap((t) => this.preview(t)),
         recordDrops(emit),
         assembleVolumes(routes, engineDrop),
+        limited,
         boundedWrite(
           this.options.maxQueuedBytes ?? 256 * 1024 * 1024,
           async (s) => {

@@ -1,6 +1,6 @@
 // The engine's stages: small named RxJS operators, data flowing one way from the frame source to the
 // writer. Each does one thing a person can name: tag, time, account for drops, assemble volumes.
-import { EMPTY, Observable, type OperatorFunction, concatMap, from, map, mergeMap, of } from "rxjs";
+import { EMPTY, Observable, type OperatorFunction, concatMap, filter, from, map, mergeMap, of } from "rxjs";
 import type { Frame, FrameData } from "../drivers/frame-source.js";
 
 /** Where one frame stream (source, channel, plane) goes: its series and, for volumes, its depth. */
@@ -138,6 +138,25 @@ export function assembleVolumes(routes: ReadonlyMap<string, Route>, emit: (e: En
         },
       });
     });
+}
+
+/**
+ * limit: at most `n` samples of each series pass (a recording of a set length); `full` is called once
+ * every one of `series` has had its `n`. One instance serves every pipeline of a session.
+ */
+export function limitSamples(n: number, series: readonly string[], full: () => void): OperatorFunction<Sample, Sample> {
+  const passed = new Map(series.map((name) => [name, 0]));
+  let reported = false;
+  return filter((s) => {
+    const k = passed.get(s.series) ?? 0;
+    if (k >= n) return false;
+    passed.set(s.series, k + 1);
+    if (!reported && [...passed.values()].every((v) => v >= n)) {
+      reported = true;
+      full();
+    }
+    return true;
+  });
 }
 
 /**

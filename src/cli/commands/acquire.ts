@@ -41,7 +41,7 @@ export const acquireCommand: CommandModule<object, AcquireArgs> = {
       .option("session", { type: "string", describe: "Session metadata (YAML): subject, experimenter, description" })
       .option("out", { type: "string", demandOption: true, describe: "NWB file to write" })
       .option("duration", { type: "string", describe: "Stop after this long, e.g. 30s or 5m" })
-      .option("frames", { type: "number", describe: "Stop after this many frames of the first series" })
+      .option("frames", { type: "number", describe: "Stop once every series holds this many frames (volumes, for a volumetric series)" })
       .option("force", { type: "boolean", default: false, describe: "Replace an existing output file" })
       .option("json", { type: "boolean", default: false, describe: "One JSON status object per second, and a JSON summary" })
       .option("session-description", { type: "string", describe: "Overrides the session file's" })
@@ -80,6 +80,7 @@ async function acquire(args: AcquireArgs): Promise<{ line: string; status: Sessi
   const metadata = mergeSession(fromFile, flags);
   if (!metadata.ok) throw new UsageError(`session metadata:\n${metadata.errors.map(formatConfigError).join("\n")}`);
   const stopAfterMs = args.duration === undefined ? undefined : parseDuration(args.duration);
+  if (args.frames !== undefined && !(Number.isInteger(args.frames) && args.frames > 0)) throw new UsageError(`--frames: expected a whole number of frames ≥ 1, found '${args.frames}'`);
   const out = resolve(args.out);
   if (existsSync(out) && !args.force) throw new UsageError(`${args.out} exists; pass --force to replace it`);
   mkdirSync(dirname(out), { recursive: true });
@@ -94,16 +95,23 @@ async function acquire(args: AcquireArgs): Promise<{ line: string; status: Sessi
     running = await openRig(profile.value);
     const { rig, sims } = running;
     const log = (line: string) => process.stderr.write(`${line}\n`);
-    session = await Session.start({ profile: profile.value, metadata: metadata.value, out, overwrite: args.force, devices: rig, log });
+    session = await Session.start({
+      profile: profile.value,
+      metadata: metadata.value,
+      out,
+      overwrite: args.force,
+      devices: rig,
+      log,
+      ...(args.frames === undefined ? {} : { samplesPerSeries: args.frames }),
+    });
+    void session.filled.then(requestStop);
     sims?.startScanners();
 
-    const firstSeries = profile.value.recording.series[0]!.name;
     const live = session;
     const ticker = setInterval(() => {
       const s = live.status();
       if (args.json) process.stdout.write(`${JSON.stringify(s)}\n`);
       else if (process.stdout.isTTY) process.stdout.write(`\r${statusLine(s)}   `);
-      if (args.frames !== undefined && (s.samples[firstSeries] ?? 0) >= args.frames) requestStop();
     }, 1000);
     const timer = stopAfterMs === undefined ? undefined : setTimeout(requestStop, stopAfterMs);
     await stopped;
@@ -111,12 +119,13 @@ async function acquire(args: AcquireArgs): Promise<{ line: string; status: Sessi
     clearInterval(ticker);
     if (timer) clearTimeout(timer);
     if (process.stdout.isTTY && !args.json) process.stdout.write("\n");
-    const status = session.status();
     const report = await session.stop();
+    // After the drain: what the file holds, not what had been written when stop was asked for.
+    const status = session.status();
     const frames = Object.entries(report.samples).filter(([name]) => name in status.samples);
     return {
       out,
-      status: { ...status, state: "closed" },
+      status: { ...status, samples: Object.fromEntries(frames) },
       line: `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ")} samples; ${status.dropped} dropped; ${report.events} events; ${status.elapsed_s.toFixed(1)} s`,
     };
   } finally {

@@ -1,0 +1,200 @@
+// rigd acquire end to end: the built CLI records the simulated two-photon rig (profiles/sim-2p.yaml), and each
+// file it leaves is read back with h5wasm, independently of the writer's code.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { dataset, openRead, tempPath } from "../nwb/h5read.js";
+
+// The CLI as installed (package.json "bin"): `npm test` builds before running vitest.
+const MAIN = "dist/src/cli/main.js";
+const SERIES = ["PlanarMicroscopySeriesGreen", "PlanarMicroscopySeriesRed"];
+const port = () => 20000 + Math.floor(Math.random() * 20000);
+
+/** Newest modification time of the .ts files under dir, in ms. */
+function newestTs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+beforeAll(() => {
+  // src/ changes under these tests; a stale dist/ would test yesterday's behaviour and report it as today's.
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build`);
+  if (Math.max(newestTs("src"), newestTs("simulators")) > statSync(MAIN).mtimeMs) throw new Error("dist/ is older than src/ or simulators/: run npm run build");
+});
+
+/** A copy of sim-2p.yaml whose scanner address is a free port, since test files run side by side. */
+function profileCopy(edit: (text: string) => string = (t) => t): string {
+  const path = tempPath("sim-2p.yaml");
+  const text = readFileSync("profiles/sim-2p.yaml", "utf8").replace("tcp://127.0.0.1:5600", `tcp://127.0.0.1:${port()}`);
+  writeFileSync(path, edit(text.replace(/^# yaml-language-server:.*\n/, "")));
+  return path;
+}
+
+// A test that fails half-way must not leave a recording running (and its simulators bound) behind it.
+const children = new Set<ChildProcess>();
+afterEach(async () => {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("close", r));
+      child.kill("SIGKILL");
+      await exited;
+    }
+  }
+  children.clear();
+});
+
+interface Run {
+  child: ChildProcess;
+  /** Each complete stdout line as it arrives. */
+  lines: string[];
+  onLine(listener: (line: string) => void): void;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+/** Starts `rigd acquire …` as a child process: the simulators run inside it, so it never blocks this process. */
+function acquire(args: string[]): Run {
+  const child = spawn(process.execPath, [MAIN, "acquire", "--session", "examples/session.yaml", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  const lines: string[] = [];
+  const listeners: ((line: string) => void)[] = [];
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    lines.push(line);
+    for (const l of listeners) l(line);
+  });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, lines, onLine: (l) => listeners.push(l), done };
+}
+
+/** Frames and timestamps of each planar series, read back from the file. */
+async function seriesIn(path: string): Promise<Map<string, { frames: number; frameShape: number[]; timestamps: number[] }>> {
+  const f = await openRead(path);
+  try {
+    return new Map(
+      SERIES.map((name) => {
+        const data = dataset(f, `acquisition/${name}/data`);
+        const timestamps = Array.from(dataset(f, `acquisition/${name}/timestamps`).value as Float64Array);
+        return [name, { frames: data.shape![0]!, frameShape: data.shape!.slice(1), timestamps }];
+      }),
+    );
+  } finally {
+    f.close();
+  }
+}
+
+function expectAscending(times: number[]): void {
+  for (let i = 1; i < times.length; i++) if (!(times[i]! > times[i - 1]!)) expect.fail(`timestamp ${i} (${times[i]}) does not follow ${times[i - 1]}`);
+}
+
+describe("rigd acquire on the simulated two-photon rig", { timeout: 60_000 }, () => {
+  it("--frames 60 --json writes exactly 60 frames per series and one JSON object per line", async () => {
+    const out = tempPath("frames.nwb");
+    const { code, stdout, stderr } = await acquire(["--profile", profileCopy(), "--out", out, "--frames", "60", "--json"]).done;
+    expect(code, stderr).toBe(0);
+
+    const objects = stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, any>);
+    const summary = objects.pop()!;
+    // 60 frames at 30 Hz take 2 s and status comes once a second, so at least one status line precedes the summary.
+    expect(objects.length).toBeGreaterThanOrEqual(1);
+    for (const s of objects) {
+      expect(s).toMatchObject({ state: "recording", out, elapsed_s: expect.any(Number), dropped: expect.any(Number), queue_bytes: expect.any(Number), file_bytes: expect.any(Number) });
+      expect(Object.keys(s.samples).sort()).toEqual([...SERIES].sort());
+    }
+    expect(Object.keys(summary)).toEqual(["summary"]);
+    expect(summary.summary).toMatchObject({ out, status: { state: "closed" } });
+
+    const series = await seriesIn(out);
+    for (const name of SERIES) {
+      const s = series.get(name)!;
+      expect({ name, frames: s.frames, timestamps: s.timestamps.length }).toEqual({ name, frames: 60, timestamps: 60 });
+      expect(s.frameShape).toEqual([512, 512]);
+      expectAscending(s.timestamps);
+      // What the CLI reports is what the file holds.
+      expect(summary.summary.status.samples[name]).toBe(60);
+    }
+  });
+
+  it("refuses to replace an existing file without --force, and replaces it with --force", async () => {
+    const out = tempPath("existing.nwb");
+    const before = Buffer.from("an earlier session's file, not to be lost\n".repeat(100));
+    writeFileSync(out, before);
+    const profile = profileCopy();
+
+    const refused = await acquire(["--profile", profile, "--out", out, "--duration", "3s"]).done;
+    expect(refused.code).toBe(2);
+    // One line, naming the file and the way out; checked before any device is opened, so nothing else is said.
+    expect(refused.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(refused.stderr).toContain(out);
+    expect(refused.stderr).toContain("--force");
+    expect(readFileSync(out).equals(before)).toBe(true);
+
+    const forced = await acquire(["--profile", profile, "--out", out, "--duration", "3s", "--force"]).done;
+    expect(forced.code, forced.stderr).toBe(0);
+    const f = await openRead(out);
+    try {
+      expect(f.get("/acquisition/PlanarMicroscopySeriesGreen")).toBeTruthy();
+      expect(dataset(f, "/acquisition/PlanarMicroscopySeriesGreen/data").shape![0]).toBeGreaterThan(0);
+    } finally {
+      f.close();
+    }
+  });
+
+  it("refuses a broken profile with file:line:col and creates no file", async () => {
+    let line = 0;
+    let col = 0;
+    const profile = profileCopy((text) => {
+      const edited = text.replace(/^writer:\n/m, "writer:\n  bogus_key: 1\n");
+      const lines = edited.split("\n");
+      line = lines.findIndex((l) => l.includes("bogus_key")) + 1;
+      col = lines[line - 1]!.indexOf("bogus_key") + 1;
+      return edited;
+    });
+    const outDir = mkdtempSync(join(tmpdir(), "rigd-"));
+    const out = join(outDir, "never.nwb");
+    const { code, stderr } = await acquire(["--profile", profile, "--out", out, "--duration", "3s"]).done;
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${profile}:${line}:${col}:`);
+    expect(stderr).toContain("bogus_key");
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(outDir)).toEqual([]);
+  });
+
+  it("stops cleanly on SIGINT and keeps every frame it wrote with its timestamp", async () => {
+    const out = tempPath("interrupted.nwb");
+    const run = acquire(["--profile", profileCopy(), "--out", out, "--duration", "60s", "--json"]);
+    // Interrupt only once frames are flowing, so the file has something to keep.
+    await new Promise<void>((resolve, reject) => {
+      run.onLine((line) => {
+        const s = JSON.parse(line);
+        if (Object.values((s.samples ?? {}) as Record<string, number>).some((n) => n > 0)) resolve();
+      });
+      run.done.then(({ code, stderr }) => reject(new Error(`rigd acquire exited (${code}) before recording: ${stderr}`)));
+    });
+    const interruptedAt = Date.now();
+    run.child.kill("SIGINT");
+    const { code, signal, stderr } = await run.done;
+    expect({ code, signal }, stderr).toEqual({ code: 0, signal: null });
+    expect(Date.now() - interruptedAt).toBeLessThan(10_000);
+    expect(JSON.parse(run.lines.at(-1)!)).toHaveProperty("summary");
+
+    const series = await seriesIn(out);
+    for (const name of SERIES) {
+      const s = series.get(name)!;
+      expect(s.frames, name).toBeGreaterThan(0);
+      expect(s.timestamps.length, name).toBe(s.frames);
+      expectAscending(s.timestamps);
+    }
+  });
+});
