@@ -199,26 +199,36 @@ export class Session {
       if (!ok) throw new Error(`${device}.${property}: expected ${what}, got ${JSON.stringify(value)}`);
       return value as T;
     };
-    if (laser) {
-      switch (property) {
-        case "shutter": await laser.setShutter(expect<boolean>(typeof value === "boolean", "true (open) or false (closed)")); break;
-        case "emission": await laser.setEmission(expect<boolean>(typeof value === "boolean", "true or false")); break;
-        case "wavelength_nm": await laser.setWavelength(expect<number>(typeof value === "number", "a wavelength in nm")); break;
-        case "power_W": await laser.setPower(expect<number>(typeof value === "number", "a power in W")); break;
-        default: throw new Error(`${device}: no property '${property}' (shutter, emission, wavelength_nm, power_W)`);
+    // A setter resolves after the device confirmed the setting and its state was read again; that
+    // reading, the last before it resolves, is stamped with the moment of confirmation: the event's time.
+    let confirmedMs: number | undefined;
+    const state$: Observable<Stamped<unknown>> | undefined = laser?.state$ ?? pmt?.controller.state$;
+    const readings = state$?.subscribe(({ time }) => (confirmedMs = time));
+    try {
+      if (laser) {
+        switch (property) {
+          case "shutter": await laser.setShutter(expect<boolean>(typeof value === "boolean", "true (open) or false (closed)")); break;
+          case "emission": await laser.setEmission(expect<boolean>(typeof value === "boolean", "true or false")); break;
+          case "wavelength_nm": await laser.setWavelength(expect<number>(typeof value === "number", "a wavelength in nm")); break;
+          case "power_W": await laser.setPower(expect<number>(typeof value === "number", "a power in W")); break;
+          default: throw new Error(`${device}: no property '${property}' (shutter, emission, wavelength_nm, power_W)`);
+        }
+      } else if (pmt) {
+        const channel = Object.entries(pmt.channels).find(([, d]) => d === device)![0];
+        switch (property) {
+          case "gain": await pmt.controller.setGain(channel, expect<number>(typeof value === "number", `a gain in ${pmt.controller.gainUnit}`)); break;
+          case "enabled": await pmt.controller.setEnabled(expect<boolean>(typeof value === "boolean", "true or false")); break;
+          case "reset_trip": await pmt.controller.resetTrip(); break;
+          default: throw new Error(`${device}: no property '${property}' (gain, enabled, reset_trip)`);
+        }
+      } else {
+        throw new Error(`no bound device named '${device}' (lasers: ${[...lasers.keys()].join(", ") || "none"}; photodetectors: ${photodetectors.flatMap((p) => Object.values(p.channels)).join(", ") || "none"})`);
       }
-    } else if (pmt) {
-      const channel = Object.entries(pmt.channels).find(([, d]) => d === device)![0];
-      switch (property) {
-        case "gain": await pmt.controller.setGain(channel, expect<number>(typeof value === "number", `a gain in ${pmt.controller.gainUnit}`)); break;
-        case "enabled": await pmt.controller.setEnabled(expect<boolean>(typeof value === "boolean", "true or false")); break;
-        case "reset_trip": await pmt.controller.resetTrip(); break;
-        default: throw new Error(`${device}: no property '${property}' (gain, enabled, reset_trip)`);
-      }
-    } else {
-      throw new Error(`no bound device named '${device}' (lasers: ${[...lasers.keys()].join(", ") || "none"}; photodetectors: ${photodetectors.flatMap((p) => Object.values(p.channels)).join(", ") || "none"})`);
+    } finally {
+      readings?.unsubscribe();
     }
-    this.event({ time: this.now(), kind: "command", source: device, message: `${property} set to ${JSON.stringify(value)}` });
+    const time = confirmedMs === undefined ? this.now() : (confirmedMs - this.startedMs) / 1000;
+    this.event({ time, kind: "command", source: device, message: `${property} set to ${JSON.stringify(value)}` });
   }
 
   /** Adds an entry to the event record (times are kept in order for the file). */

@@ -39,17 +39,18 @@ export abstract class SerialDevice<S> implements Device<S> {
       .subscribe();
   }
 
-  /** Reads and publishes the state; a failure becomes an event (the line already reported timeouts). */
+  /**
+   * Reads and publishes the state, stamped with the time the read began: after a setting is confirmed
+   * that is the moment of confirmation, not a few round trips later. A failure becomes an event (the
+   * line already reported timeouts).
+   */
   protected async poll(): Promise<void> {
+    const time = Date.now();
     try {
-      this.publish(await this.readState());
+      this.state.next({ time, state: await this.readState() });
     } catch (e) {
       if (e instanceof Error && e.name !== "DeviceTimeoutError" && e.name !== "DeviceDisconnectedError") this.event("fault", e.message);
     }
-  }
-
-  protected publish(state: S): void {
-    this.state.next({ time: Date.now(), state });
   }
 
   protected event(kind: DeviceEvent["kind"], message: string): void {

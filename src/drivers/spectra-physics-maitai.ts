@@ -83,6 +83,7 @@ export class SpectraPhysicsMaiTai extends TunableLaser {
       (r) => r === want,
       this.waits.confirmMs,
       () => `shutter still ${open ? "closed" : "open"} after SHUTTER ${want}`,
+      this.waits.shutterIntervalMs,
     );
     await this.poll();
   }

@@ -11,6 +11,11 @@ export interface ConfirmTiming {
   confirmMs: number;
   /** Pause between read-backs (default 100 ms). */
   intervalMs: number;
+  /**
+   * Pause between read-backs of the shutter (default 10 ms): it moves in one step, and the moment its
+   * new position shows is when frames go dark or bright, wanted to within a frame.
+   */
+  shutterIntervalMs: number;
 }
 
 export abstract class TunableLaser extends SerialDevice<ExcitationSourceState> implements ExcitationSource {
@@ -21,7 +26,7 @@ export abstract class TunableLaser extends SerialDevice<ExcitationSourceState> i
 
   constructor(settings: SerialSettings, framing: LineFraming, timing: Partial<LineTiming>, label: string, waits: Partial<ConfirmTiming>) {
     super(settings, framing, timing, label);
-    this.waits = { confirmMs: 3000, intervalMs: 100, ...waits };
+    this.waits = { confirmMs: 3000, intervalMs: 100, shutterIntervalMs: 10, ...waits };
   }
 
   abstract setEmission(on: boolean): Promise<void>;
@@ -43,14 +48,14 @@ export abstract class TunableLaser extends SerialDevice<ExcitationSourceState> i
     throw new Error(`${this.line.label}: cannot set ${watts} W: this laser has no power control (its output follows the wavelength); set the power with the Pockels cell or attenuator`);
   }
 
-  /** Reads until `done` holds, or rejects with `failure(last reading)` after `timeoutMs`; resolves with the reading. */
-  protected async until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, failure: (last: T) => string): Promise<T> {
+  /** Reads every `intervalMs` until `done` holds, or rejects with `failure(last reading)` after `timeoutMs`; resolves with the reading. */
+  protected async until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, failure: (last: T) => string, intervalMs = this.waits.intervalMs): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const value = await read();
       if (done(value)) return value;
       if (Date.now() >= deadline) throw new Error(`${this.line.label}: ${failure(value)}`);
-      await new Promise((r) => setTimeout(r, this.waits.intervalMs));
+      await new Promise((r) => setTimeout(r, intervalMs));
     }
   }
 }

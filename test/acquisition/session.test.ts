@@ -43,25 +43,28 @@ describe("a live session on the simulated two-photon rig", () => {
     console.log(`frame means: lit ${Math.min(...lit).toFixed(1)}–${Math.max(...lit).toFixed(1)}, dark ${offset.toFixed(1)}–${Math.max(...dark).toFixed(1)}`);
     expect(Math.max(...dark) - offset).toBeLessThan(0.05 * (Math.min(...lit) - offset));
 
-    // The event is written when the laser confirms the closed shutter: never before the frames went dark
-    // (more than a frame), and after them by the read-back latency — 35–75 ms on an idle machine, a few
-    // hundred ms on a loaded one (the Mai Tai is asked every 100 ms, then its whole state is read).
+    // The event and the shutter telemetry carry the moment the laser first reported the shutter closed
+    // (its read-back is asked every 10 ms): the frames went dark then, so they agree to within a frame.
     const firstDark = brightness.findIndex((b, k) => k > 5 && b - offset < 0.05 * (Math.min(...lit) - offset));
-    console.log(`first dark frame at ${times[firstDark]!.toFixed(3)} s, shutter confirmed closed at ${closedAt.toFixed(3)} s`);
-    expect(closedAt).toBeGreaterThan(times[firstDark]! - period);
-    expect(closedAt - times[firstDark]!).toBeLessThan(1);
-
     const events = dataset(f, "acquisition/rig_events/data").value as string[];
     const eventTimes = dataset(f, "acquisition/rig_events/timestamps").value as Float64Array;
     const i = events.indexOf("command [TiSapphireLaser] shutter set to false");
     expect(i).toBeGreaterThanOrEqual(0);
-    expect(Math.abs(eventTimes[i]! - closedAt)).toBeLessThan(period);
-
     const shutter = Array.from(dataset(f, "acquisition/TiSapphireLaserShutter/data").value as Float64Array);
     const shutterTimes = dataset(f, "acquisition/TiSapphireLaserShutter/timestamps").value as Float64Array;
     expect(shutter[0]).toBe(1);
     expect(shutter[shutter.length - 1]).toBe(0);
-    expect(shutterTimes[shutter.indexOf(0)]!).toBeGreaterThan(closedAt - 1.5);
+    const telemetryClosed = shutterTimes[shutter.indexOf(0)]!;
+    console.log(
+      `last lit frame at ${times[firstDark - 1]!.toFixed(3)} s, first dark frame at ${times[firstDark]!.toFixed(3)} s; event at ${eventTimes[i]!.toFixed(3)} s, shutter telemetry 0 from ${telemetryClosed.toFixed(3)} s; set() returned at ${closedAt.toFixed(3)} s`,
+    );
+    // The shutter closed between the last lit frame and the first dark one; both records fall in that
+    // interval, give or take one frame.
+    const [lastLit, dark0] = [times[firstDark - 1]!, times[firstDark]!];
+    for (const t of [eventTimes[i]!, telemetryClosed]) {
+      expect(t).toBeGreaterThan(lastLit - period);
+      expect(t).toBeLessThan(dark0 + period);
+    }
     // Serial numbers come from the devices themselves (the simulated Mai Tai reports 3312).
     expect(attr(f, "general/devices/TiSapphireLaser", "serial_number")).toBe("3312");
   });
