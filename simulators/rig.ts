@@ -53,11 +53,12 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
       await Promise.all(serial.map((s) => s.stop()));
     },
   };
+  const modelOf = (device: string) => profile.rig.excitation_sources.find((s) => s.name === device)?.model;
   const wavelengthFor = (laser: string) => profile.channels.find((c) => c.excitation_source === laser)?.excitation_wavelength_in_nm;
   try {
     for (const [index, b] of profile.bindings.entries()) {
       if (!b.simulated || b.driver === "zmq-frames") continue;
-      const sim = simulatorFor(b, wavelengthFor);
+      const sim = simulatorFor(b, wavelengthFor, modelOf);
       await sim.start();
       serial.push(sim);
       rig.ports.set(index, sim.path);
@@ -114,10 +115,10 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
   return rig;
 }
 
-function simulatorFor(b: DeviceBinding, wavelengthFor: (laser: string) => number | undefined): SerialSimulator {
+function simulatorFor(b: DeviceBinding, wavelengthFor: (laser: string) => number | undefined, modelOf: (device: string) => string | undefined): SerialSimulator {
   switch (b.driver) {
     case "spectra-physics-maitai": {
-      const sim = new MaiTaiSimulator("InSight");
+      const sim = new MaiTaiSimulator(/insight/i.test(modelOf(b.device) ?? "") ? "InSight" : "MaiTai");
       sim.lasingAt(wavelengthFor(b.device) ?? 920);
       return sim;
     }

@@ -20,6 +20,15 @@ export interface NwbPlan {
   warnings: string[];
 }
 
+/**
+ * What a bound device said it is at the start of a session. `own` is false when the identity is of the
+ * controller that drives it (PMTs on a Scientifica controller): then it describes, but gives no serial number.
+ */
+export interface ReportedIdentity {
+  identity: DeviceIdentity;
+  own: boolean;
+}
+
 /** The MicroscopyRig that holds a channel's light path. */
 export const rigNameOf = (channel: string) => `MicroscopyRig${channel}`;
 
@@ -28,29 +37,36 @@ const FILTER_OF_MODEL: Record<string, N.DeviceInstance["neurodata_type"]> = {
   EdgeOpticalFilterModel: "EdgeOpticalFilter",
 };
 
-export function planNwb(profile: RigProfile, identities: ReadonlyMap<string, DeviceIdentity> = new Map()): NwbPlan {
+export function planNwb(profile: RigProfile, identities: ReadonlyMap<string, ReportedIdentity> = new Map()): NwbPlan {
   const { rig } = profile;
   const warnings: string[] = [];
-  const modelType = new Map(rig.models.map((m) => [m.name, m.neurodata_type]));
+  const models = new Map<string, { neurodata_type: string; manufacturer?: string | undefined }>(rig.models.map((m) => [m.name, m]));
 
-  /** The serial number a device reported wins over the profile's; a disagreement is worth a warning. */
-  const serial = (name: string, fromProfile: string | undefined) => {
-    const reported = identities.get(name)?.serial_number;
-    if (reported && fromProfile && reported !== fromProfile) {
-      warnings.push(`${name}: the profile says serial number ${fromProfile}, the device reports ${reported}`);
-    }
-    const value = reported ?? fromProfile;
-    return value === undefined ? {} : { serial_number: value };
+  /**
+   * A device that identified itself: its serial number wins over the profile's, and a serial number or
+   * manufacturer that disagrees with the profile is worth a warning. What was reported (model,
+   * firmware) goes into the description either way, since NWB devices have no field for firmware.
+   */
+  const reported = (d: { name: string; description: string; serial_number?: string | undefined; model?: string | undefined }) => {
+    const r = identities.get(d.name);
+    if (!r) return { description: d.description, ...(d.serial_number === undefined ? {} : { serial_number: d.serial_number }) };
+    const { manufacturer, model, serial_number, firmware } = r.identity;
+    const said = `${manufacturer} ${model}, serial number ${serial_number}${firmware ? `, firmware ${firmware}` : ""}`;
+    const description = `${d.description.replace(/\.?$/, ".")} ${r.own ? "Identified itself" : "Its controller identified itself"} at the start of the session as ${said}.`;
+    if (!r.own) return { description, ...(d.serial_number === undefined ? {} : { serial_number: d.serial_number }) };
+    if (d.serial_number && d.serial_number !== serial_number) warnings.push(`${d.name}: the profile says serial number ${d.serial_number}, the device reports ${serial_number}`);
+    const maker = d.model === undefined ? undefined : models.get(d.model)?.manufacturer;
+    if (maker && !sameMaker(maker, manufacturer)) warnings.push(`${d.name}: the profile's model ${d.model} is made by ${maker}, the device reports ${manufacturer}`);
+    return { description, serial_number };
   };
   const instance = (type: N.DeviceInstance["neurodata_type"], d: { name: string; description: string; serial_number?: string | undefined; model?: string | undefined }) =>
     ({
       neurodata_type: type,
       name: d.name,
-      description: d.description,
-      ...serial(d.name, d.serial_number),
+      ...reported(d),
       ...(d.model === undefined ? {} : { model: d.model }),
     }) as N.DeviceInstance;
-  const filter = (d: Parameters<typeof instance>[1]) => instance((d.model && FILTER_OF_MODEL[modelType.get(d.model) ?? ""]) || "OpticalFilter", d);
+  const filter = (d: Parameters<typeof instance>[1]) => instance((d.model && FILTER_OF_MODEL[models.get(d.model)?.neurodata_type ?? ""]) || "OpticalFilter", d);
 
   const devices: N.Device[] = [
     ...rig.models.map((m) => ({ ...m }) as N.DeviceModel),
@@ -132,4 +148,10 @@ function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): 
   const out: Partial<Pick<T, K>> = {};
   for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
   return out;
+}
+
+/** "Spectra-Physics" and "Spectra Physics", "Cobolt" and "Cobolt (HÜBNER Photonics)" are one maker. */
+function sameMaker(a: string, b: string): boolean {
+  const [x, y] = [a, b].map((s) => s.toLowerCase().replace(/[^a-z0-9]/g, ""));
+  return x!.includes(y!) || y!.includes(x!);
 }

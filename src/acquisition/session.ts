@@ -5,12 +5,12 @@
 import { existsSync, statSync } from "node:fs";
 import { type Observable, type Subscription, Subject, filter, map, merge, takeUntil, tap } from "rxjs";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
-import type { DeviceEvent, DeviceIdentity, Stamped } from "../drivers/device.js";
+import type { DeviceEvent, Stamped } from "../drivers/device.js";
 import type { ExcitationSource, ExcitationSourceState } from "../drivers/excitation-source.js";
 import type { FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
 import { NwbWriter, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
-import { planNwb, writePlan } from "./nwb-plan.js";
+import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
 import { type EngineEvent, type Route, type TaggedFrame, assembleVolumes, boundedWrite, limitSamples, recordDrops, routeKey, type Sample, sampleBytes, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
@@ -129,11 +129,13 @@ export class Session {
   static async start(options: SessionOptions): Promise<Session> {
     const { profile, devices } = options;
     const log = options.log ?? (() => undefined);
-    const identities = new Map<string, DeviceIdentity>();
-    for (const [name, laser] of devices.lasers) identities.set(name, await laser.identify());
+    const identities = new Map<string, ReportedIdentity>();
+    for (const [name, laser] of devices.lasers) identities.set(name, { identity: await laser.identify(), own: true });
     for (const { controller, channels } of devices.photodetectors) {
-      const id = await controller.identify();
-      for (const detector of Object.values(channels)) identities.set(detector, id);
+      const identity = await controller.identify();
+      // A controller of one detector is that detector (a Thorlabs PMT2100); one of several is only their controller.
+      const detectors = Object.values(channels);
+      for (const detector of detectors) identities.set(detector, { identity, own: detectors.length === 1 });
     }
     const plan = planNwb(profile, identities);
     const startedMs = Date.now();

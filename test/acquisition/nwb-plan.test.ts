@@ -32,12 +32,30 @@ describe("NWB plan of a rig profile", () => {
     expect(attr(f, `acquisition/${container}${first.name}`, "neurodata_type")).toBe(first.neurodata_type);
   });
 
-  it("takes a device's reported serial number and warns when the profile says another", async () => {
+  it("takes a device's own serial number, describes what it reported, and warns where it disagrees with the profile", async () => {
     const p = await profile("sim-2p.yaml");
-    const laser = p.rig.excitation_sources[0]!;
-    const plan = planNwb(p, new Map([[laser.name, { manufacturer: "Spectra-Physics", model: "MaiTai", serial_number: "SIM-4242" }]]));
-    const written = plan.devices.find((d) => d.name === laser.name) as { serial_number?: string };
-    expect(written.serial_number).toBe("SIM-4242");
-    expect(plan.warnings).toEqual(laser.serial_number && laser.serial_number !== "SIM-4242" ? [`${laser.name}: the profile says serial number ${laser.serial_number}, the device reports SIM-4242`] : []);
+    const laser = { ...p.rig.excitation_sources[0]!, serial_number: "1111" };
+    const profiled = { ...p, rig: { ...p.rig, excitation_sources: [laser] } };
+    const controller = { manufacturer: "Scientifica", model: "MDU PMT controller", serial_number: "MDU-77", firmware: "2.1" };
+    const plan = planNwb(
+      profiled,
+      new Map([
+        [laser.name, { identity: { manufacturer: "Coherent", model: "Chameleon Ultra II", serial_number: "SIM-4242", firmware: "7.3" }, own: true }],
+        ["PMTGreen", { identity: controller, own: false }],
+      ]),
+    );
+    const device = (name: string) => plan.devices.find((d) => d.name === name) as { serial_number?: string; description: string };
+    expect(device(laser.name).serial_number).toBe("SIM-4242");
+    expect(device(laser.name).description).toBe(`${laser.description}. Identified itself at the start of the session as Coherent Chameleon Ultra II, serial number SIM-4242, firmware 7.3.`);
+    // A controller's identity describes the PMT but is not the PMT's serial number.
+    expect(device("PMTGreen").serial_number).toBeUndefined();
+    expect(device("PMTGreen").description).toMatch(/Its controller identified itself at the start of the session as Scientifica MDU PMT controller, serial number MDU-77, firmware 2\.1\.$/);
+    expect(plan.warnings).toEqual([
+      `${laser.name}: the profile says serial number 1111, the device reports SIM-4242`,
+      `${laser.name}: the profile's model Mai Tai DeepSee is made by Spectra-Physics, the device reports Coherent`,
+    ]);
+    // Spelling is not a disagreement.
+    const same = planNwb(p, new Map([[laser.name, { identity: { manufacturer: "Spectra Physics", model: "MaiTai", serial_number: "3312" }, own: true }]]));
+    expect(same.warnings).toEqual([]);
   });
 });

@@ -68,4 +68,19 @@ describe("a live session on the simulated two-photon rig", () => {
     // Serial numbers come from the devices themselves (the simulated Mai Tai reports 3312).
     expect(attr(f, "general/devices/TiSapphireLaser", "serial_number")).toBe("3312");
   });
+
+  it("warns in the log and the event record when a device is not the one the profile names", async () => {
+    // The profile expects the laser with serial number 1111; the simulated one reports 3312.
+    const { profile, rig } = await simulatedRig("sim-2p.yaml", (yaml) => yaml.replace("      model: Mai Tai DeepSee\n", "      model: Mai Tai DeepSee\n      serial_number: \"1111\"\n"));
+    const out = tempPath("mismatch.nwb");
+    const log: string[] = [];
+    const session = await Session.start({ profile, metadata, out, overwrite: false, devices: rig, log: (line) => log.push(line) });
+    await session.stop();
+    const warning = "TiSapphireLaser: the profile says serial number 1111, the device reports 3312";
+    expect(log).toContain(`warning: ${warning}`);
+    const f = await openRead(out);
+    expect(dataset(f, "acquisition/rig_events/data").value).toContain(`identity_mismatch [profile] ${warning}`);
+    expect(attr(f, "general/devices/TiSapphireLaser", "serial_number")).toBe("3312");
+    expect(attr(f, "general/devices/TiSapphireLaser", "description")).toMatch(/Identified itself at the start of the session as Spectra Physics MaiTai, serial number 3312, firmware .+\.$/);
+  });
 });
