@@ -2,6 +2,7 @@
 // event loop (serial ports, ZeroMQ) never waits on HDF5. Requests run strictly in arrival order.
 import { parentPort } from "node:worker_threads";
 import { type CheckpointReport, NwbFile } from "./nwb-file.js";
+import type { NumericArray } from "./element-types.js";
 import { interleavePlanes } from "./planes.js";
 import type { Request, Response } from "./protocol.js";
 
@@ -13,6 +14,7 @@ let checkpointIntervalMs = 1000;
 let lastCheckpoint = Date.now();
 let dirty = false;
 let timer: NodeJS.Timeout | undefined;
+let volume: NumericArray | undefined;
 
 function checkpoint(): CheckpointReport {
   const report = file!.checkpoint();
@@ -58,7 +60,9 @@ function run(req: Request): unknown {
       return file.append(req.series, req.data, req.timestamps);
     case "appendPlanes":
       dirty = true;
-      return file.append(req.series, interleavePlanes(req.planes), req.timestamps);
+      // append() copies what it keeps (into a chunk's staging or HDF5), so one volume buffer serves every volume.
+      volume = interleavePlanes(req.planes, volume);
+      return file.append(req.series, volume, req.timestamps);
     case "call": {
       dirty = true;
       const method = file[req.method] as (...args: unknown[]) => unknown;
