@@ -178,7 +178,7 @@ export class ScannerSimulator {
             const conditions = { laser: this.laser, signalScale: this.detectors[channel]?.signalScale ?? 1 };
             const image = this.sample.image(width, height, t, FLUOROPHORES[channel]!, planes > 1 ? (plane + 0.5) / planes : undefined, conditions);
             const pixels = quantize(image, dtype);
-            const header = { version: PROTOCOL_VERSION, counter, hardware_time_s: t, channel, plane, shape: [height, width], dtype, scanner: this.state };
+            const header = { version: PROTOCOL_VERSION, counter, hardware_time_s: hardwareClock(t), channel, plane, shape: [height, width], dtype, scanner: this.state };
             if (await send(socket, [Buffer.from(JSON.stringify(header)), Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength)])) summary.sent++;
             else summary.dropped_queue_full++;
           }
@@ -192,6 +192,12 @@ export class ScannerSimulator {
     return summary;
   }
 }
+
+/**
+ * The acquisition hardware's own clock reading at time `t`: like a digitizer's or camera's it runs a few
+ * ppm off and counts whole microseconds, so frame intervals differ by a tick, never exactly equal.
+ */
+export const hardwareClock = (t: number) => Math.round(t * (1 + 25e-6) * 1e6) / 1e6;
 
 /** Queues a message if there is room; false when the queue is full. */
 async function send(socket: Push, parts: Buffer[]): Promise<boolean> {

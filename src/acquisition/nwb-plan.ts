@@ -110,8 +110,12 @@ export function planNwb(profile: RigProfile, identities: ReadonlyMap<string, Rep
       data_type: source.data_type,
       microscopy_rig: rigNameOf(s.microscopy_channel),
       microscopy_channel: s.microscopy_channel,
-      // Frames carry the scanner's own timestamps, which are written as they are.
+      // Frame times are written as they are: the hardware's, put on the session clock, or arrival times.
       clock: { timestamps: true as const },
+      comments:
+        source.clock === "arrival"
+          ? `Timestamps are the times frames of ${source.name} reached rigd: the source has no clock of its own, so they include its transfer delay and jitter.`
+          : `Timestamps are ${source.name}'s hardware times, related to the session clock by the fastest arrival among its first frames.`,
       storage: { chunkBytes: st.chunk_bytes, ...(st.compression === "gzip" ? { gzipLevel: st.gzip_level } : {}) },
     };
     if (s.neurodata_type === "PlanarMicroscopySeries") {

@@ -356,10 +356,11 @@ export class Session {
     };
     const limit = this.options.samplesPerSeries;
     const limited = limit === undefined ? (samples: Observable<Sample>) => samples : limitSamples(limit, Object.keys(this.samples), this.fill);
+    const clocks = new Map(profile.recording.frame_sources.map((f) => [f.name, f.clock]));
     for (const [name, source] of devices.frameSources) {
       const pipeline = source.frames$.pipe(
         takeUntil(this.stopFrames),
-        tagAndTime(name, routes, this.startedMs, () => undefined),
+        tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", () => undefined, (e) => (e.kind === "dropped_frames" ? engineDrop : emit)(e)),
         tap((t) => this.preview(t)),
         recordDrops(emit),
         assembleVolumes(routes, engineDrop),

@@ -39,26 +39,57 @@ export const CLOCK_CALIBRATION_FRAMES = 30;
 
 /**
  * tag + time: finds each frame's series (frames no series records are counted, not kept) and puts its
- * hardware time on the session clock. The offset between the hardware clock and the host's is the
- * smallest (arrival − hardware time) among a stream's first frames: delivery only ever adds delay,
- * so the fastest arrival is the best estimate. Those frames wait until it is known; after that the
- * offset is fixed and hardware time alone decides, so host jitter never enters the timestamps.
+ * time on the session clock.
+ *
+ * A hardware clock: the offset between it and the host's is the smallest (arrival − hardware time) among
+ * a stream's first frames: delivery only ever adds delay, so the fastest arrival is the best estimate.
+ * Those frames wait until it is known; after that the offset is fixed and hardware time alone decides,
+ * so host jitter never enters the timestamps. A hardware clock that goes back (the acquisition was
+ * restarted) is calibrated anew. An "arrival" clock (a source without one) takes arrival times as they are.
+ *
+ * A frame whose time is not after its series' last one cannot be stored in order: it is dropped and
+ * recorded, never written with an invented time.
  */
-export function tagAndTime(source: string, routes: ReadonlyMap<string, Route>, sessionStartMs: number, unrouted: (frame: Frame) => void): OperatorFunction<Frame, TaggedFrame> {
+export function tagAndTime(
+  source: string,
+  routes: ReadonlyMap<string, Route>,
+  sessionStartMs: number,
+  clock: "hardware" | "arrival",
+  unrouted: (frame: Frame) => void,
+  emit: (e: EngineEvent) => void,
+): OperatorFunction<Frame, TaggedFrame> {
   return (frames) =>
     new Observable<TaggedFrame>((subscriber) => {
+      const arrival = (frame: Frame) => (frame.received_time - sessionStartMs) / 1000;
       let offset: number | undefined;
+      let lastHardware = -Infinity;
+      const lastTime = new Map<string, number>();
       const waiting: { frame: Frame; series: string }[] = [];
-      const send = (series: string, frame: Frame) => subscriber.next({ series, frame, time: Math.max(0, frame.hardware_time_s + offset!) });
+      const send = (series: string, frame: Frame, time: number) => {
+        const last = lastTime.get(series) ?? -Infinity;
+        if (time <= last) {
+          emit({ time: last, kind: "dropped_frames", source: series, message: `1 frames missing (hardware counter ${frame.counter} came at ${time.toFixed(6)} s, not after the series' last frame at ${last.toFixed(6)} s)` });
+          return;
+        }
+        lastTime.set(series, time);
+        subscriber.next({ series, frame, time });
+      };
       const calibrate = () => {
-        offset = Math.min(...waiting.map(({ frame }) => (frame.received_time - sessionStartMs) / 1000 - frame.hardware_time_s));
-        for (const w of waiting.splice(0)) send(w.series, w.frame);
+        offset = Math.min(...waiting.map(({ frame }) => arrival(frame) - frame.hardware_time_s!));
+        for (const w of waiting.splice(0)) send(w.series, w.frame, Math.max(0, w.frame.hardware_time_s! + offset));
       };
       return frames.subscribe({
         next: (frame) => {
           const route = routes.get(routeKey(source, frame.channel, frame.plane));
           if (!route) return unrouted(frame);
-          if (offset !== undefined) return send(route.series, frame);
+          if (clock === "arrival") return send(route.series, frame, arrival(frame));
+          const hardware = frame.hardware_time_s!;
+          if (hardware < lastHardware && offset !== undefined) {
+            emit({ time: arrival(frame), kind: "fault", source, message: `the hardware clock went back from ${lastHardware} s to ${hardware} s (acquisition restarted?): relating it to the session clock anew` });
+            offset = undefined;
+          }
+          lastHardware = hardware;
+          if (offset !== undefined) return send(route.series, frame, Math.max(0, hardware + offset));
           waiting.push({ frame, series: route.series });
           if (waiting.length >= CLOCK_CALIBRATION_FRAMES) calibrate();
         },

@@ -254,6 +254,10 @@ export const FrameSource = z.strictObject({
     .describe("Planes per cycle (per volume); plane indices in frame headers run from 0 to plane_count - 1"),
   data_type: z.enum(FRAME_DATA_TYPES),
   frame_rate_in_Hz: within(0.001, 1e5, "a rate in Hz").describe("Frames per second of one channel; each plane is a frame"),
+  clock: z
+    .enum(["hardware", "arrival"])
+    .default("hardware")
+    .describe("Where frame times come from: the hardware_time_s of each frame (hardware), or when it reaches rigd (arrival), for sources without a clock of their own; the series' comments say which"),
 });
 export type FrameSource = z.output<typeof FrameSource>;
 

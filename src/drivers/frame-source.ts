@@ -29,13 +29,15 @@ export interface FrameSpec {
   data_type: FrameDtype;
   channel_count: number;
   plane_count: number;
+  /** "arrival": the source has no clock of its own, and frames may leave out hardware_time_s (default "hardware"). */
+  clock?: "hardware" | "arrival";
 }
 
 export interface Frame {
   /** The hardware's count of this channel and plane's acquisitions: +1 from one frame of the stream to the next. */
   counter: number;
-  /** Start of the frame on the acquisition hardware's clock, in seconds. */
-  hardware_time_s: number;
+  /** Start of the frame on the acquisition hardware's clock, in seconds; absent from a source without one. */
+  hardware_time_s: number | undefined;
   channel: number;
   plane: number;
   /** [height, width]; `data` is row-major, x fastest. */
@@ -45,7 +47,7 @@ export interface Frame {
   data: FrameData;
   /** Frames of this channel and plane that never arrived just before this one (a counter gap); 0 when none. */
   missing_before: number;
-  /** Date.now() when the frame was received, to relate the hardware clock to the host's. */
+  /** When the frame was received, in ms since the epoch with sub-ms resolution (performance.timeOrigin + performance.now()). */
   received_time: number;
 }
 

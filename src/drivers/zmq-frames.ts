@@ -51,7 +51,9 @@ export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec): Decoded 
   };
   const problem =
     (Number.isSafeInteger(h.counter) && (h.counter as number) >= 0 ? undefined : `counter must be a whole number from 0 to 2^53 - 1, got ${show(h.counter)}`) ??
-    (Number.isFinite(h.hardware_time_s) ? undefined : `hardware_time_s must be a number of seconds, got ${show(h.hardware_time_s)}`) ??
+    (Number.isFinite(h.hardware_time_s) || (h.hardware_time_s === undefined && spec.clock === "arrival")
+      ? undefined
+      : `hardware_time_s must be a number of seconds${spec.clock === "arrival" ? " or absent" : ""}, got ${show(h.hardware_time_s)}`) ??
     below("channel", spec.channel_count) ??
     below("plane", spec.plane_count);
   if (problem) return reject("field", problem);
@@ -65,14 +67,14 @@ export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec): Decoded 
   const data = payload.byteOffset % Type.BYTES_PER_ELEMENT === 0 ? new Type(payload.buffer, payload.byteOffset, height * width) : new Type(new Uint8Array(payload).buffer, 0, height * width);
   const frame: Frame = {
     counter: h.counter as number,
-    hardware_time_s: h.hardware_time_s as number,
+    hardware_time_s: h.hardware_time_s as number | undefined,
     channel: h.channel as number,
     plane: h.plane as number,
     shape: [height, width],
     dtype: h.dtype,
     data,
     missing_before: 0,
-    received_time: Date.now(),
+    received_time: performance.timeOrigin + performance.now(),
   };
   return { frame, scanner };
 }

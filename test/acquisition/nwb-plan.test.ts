@@ -32,6 +32,13 @@ describe("NWB plan of a rig profile", () => {
     expect(attr(f, `acquisition/${container}${first.name}`, "neurodata_type")).toBe(first.neurodata_type);
   });
 
+  it("says in each series' comments where its timestamps come from", async () => {
+    const p = await profile("sim-2p.yaml");
+    expect(planNwb(p).planarSeries[0]!.comments).toBe("Timestamps are ScanFrames's hardware times, related to the session clock by the fastest arrival among its first frames.");
+    const clockless = { ...p, recording: { ...p.recording, frame_sources: p.recording.frame_sources.map((f) => ({ ...f, clock: "arrival" as const })) } };
+    expect(planNwb(clockless).planarSeries[0]!.comments).toBe("Timestamps are the times frames of ScanFrames reached rigd: the source has no clock of its own, so they include its transfer delay and jitter.");
+  });
+
   it("takes a device's own serial number, describes what it reported, and warns where it disagrees with the profile", async () => {
     const p = await profile("sim-2p.yaml");
     const laser = { ...p.rig.excitation_sources[0]!, serial_number: "1111" };

@@ -5,7 +5,7 @@ import { Push } from "zeromq";
 import type { DeviceEvent } from "../../src/drivers/device.js";
 import type { Frame, ScannerState } from "../../src/drivers/frame-source.js";
 import { decodeFrame, ZmqFrameSource, type ZmqFrameOptions } from "../../src/drivers/zmq-frames.js";
-import { LIGHT_SHEET, malformedMessages, ScannerSimulator } from "../../simulators/zmq-scanner.js";
+import { hardwareClock, LIGHT_SHEET, malformedMessages, ScannerSimulator } from "../../simulators/zmq-scanner.js";
 
 const SPEC = { frame_shape: [4, 6], data_type: "uint16", channel_count: 2, plane_count: 2 } as const;
 const opened: { close(): unknown }[] = [];
@@ -60,6 +60,19 @@ describe("decodeFrame", () => {
     expect(decoded.frame.data.byteOffset).toBe(8);
     expect(decoded.frame.data[23]).toBe(123);
     expect(decoded.frame).toMatchObject({ counter: 3, channel: 0, plane: 0, shape: [4, 6], dtype: "uint16" });
+  });
+
+  it("takes frames without hardware_time_s only from a source declared to have no clock", () => {
+    const [head, pixels] = message({ counter: 3 });
+    const timeless = Buffer.from(JSON.stringify({ ...JSON.parse(head!.toString()), hardware_time_s: undefined }));
+    expect(decodeFrame([timeless, pixels!], SPEC)).toEqual({ reason: "field", message: "hardware_time_s must be a number of seconds, got undefined" });
+    const decoded = decodeFrame([timeless, pixels!], { ...SPEC, clock: "arrival" });
+    if ("reason" in decoded) throw new Error(decoded.message);
+    expect(decoded.frame.hardware_time_s).toBeUndefined();
+    expect(decoded.frame.received_time).toBeCloseTo(performance.timeOrigin + performance.now(), -2);
+    // A source without a clock that sends one anyway must still send a number.
+    const bad = Buffer.from(JSON.stringify({ ...JSON.parse(head!.toString()), hardware_time_s: "soon" }));
+    expect(decodeFrame([bad, pixels!], { ...SPEC, clock: "arrival" })).toEqual({ reason: "field", message: 'hardware_time_s must be a number of seconds or absent, got "soon"' });
   });
 
   it("copies only a payload whose start the pixel type cannot view (an odd offset)", () => {
@@ -176,7 +189,10 @@ describe("scanner simulator into the frame source", () => {
     const green = frames.filter((f) => f.channel === 0);
     expect(green[0]!.counter).toBe(0);
     expect(green.at(-1)!.counter).toBe(30);
-    for (const f of green) expect(f.hardware_time_s).toBeCloseTo(f.counter * (512 / 15820), 9);
+    // On the scanner's own clock: microsecond ticks of a clock a few ppm off, as a digitizer stamps frames.
+    for (const f of green) expect(f.hardware_time_s).toBe(hardwareClock(f.counter * (512 / 15820)));
+    const intervals = new Set(green.slice(1).map((f, i) => Math.round((f.hardware_time_s! - green[i]!.hardware_time_s!) * 1e6)));
+    expect(intervals.size).toBeGreaterThan(1);
     expect(states).toEqual([{ line_rate_Hz: 15820, scan_direction: "horizontal", bidirectional: true, pixel_size_um: [500 / 512, 500 / 512], zoom: 2 }]);
   });
 
@@ -188,7 +204,7 @@ describe("scanner simulator into the frame source", () => {
 
     expect(summary.seconds).toBeGreaterThan(0.18);
     expect(summary.sent + summary.dropped_late).toBe(20);
-    expect(frames.map((f) => f.hardware_time_s)).toEqual(frames.map((f) => (f.counter * 5 + f.plane) / 100));
+    expect(frames.map((f) => f.hardware_time_s)).toEqual(frames.map((f) => hardwareClock((f.counter * 5 + f.plane) / 100)));
     expect(frames[0]!.data).toBeInstanceOf(Float32Array);
     expect(states).toEqual([{ pixel_size_um: [500 / 48, 500 / 32], zoom: 2 }]);
   });
