@@ -197,4 +197,31 @@ describe("rigd acquire on the simulated two-photon rig", { timeout: 60_000 }, ()
       expectAscending(s.timestamps);
     }
   });
+
+  it("killed outright (SIGKILL) mid-recording, leaves a file that opens with every checkpointed frame", async () => {
+    const out = tempPath("killed.nwb");
+    const run = acquire(["--profile", profileCopy(), "--out", out, "--duration", "60s", "--json"]);
+    // Status lines come once a second; the profile checkpoints every second. Frames counted 3 s before the
+    // kill were written and checkpointed long before it.
+    const counted: number[] = [];
+    await new Promise<void>((resolve, reject) => {
+      run.onLine((line) => {
+        counted.push((JSON.parse(line).samples ?? {})[SERIES[0]!] ?? 0);
+        if (counted.length >= 5 && counted.at(-4)! > 0) resolve();
+      });
+      run.done.then(({ code, stderr }) => reject(new Error(`rigd acquire exited (${code}) before it was killed: ${stderr}`)));
+    });
+    run.child.kill("SIGKILL");
+    const { signal } = await run.done;
+    expect(signal).toBe("SIGKILL");
+    const earlier = counted.at(-4)!;
+    const series = await seriesIn(out);
+    for (const name of SERIES) {
+      const s = series.get(name)!;
+      expect(s.frames, name).toBeGreaterThanOrEqual(earlier);
+      expect(s.timestamps.length, name).toBe(s.frames);
+      expectAscending(s.timestamps);
+    }
+    console.log(`killed: ${earlier} frames counted 3 s before, ${counted.at(-1)} at the last status line, ${series.get(SERIES[0]!)!.frames} in the file`);
+  });
 });
