@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { Request, Subscriber } from "zeromq";
 import { afterEach, describe, expect, it } from "vitest";
 import { summarize } from "../../src/nwb/inspect.js";
+import { expectShutterClosedInFile } from "../acquisition/shutter.js";
 import { tempPath } from "../nwb/h5read.js";
 
 const port = () => 20000 + Math.floor(Math.random() * 20000);
@@ -69,8 +70,10 @@ describe("rigd serve", () => {
     }
     expect(state).toBe("recording");
     await new Promise((r) => setTimeout(r, 1500));
+    // Closing the shutter over the socket: the frames after it are dark, event and telemetry say when.
     expect(await ask({ cmd: "set", device: "TiSapphireLaser", property: "shutter", value: false })).toMatchObject({ ok: true });
     expect(await ask({ cmd: "mark", text: "stimulus on" })).toEqual({ ok: true, result: { marked: "stimulus on" } });
+    await new Promise((r) => setTimeout(r, 1500));
     const stopped = await ask({ cmd: "stop" });
     expect(stopped.ok).toBe(true);
     expect(stopped.result.samples.PlanarMicroscopySeriesGreen).toBeGreaterThan(20);
@@ -79,6 +82,7 @@ describe("rigd serve", () => {
     const file = await summarize(out);
     expect(file.events.map((e) => e.text)).toEqual(expect.arrayContaining(["command [TiSapphireLaser] shutter set to false", "mark [user] stimulus on"]));
     expect(file.series.find((s) => s.path.endsWith("PlanarMicroscopySeriesGreen"))!.samples).toBe(stopped.result.samples.PlanarMicroscopySeriesGreen);
+    await expectShutterClosedInFile(out);
   });
 
   it("answers malformed requests with structured errors and keeps running", async () => {
