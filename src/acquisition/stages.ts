@@ -121,7 +121,8 @@ export function recordDrops(emit: (e: EngineEvent) => void): OperatorFunction<Ta
 /**
  * assemble: planes 0 … depths-1 of one channel's volume (one hardware counter value) become one volume,
  * handed on as its planes. A volume with a missing plane — lost in the middle, at its start, or unfinished
- * when the stream ends — is dropped and recorded once: a volume of invented planes would be worse than a gap.
+ * when the stream ends — is dropped and recorded once, and so are volumes of which no plane arrived: a volume
+ * of invented planes would be worse than a gap.
  */
 export function assembleVolumes(routes: ReadonlyMap<string, Route>, emit: (e: EngineEvent) => void): OperatorFunction<TaggedFrame, Sample> {
   return (frames: Observable<TaggedFrame>) =>
@@ -131,6 +132,7 @@ export function assembleVolumes(routes: ReadonlyMap<string, Route>, emit: (e: En
       const open = new Map<string, { counter: number; time: number; planes: FrameData[]; depths: number }>();
       // The volume whose planes are being skipped, per series, so each broken volume is recorded once.
       const skipping = new Map<string, number>();
+      const lastCounter = new Map<string, number>();
       const drop = (series: string, time: number, counter: number, depths: number, why: string) => {
         skipping.set(series, counter);
         emit({ time, kind: "dropped_frames", source: series, message: `1 volume dropped: ${why} (volume ${counter}, ${depths} planes)` });
@@ -143,6 +145,13 @@ export function assembleVolumes(routes: ReadonlyMap<string, Route>, emit: (e: En
             return;
           }
           const { counter, plane } = t.frame;
+          // Whole volumes of which no plane arrived show only as a jump in the volume counter.
+          const last = lastCounter.get(t.series);
+          lastCounter.set(t.series, counter);
+          if (last !== undefined && counter > last + 1) {
+            const n = counter - last - 1;
+            emit({ time: t.time, kind: "dropped_frames", source: t.series, message: `${n} volume${n === 1 ? "" : "s"} dropped: no plane of ${n === 1 ? "it" : "them"} arrived (volume${n === 1 ? ` ${last + 1}` : `s ${last + 1}–${counter - 1}`})` });
+          }
           const v = open.get(t.series);
           if (v && (counter !== v.counter || plane !== v.planes.length)) {
             open.delete(t.series);

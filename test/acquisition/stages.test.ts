@@ -64,13 +64,13 @@ describe("engine stages", () => {
     expect(events).toEqual([{ time: 0.04, kind: "dropped_frames", source: "Green", message: "3 frames missing (hardware counter 0 → 4)" }]);
   });
 
-  it("assemble: a volume's planes go on together; a volume missing a plane (middle, start or end) is dropped and recorded once", async () => {
+  it("assemble: a volume's planes go on together; a volume missing a plane (middle, start, end or all) is dropped and recorded once", async () => {
     const routes = new Map<string, Route>([0, 1].map((p) => [routeKey("scan", 0, p), { series: "Vol", depths: 2 }] as const));
     const events: EngineEvent[] = [];
     // counter = volume; plane 0 holds 0…5, plane 1 holds 10…15
     const t = (volume: number, plane: number) => ({ series: "Vol", frame: frame(volume, plane, plane), time: volume + plane / 10 });
     const volumes: Sample[] = await lastValueFrom(
-      from([t(0, 0), t(0, 1), t(1, 0), t(2, 0), t(2, 1), t(3, 1), t(4, 0)]).pipe(assembleVolumes(routes, (e) => events.push(e)), toArray()),
+      from([t(0, 0), t(0, 1), t(1, 0), t(2, 0), t(2, 1), t(3, 1), t(7, 0)]).pipe(assembleVolumes(routes, (e) => events.push(e)), toArray()),
     );
     expect(volumes.map((v) => v.time)).toEqual([0, 2]);
     const planes = (volumes[0] as { planes: Uint16Array[] }).planes;
@@ -80,7 +80,8 @@ describe("engine stages", () => {
     expect(events.map((e) => [e.time, e.message])).toEqual([
       [1, "1 volume dropped: plane 1 never arrived (volume 1, 2 planes)"],
       [3.1, "1 volume dropped: planes before 1 never arrived (volume 3, 2 planes)"],
-      [4, "1 volume dropped: the recording stopped after plane 0 (volume 4, 2 planes)"],
+      [7, "3 volumes dropped: no plane of them arrived (volumes 4–6)"],
+      [7, "1 volume dropped: the recording stopped after plane 0 (volume 7, 2 planes)"],
     ]);
   });
 
