@@ -4,7 +4,7 @@
 // With --depths D the frames are the planes of D-plane volumes, appended as a light-sheet camera delivers
 // them (appendVolume: the worker interleaves them depth last).
 //
-//   npm run bench -- [--frames 10000] [--size 512] [--depths 1] [--dir /tmp] [--keep] [--gzip 1]
+//   npm run bench -- [--frames 10000] [--size 512] [--depths 1] [--chunk-mb 64] [--dir /tmp] [--keep] [--gzip 1]
 //   npm run bench -- --frames 1600 --size 2048 --depths 16      (sim-lightsheet's volumes at full size)
 import { closeSync, fsyncSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +17,7 @@ const { values: args } = parseArgs({
     frames: { type: "string", default: "10000" },
     size: { type: "string", default: "512" },
     depths: { type: "string", default: "1" },
+    "chunk-mb": { type: "string", default: "64" },
     dir: { type: "string", default: tmpdir() },
     keep: { type: "boolean", default: false },
     gzip: { type: "string" },
@@ -81,7 +82,7 @@ async function rigd(path: string): Promise<number> {
     microscopy_rig: "Rig",
     microscopy_channel: "Green",
     clock: { timestamps: true as const },
-    storage: { chunkBytes: Math.min(64 * 1024 * 1024, frameBytes * depths), ...(args.gzip ? { gzipLevel: Number(args.gzip) } : {}) },
+    storage: { chunkBytes: Math.min(Number(args["chunk-mb"]) * 1024 * 1024, frameBytes * depths), ...(args.gzip ? { gzipLevel: Number(args.gzip) } : {}) },
   };
   // Frames arrive as I/O events do (one per event-loop turn), each in a fresh buffer that append
   // transfers to the worker; a tight loop of resolved awaits would keep timers out and hide stalls.
