@@ -150,7 +150,8 @@ export class NwbWriter {
 
   /**
    * Waits until the queue has room for `arrays`, then returns what to send: an array that owns its whole
-   * buffer as it is (to be transferred, which detaches it), a view into a larger buffer as a copy.
+   * buffer as it is (to be transferred, which detaches it), a view into a larger buffer — or a buffer
+   * already sent in this call (one plane given twice) — as a copy.
    */
   private async room(arrays: readonly NumericArray[]): Promise<NumericArray[]> {
     const bytes = arrays.reduce((n, a) => n + a.byteLength, 0);
@@ -158,7 +159,12 @@ export class NwbWriter {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
       this.throwIfFailed();
     }
-    return arrays.map((a) => (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer ? a : (a.slice() as NumericArray)));
+    const sent = new Set<ArrayBufferLike>();
+    return arrays.map((a) => {
+      const owned = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer && !sent.has(a.buffer);
+      sent.add(a.buffer);
+      return owned ? a : (a.slice() as NumericArray);
+    });
   }
 
   /** Sends an append with its arrays transferred; the queue holds their bytes until the worker is done. */
