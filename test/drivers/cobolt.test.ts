@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { DeviceEvent } from "../../src/drivers/device.js";
 import { CoboltLaser } from "../../src/drivers/cobolt.js";
 import { CoboltSimulator } from "../../simulators/cobolt.js";
+import { lineFaultTests } from "./line-faults.js";
 
 let sim: CoboltSimulator;
 let laser: CoboltLaser;
@@ -56,28 +57,17 @@ describe("Cobolt laser over a pty", () => {
     expect(readings[2]!.time).toBeGreaterThanOrEqual(readings[0]!.time);
   });
 
-  it("times out with bounded retries when the device is silent, then recovers", async () => {
-    const events = await connect();
-    sim.faults.silent = true;
-    await expect(laser.readState()).rejects.toThrow(/no reply to 'l\?' within 150 ms after 2 attempts/);
-    expect(events.map((e) => e.kind)).toEqual(["timeout", "retry", "timeout"]);
-    sim.faults.silent = false;
-    expect((await laser.readState()).emission).toBe(false);
-  });
-
-  it("reports garbage as an event and retries", async () => {
-    const events = await connect();
-    sim.faults.garbage = true;
-    laser.events$.pipe(filter((e) => e.kind === "garbage"), take(1)).subscribe(() => (sim.faults.garbage = false));
-    expect(await laser.identify()).toMatchObject({ serial_number: "17354" });
-    expect(events.some((e) => e.kind === "garbage")).toBe(true);
-  });
-
-  it("waits out a slow answer within its timeout", async () => {
-    const events = await connect({ timeoutMs: 400 });
-    sim.faults.delayMs = 150;
-    expect((await laser.identify()).serial_number).toBe("17354");
-    expect(events).toEqual([]);
+  lineFaultTests({
+    connect,
+    sim: () => sim,
+    driver: () => laser,
+    firstQuery: "l?",
+    timeoutMs: 150,
+    serialNumber: "17354",
+    exercise: async () => {
+      expect((await laser.readState()).emission).toBe(false);
+      expect((await laser.identify()).serial_number).toBe("17354");
+    },
   });
 
   it("reconnects with backoff after the port vanishes, and sets the protocol up again", async () => {

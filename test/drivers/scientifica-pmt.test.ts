@@ -5,6 +5,7 @@ import type { DeviceEvent } from "../../src/drivers/device.js";
 import { ScientificaPmtController } from "../../src/drivers/scientifica-pmt.js";
 import { DeviceTimeoutError } from "../../src/drivers/serial-line.js";
 import { ScientificaPmtSimulator } from "../../simulators/scientifica-pmt.js";
+import { lineFaultTests } from "./line-faults.js";
 
 let sim: ScientificaPmtSimulator;
 let pmt: ScientificaPmtController;
@@ -116,30 +117,18 @@ describe("Scientifica PMT controller over a pty", () => {
     expect(readings.map((r) => r.state.channels.B!.gain)).toEqual([0.3, 0.3, 0.3]);
   });
 
-  it("times out with bounded retries when the controller is silent, then recovers", async () => {
-    const events = await connect();
-    sim.faults.silent = true;
-    await expect(pmt.readState()).rejects.toThrow(/no reply to 'ENABLE' within 250 ms after 2 attempts/);
-    expect(events.map((e) => e.kind)).toEqual(["timeout", "retry", "timeout"]);
-    sim.faults.silent = false;
-    await pmt.setGain("A", 0.5);
-    expect((await pmt.readState()).channels.A!.gain).toBe(0.5);
-  });
-
-  it("reports garbage as an event and retries", async () => {
-    const events = await connect();
-    sim.faults.garbage = true;
-    pmt.events$.pipe(filter((e) => e.kind === "garbage"), take(1)).subscribe(() => (sim.faults.garbage = false));
-    expect((await pmt.identify()).serial_number).toBe("PMT-2741");
-    expect(events.map((e) => e.kind)).toContain("garbage");
-  });
-
-  it("waits out a slow answer within its timeout", async () => {
-    const events = await connect({ timing: { timeoutMs: 400 } });
-    sim.faults.delayMs = 150;
-    await pmt.setEnabled(true);
-    expect((await pmt.readState()).enabled).toBe(true);
-    expect(events).toEqual([]);
+  lineFaultTests({
+    connect: (timing) => connect({ timing }),
+    sim: () => sim,
+    driver: () => pmt,
+    firstQuery: "ENABLE",
+    timeoutMs: 250,
+    serialNumber: "PMT-2741",
+    exercise: async () => {
+      await pmt.setEnabled(true);
+      await pmt.setGain("A", 0.5);
+      expect(await pmt.readState()).toMatchObject({ enabled: true, channels: { A: { gain: 0.5 } } });
+    },
   });
 
   it("reconnects after the port vanishes and shakes hands and sets gain control up again", async () => {

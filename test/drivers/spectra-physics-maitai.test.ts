@@ -5,6 +5,7 @@ import type { DeviceEvent } from "../../src/drivers/device.js";
 import { SpectraPhysicsMaiTai } from "../../src/drivers/spectra-physics-maitai.js";
 import type { TunableLaserBehaviour } from "../../simulators/tunable-laser.js";
 import { MaiTaiSimulator } from "../../simulators/spectra-physics-maitai.js";
+import { lineFaultTests } from "./line-faults.js";
 
 let sim: MaiTaiSimulator;
 let laser: SpectraPhysicsMaiTai;
@@ -120,28 +121,14 @@ describe("Spectra-Physics Mai Tai over a pty", () => {
     expect(readings.map((r) => r.state.wavelength_nm)).toEqual([800, 800, 800]);
   });
 
-  it("times out with bounded retries when the laser is silent, then recovers", async () => {
-    const events = await connect();
-    sim.faults.silent = true;
-    await expect(laser.readState()).rejects.toThrow(/no reply to '\*STB\?' within 300 ms after 2 attempts/);
-    expect(events.map((e) => e.kind)).toEqual(["timeout", "retry", "timeout"]);
-    sim.faults.silent = false;
-    expect(await laser.readState()).toMatchObject({ emission: false, wavelength_nm: 800 });
-  });
-
-  it("reports garbage as an event and retries", async () => {
-    const events = await connect();
-    sim.faults.garbage = true;
-    laser.events$.pipe(filter((e) => e.kind === "garbage"), take(1)).subscribe(() => (sim.faults.garbage = false));
-    expect((await laser.identify()).serial_number).toBe("3312");
-    expect(events.map((e) => e.kind)).toEqual(["garbage", "retry"]);
-  });
-
-  it("waits out a slow answer within its timeout", async () => {
-    const events = await connect({ timing: { timeoutMs: 800 } });
-    sim.faults.delayMs = 150;
-    expect(await laser.readState()).toMatchObject({ wavelength_nm: 800, shutter_open: false });
-    expect(events).toEqual([]);
+  lineFaultTests({
+    connect: (timing) => connect({ timing }),
+    sim: () => sim,
+    driver: () => laser,
+    firstQuery: "*STB?",
+    timeoutMs: 300,
+    serialNumber: "3312",
+    exercise: async () => expect(await laser.readState()).toMatchObject({ emission: false, wavelength_nm: 800, shutter_open: false }),
   });
 
   it("reconnects after the port vanishes, turns the watchdog off again and reads the same state", async () => {

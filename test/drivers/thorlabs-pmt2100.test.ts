@@ -1,11 +1,12 @@
 // The Thorlabs PMT2100 driver against its simulator over a real pty pair (socat): through the serial
 // bindings, and through the usbtmc transport, which opens the pty as the plain file /dev/usbtmc0 would be.
-import { filter, firstValueFrom, take, timeout } from "rxjs";
+import { filter, firstValueFrom, timeout } from "rxjs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { DeviceEvent } from "../../src/drivers/device.js";
 import { DeviceDisconnectedError, SerialLine } from "../../src/drivers/serial-line.js";
 import { ThorlabsPmt2100, UsbtmcTransport } from "../../src/drivers/thorlabs-pmt2100.js";
 import { ThorlabsPmt2100Simulator } from "../../simulators/thorlabs-pmt2100.js";
+import { lineFaultTests } from "./line-faults.js";
 
 let sim: ThorlabsPmt2100Simulator;
 let pmt: ThorlabsPmt2100;
@@ -109,30 +110,17 @@ describe("Thorlabs PMT2100 over a serial pty", () => {
     expect((await pmt.readState()).channels["1"]!.tripped).toBe(true);
   });
 
-  it("times out with bounded retries when the device is silent, then recovers", async () => {
-    const events = await connect();
-    sim.faults.silent = true;
-    await expect(pmt.readState()).rejects.toThrow(/no reply to 'SENS:FUNC:STAT\? H10721' within 250 ms after 2 attempts/);
-    expect(events.map((e) => e.kind)).toEqual(["timeout", "retry", "timeout"]);
-    sim.faults.silent = false;
-    await pmt.setGain("1", 0.6);
-    expect((await pmt.readState()).channels["1"]!.gain).toBe(0.6);
-  });
-
-  it("reports garbage as an event and retries", async () => {
-    const events = await connect();
-    sim.faults.garbage = true;
-    pmt.events$.pipe(filter((e) => e.kind === "garbage"), take(1)).subscribe(() => (sim.faults.garbage = false));
-    expect((await pmt.identify()).serial_number).toBe("00AG8701");
-    expect(events.map((e) => e.kind)).toContain("garbage");
-  });
-
-  it("waits out a slow answer within its timeout", async () => {
-    const events = await connect({ timing: { timeoutMs: 400 } });
-    sim.faults.delayMs = 150;
-    await pmt.setGain("1", 0.55);
-    expect((await pmt.readState()).channels["1"]!.gain).toBe(0.55);
-    expect(events).toEqual([]);
+  lineFaultTests({
+    connect: (timing) => connect({ timing }),
+    sim: () => sim,
+    driver: () => pmt,
+    firstQuery: "SENS:FUNC:STAT? H10721",
+    timeoutMs: 250,
+    serialNumber: "00AG8701",
+    exercise: async () => {
+      await pmt.setGain("1", 0.6);
+      expect((await pmt.readState()).channels["1"]!.gain).toBe(0.6);
+    },
   });
 
   it("reconnects after the port vanishes and sets the protocol up again", async () => {
