@@ -104,8 +104,7 @@ export class CoherentChameleon extends TunableLaser {
   async setShutter(open: boolean): Promise<void> {
     const want = open ? "1" : "0";
     await this.set(`SHUTTER=${want}`);
-    await this.until(() => this.ask("?S", digit), (s) => s === want, this.waits.confirmMs, () => `shutter still ${open ? "closed" : "open"} after SHUTTER=${want}`, this.waits.shutterIntervalMs);
-    await this.poll();
+    await this.confirmShutter(() => this.ask("?S", digit), want, `SHUTTER=${want}`);
   }
 
   /** The laser acknowledges the command itself (an empty line), so no read-back is needed; ?TS then shows the tuning. */

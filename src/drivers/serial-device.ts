@@ -40,12 +40,11 @@ export abstract class SerialDevice<S> implements Device<S> {
   }
 
   /**
-   * Reads and publishes the state, stamped with the time the read began: after a setting is confirmed
-   * that is the moment of confirmation, not a few round trips later. A failure becomes an event (the
-   * line already reported timeouts).
+   * Reads and publishes the state, stamped with `time` (default: when the read began, so that after a
+   * setting is confirmed it is the moment of confirmation, not a few round trips later). A failure
+   * becomes an event (the line already reported timeouts).
    */
-  protected async poll(): Promise<void> {
-    const time = Date.now();
+  protected async poll(time = Date.now()): Promise<void> {
     try {
       this.state.next({ time, state: await this.readState() });
     } catch (e) {

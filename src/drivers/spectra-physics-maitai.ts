@@ -78,14 +78,7 @@ export class SpectraPhysicsMaiTai extends TunableLaser {
   async setShutter(open: boolean): Promise<void> {
     const want = open ? "1" : "0";
     await this.line.send(`SHUTTER ${want}`);
-    await this.until(
-      () => this.line.query("SHUTTER?", { valid: (r) => r === "0" || r === "1" }),
-      (r) => r === want,
-      this.waits.confirmMs,
-      () => `shutter still ${open ? "closed" : "open"} after SHUTTER ${want}`,
-      this.waits.shutterIntervalMs,
-    );
-    await this.poll();
+    await this.confirmShutter(() => this.line.query("SHUTTER?", { valid: (r) => r === "0" || r === "1" }), want, `SHUTTER ${want}`);
   }
 
   protected async tune(nm: number): Promise<void> {

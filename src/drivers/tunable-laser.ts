@@ -48,6 +48,22 @@ export abstract class TunableLaser extends SerialDevice<ExcitationSourceState> i
     throw new Error(`${this.line.label}: cannot set ${watts} W: this laser has no power control (its output follows the wavelength); set the power with the Pockels cell or attenuator`);
   }
 
+  /**
+   * Asks for the shutter's position ("1" open, "0" closed) every shutterIntervalMs until it reads `want`,
+   * then reads the state. That reading is stamped with the moment the confirming read-back was asked:
+   * the light changed between the ask before it and this one, so to within one interval, and the reply's
+   * delay on a busy host does not count.
+   */
+  protected async confirmShutter(read: () => Promise<string>, want: "0" | "1", command: string): Promise<void> {
+    let askedAt = Date.now();
+    const ask = () => {
+      askedAt = Date.now();
+      return read();
+    };
+    await this.until(ask, (r) => r === want, this.waits.confirmMs, () => `shutter still ${want === "1" ? "closed" : "open"} after ${command}`, this.waits.shutterIntervalMs);
+    await this.poll(askedAt);
+  }
+
   /** Reads every `intervalMs` until `done` holds, or rejects with `failure(last reading)` after `timeoutMs`; resolves with the reading. */
   protected async until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, failure: (last: T) => string, intervalMs = this.waits.intervalMs): Promise<T> {
     const deadline = Date.now() + timeoutMs;

@@ -17,18 +17,19 @@ export async function expectShutterClosedInFile(path: string): Promise<void> {
   expect(i).toBeGreaterThanOrEqual(0);
   const closed = eventTimes[i]!;
 
+  // Where the frames went dark, from the frames themselves: lit before, only the digitizer's offset after.
   const brightness = Array.from({ length: data.shape![0]! }, (_, k) => mean(data.slice([[k, k + 1], [], []]) as Uint16Array));
-  const lit = brightness.filter((_, k) => times[k]! < closed - PERIOD_S);
-  const dark = brightness.filter((_, k) => times[k]! > closed + PERIOD_S);
+  const offset = Math.min(...brightness);
+  const isDark = (b: number) => b - offset < 0.05 * (brightness[0]! - offset);
+  const firstDark = brightness.findIndex(isDark);
+  const lit = brightness.slice(0, firstDark);
+  const dark = brightness.slice(firstDark);
   expect(lit.length).toBeGreaterThan(5);
   expect(dark.length).toBeGreaterThan(5);
-  // Dark frames keep only the digitizer's offset; lit ones add the sample's fluorescence on top.
-  const offset = Math.min(...dark);
   expect(Math.max(...dark) - offset).toBeLessThan(0.05 * (Math.min(...lit) - offset));
 
   // The shutter closed between the last lit frame and the first dark one: the event and the telemetry
   // carry the moment the laser first reported it closed, which falls in that interval, give or take a frame.
-  const firstDark = brightness.findIndex((b, k) => k > 5 && b - offset < 0.05 * (Math.min(...lit) - offset));
   const shutter = Array.from(dataset(f, "acquisition/TiSapphireLaserShutter/data").value as Float64Array);
   const shutterTimes = dataset(f, "acquisition/TiSapphireLaserShutter/timestamps").value as Float64Array;
   expect(shutter[0]).toBe(1);
