@@ -7,7 +7,7 @@ import { summarize } from "../../src/nwb/inspect.js";
 import { openRead, attr, tempPath } from "../nwb/h5read.js";
 import { violations } from "../nwb/inspector-rules.js";
 import { layoutByType, referenceFile, typedDifferently } from "../nwb/layout.js";
-import { metadata, simulatedRig } from "./sim-rig.js";
+import { metadata, simulatedRig, stopScanners } from "./sim-rig.js";
 
 /** Sum of N in the event record's "dropped_frames [series] N <what>" entries. */
 const lostIn = (events: { text: string }[], what: RegExp) =>
@@ -22,9 +22,7 @@ export async function recordAndCheck(file: string, seconds: number, options: { d
   const session = await Session.start({ profile, metadata, out, overwrite: false, devices: rig });
   sims.startScanners({ dropProbability: options.dropProbability });
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  sims.stopScanners();
-  const [scan] = [...(await sims.scanSummaries()).values()];
-  await new Promise((r) => setTimeout(r, 500)); // the last frames on their way
+  const [scan] = [...(await stopScanners(sims, rig)).values()];
   const counts = rig.frameSources.get(profile.recording.frame_sources[0]!.name)!.counts;
   const identities = new Map(await Promise.all([...rig.lasers].map(async ([name, laser]) => [name, await laser.identify()] as const)));
   await session.stop();

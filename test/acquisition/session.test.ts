@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { Session } from "../../src/acquisition/session.js";
 import { attr, dataset, openRead, tempPath } from "../nwb/h5read.js";
 import { expectShutterClosedInFile } from "./shutter.js";
-import { metadata, simulatedRig } from "./sim-rig.js";
+import { metadata, simulatedRig, stopScanners } from "./sim-rig.js";
 
 describe("a live session on the simulated two-photon rig", () => {
   it("records every frame delivered; closing the shutter darkens the frames after it, and telemetry and events show when", async () => {
@@ -17,7 +17,7 @@ describe("a live session on the simulated two-photon rig", () => {
     await session.set("TiSapphireLaser", "shutter", false); // resolves once the laser confirms it closed
     const before = frames();
     while (frames() < before + 40) await new Promise((r) => setTimeout(r, 50));
-    sims.stopScanners();
+    await stopScanners(sims, rig);
     const delivered = rig.frameSources.get("ScanFrames")!.counts;
     const report = await session.stop();
 

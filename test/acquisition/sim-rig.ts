@@ -6,6 +6,7 @@ import type { ConnectedRig } from "../../src/acquisition/devices.js";
 import { openRig, type RunningRig } from "../../src/cli/running-rig.js";
 import { formatConfigError, parseRigProfile, type RigProfile } from "../../src/config/index.js";
 import type { SimulatedRig } from "../../simulators/rig.js";
+import type { ScanSummary } from "../../simulators/zmq-scanner.js";
 
 /** Everything nwbinspector asks of a session's metadata, as a lab would give it. */
 export const metadata = {
@@ -34,4 +35,22 @@ export async function simulatedRig(file: string, edit: (yaml: string) => string 
   const r = await openRig(profile);
   running.push(r);
   return { profile, sims: r.sims!, rig: r.rig };
+}
+
+/**
+ * Stops the rig's scanners and waits until each receiver has taken every frame its scanner sent
+ * (a scanner finishes the volume under way and one more after stop, so counting right away races it).
+ */
+export async function stopScanners(sims: SimulatedRig, rig: ConnectedRig): Promise<Map<string, ScanSummary>> {
+  sims.stopScanners();
+  const scans = await sims.scanSummaries();
+  for (const [name, scan] of scans) {
+    const source = rig.frameSources.get(name)!;
+    const deadline = Date.now() + 10_000;
+    while (source.counts.frames < scan.sent) {
+      if (Date.now() > deadline) throw new Error(`${name}: the scanner sent ${scan.sent} frames, only ${source.counts.frames} arrived within 10 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  return scans;
 }
