@@ -1,12 +1,11 @@
 // rigd acquire end to end: the built CLI records the simulated two-photon rig (profiles/sim-2p.yaml), and each
 // file it leaves is read back with h5wasm, independently of the writer's code.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { dataset, openRead, tempPath } from "../nwb/h5read.js";
+import { dataset, openRead, tempDir, tempPath } from "../nwb/h5read.js";
 
 // The CLI as installed (package.json "bin"): `npm test` builds before running vitest.
 const MAIN = "dist/src/cli/main.js";
@@ -161,7 +160,7 @@ describe("rigd acquire on the simulated two-photon rig", { timeout: 60_000 }, ()
       col = lines[line - 1]!.indexOf("bogus_key") + 1;
       return edited;
     });
-    const outDir = mkdtempSync(join(tmpdir(), "rigd-"));
+    const outDir = tempDir();
     const out = join(outDir, "never.nwb");
     const { code, stderr } = await acquire(["--profile", profile, "--out", out, "--duration", "3s"]).done;
     expect(code).toBe(2);

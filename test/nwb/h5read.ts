@@ -1,9 +1,10 @@
 // Reading files back with h5wasm, independently of the writer's code.
 import h5wasm from "h5wasm/node";
 import type { Dataset, Group } from "h5wasm/node";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll } from "vitest";
 
 export type { Dataset, Group };
 
@@ -13,7 +14,21 @@ export async function openRead(path: string): Promise<InstanceType<typeof h5wasm
   return new h5wasm.File(path, "r");
 }
 
-export const tempPath = (name: string) => join(mkdtempSync(join(tmpdir(), "rigd-")), name);
+// Recordings are hundreds of MB: each test file removes its own when it is done.
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new empty directory, removed after the test file. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "rigd-"));
+  made.push(dir);
+  return dir;
+}
+
+/** A path for a file `name` in a new directory, removed after the test file. */
+export const tempPath = (name: string) => join(tempDir(), name);
 
 export function dataset(f: Group, path: string): Dataset {
   const ds = f.get(path);
