@@ -11,7 +11,7 @@ import type { FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
 import { NwbWriter, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
 import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
-import { type EngineEvent, type Route, type TaggedFrame, assembleVolumes, boundedWrite, limitSamples, recordDrops, routeKey, type Sample, sampleBytes, tagAndTime } from "./stages.js";
+import { type EngineEvent, type Route, type TaggedFrame, assembleVolumes, boundedWrite, inTimeOrder, limitSamples, recordDrops, routeKey, type Sample, sampleBytes, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
 export interface RigDevices {
@@ -48,6 +48,12 @@ export interface Preview {
 
 /** At most this many previews per second and series. */
 const PREVIEWS_PER_SECOND = 2;
+
+/**
+ * Events wait this long (s) before they go to the file, so that one dated back — a shutter setting is
+ * confirmed about a second after the shutter moved — still goes in in order. A crash loses them too.
+ */
+const EVENT_HOLD_S = 2;
 
 export interface SessionStatus {
   state: SessionState;
@@ -97,7 +103,6 @@ export class Session {
   private readonly samples: Record<string, number> = {};
   private readonly events$ = new Subject<EngineEvent>();
   private eventCount = 0;
-  private lastEventTime = 0;
   private engineDrops = 0;
   private queueBytes = 0;
   private writtenBytes = 0;
@@ -201,36 +206,30 @@ export class Session {
       if (!ok) throw new Error(`${device}.${property}: expected ${what}, got ${JSON.stringify(value)}`);
       return value as T;
     };
-    // A setter resolves after the device confirmed the setting and its state was read again; that
-    // reading, the last before it resolves, is stamped with the moment of confirmation: the event's time.
-    let confirmedMs: number | undefined;
-    const state$: Observable<Stamped<unknown>> | undefined = laser?.state$ ?? pmt?.controller.state$;
-    const readings = state$?.subscribe(({ time }) => (confirmedMs = time));
-    try {
+    // A setter resolves with the reading that confirmed the setting, stamped when it took effect: the event's time.
+    const setting = (): Promise<Stamped<unknown>> => {
       if (laser) {
         switch (property) {
-          case "shutter": await laser.setShutter(expect<boolean>(typeof value === "boolean", "true (open) or false (closed)")); break;
-          case "emission": await laser.setEmission(expect<boolean>(typeof value === "boolean", "true or false")); break;
-          case "wavelength_nm": await laser.setWavelength(expect<number>(typeof value === "number", "a wavelength in nm")); break;
-          case "power_W": await laser.setPower(expect<number>(typeof value === "number", "a power in W")); break;
+          case "shutter": return laser.setShutter(expect<boolean>(typeof value === "boolean", "true (open) or false (closed)"));
+          case "emission": return laser.setEmission(expect<boolean>(typeof value === "boolean", "true or false"));
+          case "wavelength_nm": return laser.setWavelength(expect<number>(typeof value === "number", "a wavelength in nm"));
+          case "power_W": return laser.setPower(expect<number>(typeof value === "number", "a power in W"));
           default: throw new Error(`${device}: no property '${property}' (shutter, emission, wavelength_nm, power_W)`);
         }
-      } else if (pmt) {
+      }
+      if (pmt) {
         const channel = Object.entries(pmt.channels).find(([, d]) => d === device)![0];
         switch (property) {
-          case "gain": await pmt.controller.setGain(channel, expect<number>(typeof value === "number", `a gain in ${pmt.controller.gainUnit}`)); break;
-          case "enabled": await pmt.controller.setEnabled(expect<boolean>(typeof value === "boolean", "true or false")); break;
-          case "reset_trip": await pmt.controller.resetTrip(); break;
+          case "gain": return pmt.controller.setGain(channel, expect<number>(typeof value === "number", `a gain in ${pmt.controller.gainUnit}`));
+          case "enabled": return pmt.controller.setEnabled(expect<boolean>(typeof value === "boolean", "true or false"));
+          case "reset_trip": return pmt.controller.resetTrip();
           default: throw new Error(`${device}: no property '${property}' (gain, enabled, reset_trip)`);
         }
-      } else {
-        throw new Error(`no bound device named '${device}' (lasers: ${[...lasers.keys()].join(", ") || "none"}; photodetectors: ${photodetectors.flatMap((p) => Object.values(p.channels)).join(", ") || "none"})`);
       }
-    } finally {
-      readings?.unsubscribe();
-    }
-    const time = confirmedMs === undefined ? this.now() : (confirmedMs - this.startedMs) / 1000;
-    this.event({ time, kind: "command", source: device, message: `${property} set to ${JSON.stringify(value)}` });
+      throw new Error(`no bound device named '${device}' (lasers: ${[...lasers.keys()].join(", ") || "none"}; photodetectors: ${photodetectors.flatMap((p) => Object.values(p.channels)).join(", ") || "none"})`);
+    };
+    const { time } = await setting();
+    this.event({ time: (time - this.startedMs) / 1000, kind: "command", source: device, message: `${property} set to ${JSON.stringify(value)}` });
   }
 
   /** Adds an entry to the event record (times are kept in order for the file). */
@@ -245,8 +244,8 @@ export class Session {
     this.stopFrames.next();
     this.stopFrames.complete();
     await Promise.all(this.pipelines);
+    this.events$.complete(); // releases the events still held (see EVENT_HOLD_S)
     for (const s of this.subscriptions) s.unsubscribe();
-    this.events$.complete();
     this.previews.complete();
     await this.pending;
     try {
@@ -268,12 +267,9 @@ export class Session {
 
   private recordEvents(): void {
     this.subscriptions.push(
-      this.events$.subscribe((e) => {
-        // The file wants events in time order; device events and frame events come from different clocks.
-        const time = Math.max(e.time, this.lastEventTime);
-        this.lastEventTime = time;
+      this.events$.pipe(inTimeOrder(EVENT_HOLD_S, () => this.now())).subscribe((e) => {
         this.eventCount++;
-        this.enqueue(() => this.writer.addEvent({ time, kind: e.kind, source: nwbSafeSource(e.source), message: e.message }));
+        this.enqueue(() => this.writer.addEvent({ time: e.time, kind: e.kind, source: nwbSafeSource(e.source), message: e.message }));
       }),
     );
     const { lasers, photodetectors, frameSources } = this.options.devices;

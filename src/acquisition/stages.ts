@@ -200,6 +200,42 @@ export function limitSamples(n: number, series: readonly string[], full: () => v
 }
 
 /**
+ * order: events reach the record in time order. They come by paths of different delay — a device event
+ * when the driver saw it, a gap at the frame after it, a setting dated back to when it took effect (a
+ * shutter confirmed a second after it moved) — so each is held until `holdS` seconds of session time
+ * (`now`) have passed it, then released sorted; on completion, all that remain. One older than an event
+ * already released goes in at that event's time: the record never runs backwards.
+ */
+export function inTimeOrder(holdS: number, now: () => number, tickMs = 250): OperatorFunction<EngineEvent, EngineEvent> {
+  return (events) =>
+    new Observable<EngineEvent>((out) => {
+      const held: EngineEvent[] = [];
+      let released = -Infinity;
+      const release = (until: number) => {
+        held.sort((a, b) => a.time - b.time); // stable: equal times keep their order of arrival
+        while (held.length > 0 && held[0]!.time <= until) {
+          const e = held.shift()!;
+          released = Math.max(e.time, released);
+          out.next({ ...e, time: released });
+        }
+      };
+      const timer = setInterval(() => release(now() - holdS), tickMs);
+      const subscription = events.subscribe({
+        next: (e) => held.push(e),
+        error: (e: unknown) => out.error(e),
+        complete: () => {
+          release(Infinity);
+          out.complete();
+        },
+      });
+      return () => {
+        clearInterval(timer);
+        subscription.unsubscribe();
+      };
+    });
+}
+
+/**
  * buffer: at most `maxBytes` of samples wait for the writer. When the disk cannot keep up the newest
  * samples are dropped and recorded, never queued without bound, and the source is never blocked
  * (a scanner cannot wait).

@@ -1,6 +1,6 @@
 // Cobolt (HÜBNER Photonics) fixed-wavelength lasers: 115200 8N1, commands end in CR, replies in CRLF;
 // a command that is not a query answers "OK", a bad one "Syntax error: …".
-import type { DeviceIdentity } from "./device.js";
+import type { DeviceIdentity, Stamped } from "./device.js";
 import type { DriverProbe } from "./probe.js";
 import type { ExcitationSource, ExcitationSourceState } from "./excitation-source.js";
 import { SerialDevice } from "./serial-device.js";
@@ -54,23 +54,21 @@ export class CoboltLaser extends SerialDevice<ExcitationSourceState> implements 
     };
   }
 
-  async setEmission(on: boolean): Promise<void> {
-    await this.command(on ? "l1" : "l0");
-    await this.poll();
+  setEmission(on: boolean): Promise<Stamped<ExcitationSourceState>> {
+    return this.apply(() => this.command(on ? "l1" : "l0"));
   }
 
-  async setShutter(): Promise<void> {
+  async setShutter(): Promise<never> {
     throw new Error("Cobolt lasers have no shutter: switch emission instead");
   }
 
-  async setWavelength(): Promise<void> {
+  async setWavelength(): Promise<never> {
     throw new Error(`Cobolt lasers have a fixed wavelength (${this.wavelength_nm} nm)`);
   }
 
-  async setPower(watts: number): Promise<void> {
+  async setPower(watts: number): Promise<Stamped<ExcitationSourceState>> {
     if (!(watts >= 0)) throw new Error(`power must be ≥ 0 W, got ${watts}`);
-    await this.command(`p ${watts.toFixed(4)}`);
-    await this.poll();
+    return this.apply(() => this.command(`p ${watts.toFixed(4)}`));
   }
 
   /** A non-query command: "OK", or the device's error as an exception. */

@@ -2,7 +2,7 @@
 // one reply line: the value for a query, an empty line for a setting, a line containing "Error" when refused.
 // From power-up the laser echoes each command and prints a "CHAMELEON>" prompt; configure() turns both off, and
 // until then (at connect, after a power cycle) every exchange copes with them: it skips the echo, strips the prompt.
-import type { DeviceIdentity } from "./device.js";
+import type { DeviceIdentity, Stamped } from "./device.js";
 import type { DriverProbe } from "./probe.js";
 import type { ExcitationSourceState } from "./excitation-source.js";
 import type { LineTiming, SerialSettings } from "./serial-line.js";
@@ -93,18 +93,21 @@ export class CoherentChameleon extends TunableLaser {
   }
 
   /** Resolves once ?L reports the new state; a cold laser then warms up on its own (warmed_up_percent 0 until it runs). */
-  async setEmission(on: boolean): Promise<void> {
+  setEmission(on: boolean): Promise<Stamped<ExcitationSourceState>> {
     const want = on ? "1" : "0";
-    await this.set(`L=${want}`);
-    const state = await this.until(() => this.ask("?L", digit), (l) => l === want || (on && l === "2"), this.waits.confirmMs, (l) => `?L still ${l} after L=${want}`);
-    await this.poll();
-    if (state !== want) throw new Error(`${this.line.label}: did not switch on: ${(await this.fault()) ?? "fault"}`);
+    return this.apply(async () => {
+      await this.set(`L=${want}`);
+      const state = await this.until(() => this.ask("?L", digit), (l) => l === want || (on && l === "2"), this.waits.confirmMs, (l) => `?L still ${l} after L=${want}`);
+      if (state !== want) throw new Error(`${this.line.label}: did not switch on: ${(await this.fault()) ?? "fault"}`);
+    });
   }
 
-  async setShutter(open: boolean): Promise<void> {
+  setShutter(open: boolean): Promise<Stamped<ExcitationSourceState>> {
     const want = open ? "1" : "0";
-    await this.set(`SHUTTER=${want}`);
-    await this.confirmShutter(() => this.ask("?S", digit), want, `SHUTTER=${want}`);
+    return this.apply(async () => {
+      await this.set(`SHUTTER=${want}`);
+      return this.confirmShutter(() => this.ask("?S", digit), want, `SHUTTER=${want}`);
+    });
   }
 
   /** The laser acknowledges the command itself (an empty line), so no read-back is needed; ?TS then shows the tuning. */

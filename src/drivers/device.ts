@@ -33,7 +33,7 @@ export interface Device<S> {
   identify(): Promise<DeviceIdentity>;
   /** Reads the whole state once. */
   readState(): Promise<S>;
-  /** State readings: one per poll while polling, and after every command. */
+  /** State readings: one per poll while polling (paused while a setting is made), and the one after each setting. */
   readonly state$: Observable<Stamped<S>>;
   readonly events$: Observable<DeviceEvent>;
   /** Starts reading the state every `intervalMs` (a failed poll is an event, never an exception). */

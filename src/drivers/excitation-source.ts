@@ -1,5 +1,5 @@
 // The excitation source kind (a laser), like python-microscope's LightSource: one interface, one file per protocol.
-import type { Device } from "./device.js";
+import type { Device, Stamped } from "./device.js";
 
 export interface ExcitationSourceState {
   /** Laser emission (diodes / pump on). */
@@ -19,12 +19,15 @@ export interface ExcitationSourceState {
   fault?: string;
 }
 
+/** A setter resolves once the device shows the setting, with that reading, stamped when it took effect. */
+type Setting = Promise<Stamped<ExcitationSourceState>>;
+
 export interface ExcitationSource extends Device<ExcitationSourceState> {
   readonly tunable: boolean;
-  setEmission(on: boolean): Promise<void>;
-  setShutter(open: boolean): Promise<void>;
+  setEmission(on: boolean): Setting;
+  setShutter(open: boolean): Setting;
   /** Tunable lasers only; rejects on a fixed-wavelength device. */
-  setWavelength(nm: number): Promise<void>;
+  setWavelength(nm: number): Setting;
   /** Devices with power control only; rejects otherwise. */
-  setPower(watts: number): Promise<void>;
+  setPower(watts: number): Setting;
 }

@@ -1,5 +1,5 @@
 // The photodetector kind: a PMT controller with one or more channels.
-import type { Device } from "./device.js";
+import type { Device, Stamped } from "./device.js";
 
 export interface PhotodetectorChannelState {
   /** Gain as the controller expresses it (control voltage in V, or the controller's own units). */
@@ -14,13 +14,16 @@ export interface PhotodetectorState {
   channels: Record<string, PhotodetectorChannelState>;
 }
 
+/** A setter resolves once the controller shows the setting, with that reading, stamped when it took effect. */
+type Setting = Promise<Stamped<PhotodetectorState>>;
+
 export interface PhotodetectorController extends Device<PhotodetectorState> {
   readonly channels: readonly string[];
   readonly gainUnit: string;
-  setEnabled(on: boolean): Promise<void>;
-  setGain(channel: string, gain: number): Promise<void>;
+  setEnabled(on: boolean): Setting;
+  setGain(channel: string, gain: number): Setting;
   /** Clears overload trips; some controllers are unresponsive for seconds afterwards. */
-  resetTrip(): Promise<void>;
+  resetTrip(): Setting;
 }
 
 /** Rejects a gain before anything is sent: an unknown channel, or a value outside the controller's range. */

@@ -6,7 +6,7 @@
 // Scientifica adapter checks for "A", acq4 raises on "E,<n>", ScanImage treats "E,1" as a failed handshake).
 // Our choices, documented nowhere we could find: V's bit 0 is channel A and bit 1 channel B (ScanImage's
 // decoding of V is inconsistent), and the gain range is 0–1 V.
-import type { DeviceIdentity } from "./device.js";
+import type { DeviceIdentity, Stamped } from "./device.js";
 import type { DriverProbe } from "./probe.js";
 import { checkGain, type PhotodetectorController, type PhotodetectorState, tripChanges } from "./photodetector.js";
 import { SerialDevice } from "./serial-device.js";
@@ -69,28 +69,27 @@ export class ScientificaPmtController extends SerialDevice<PhotodetectorState> i
     return state;
   }
 
-  async setEnabled(on: boolean): Promise<void> {
-    await this.command(`ENABLE ${on ? 1 : 0}`);
-    await this.poll();
+  setEnabled(on: boolean): Promise<Stamped<PhotodetectorState>> {
+    return this.apply(() => this.command(`ENABLE ${on ? 1 : 0}`));
   }
 
-  async setGain(channel: string, volts: number): Promise<void> {
+  async setGain(channel: string, volts: number): Promise<Stamped<PhotodetectorState>> {
     checkGain(this, GAIN_RANGE_V, channel, volts);
-    await this.command(`${channel} ${volts.toFixed(3)}`);
-    await this.poll();
+    return this.apply(() => this.command(`${channel} ${volts.toFixed(3)}`));
   }
 
   /** RESTART reboots the controller, which clears the trips; it is silent until the reboot is over. */
-  async resetTrip(): Promise<void> {
-    const reboot = this.restart();
-    this.rebooted = reboot.then(
-      () => undefined,
-      () => undefined,
-    );
-    const silentMs = await reboot;
-    this.event("fault_cleared", `trips reset by RESTART; the controller rebooted and was silent for ${(silentMs / 1000).toFixed(1)} s`);
-    await this.configure(); // a rebooted controller may be back on its own defaults
-    await this.poll();
+  resetTrip(): Promise<Stamped<PhotodetectorState>> {
+    return this.apply(async () => {
+      const reboot = this.restart();
+      this.rebooted = reboot.then(
+        () => undefined,
+        () => undefined,
+      );
+      const silentMs = await reboot;
+      this.event("fault_cleared", `trips reset by RESTART; the controller rebooted and was silent for ${(silentMs / 1000).toFixed(1)} s`);
+      await this.configure(); // a rebooted controller may be back on its own defaults
+    });
   }
 
   /** Sends RESTART, then tries the handshake until the controller answers; resolves with how long it was silent. */

@@ -10,6 +10,10 @@ export abstract class SerialDevice<S> implements Device<S> {
   private readonly state = new Subject<Stamped<S>>();
   private readonly own = new Subject<DeviceEvent>();
   private polling: Subscription | undefined;
+  /** Settings under way (see apply). */
+  private applying = 0;
+  /** The latest periodic poll (never rejects). */
+  private polled: Promise<void> = Promise.resolve();
   readonly state$ = this.state.asObservable();
   readonly events$;
 
@@ -35,21 +39,42 @@ export abstract class SerialDevice<S> implements Device<S> {
     this.polling?.unsubscribe();
     // exhaustMap: a slow device skips polls instead of piling them up.
     this.polling = interval(intervalMs)
-      .pipe(exhaustMap(() => this.poll()))
+      .pipe(exhaustMap(() => (this.polled = this.poll())))
       .subscribe();
   }
 
   /**
-   * Reads and publishes the state, stamped with `time` (default: when the read began, so that after a
-   * setting is confirmed it is the moment of confirmation, not a few round trips later). A failure
-   * becomes an event (the line already reported timeouts).
+   * Makes a setting: runs `work` (its commands and any read-back it waits for), then reads the state,
+   * publishes it and resolves with it, stamped with the moment the setting took effect when `work`
+   * returns one (else when the read began). Periodic polls pause meanwhile: each holds the line for
+   * several round trips, and a read-back waiting behind one would date the change late. One already
+   * under way finishes first, or it could read the new setting and date it before the command.
    */
-  protected async poll(time = Date.now()): Promise<void> {
+  protected async apply(work: () => Promise<number | void>): Promise<Stamped<S>> {
+    this.applying++;
     try {
-      this.state.next({ time, state: await this.readState() });
+      await this.polled;
+      const tookEffect = await work();
+      return await this.publish(tookEffect ?? Date.now());
+    } finally {
+      this.applying--;
+    }
+  }
+
+  /** A periodic reading; a failure becomes an event (the line already reported timeouts). */
+  private async poll(): Promise<void> {
+    if (this.applying > 0) return;
+    try {
+      await this.publish(Date.now());
     } catch (e) {
       if (e instanceof Error && e.name !== "DeviceTimeoutError" && e.name !== "DeviceDisconnectedError") this.event("fault", e.message);
     }
+  }
+
+  private async publish(time: number): Promise<Stamped<S>> {
+    const reading = { time, state: await this.readState() };
+    this.state.next(reading);
+    return reading;
   }
 
   protected event(kind: DeviceEvent["kind"], message: string): void {

@@ -2,7 +2,7 @@
 // names. A set command gets no reply, and one the laser does not understand or cannot carry out is dropped without
 // a word (the manual: it "will not generate any signals on the RS-232 unless a query command is received"), so
 // every setting is sent with SerialLine.send and confirmed by a query that reads it back.
-import type { DeviceIdentity } from "./device.js";
+import type { DeviceIdentity, Stamped } from "./device.js";
 import type { DriverProbe } from "./probe.js";
 import type { ExcitationSourceState } from "./excitation-source.js";
 import type { LineTiming, SerialSettings } from "./serial-line.js";
@@ -65,20 +65,25 @@ export class SpectraPhysicsMaiTai extends TunableLaser {
     };
   }
 
-  /** Resolves once the pump is on; a cold laser warms up first, which takes minutes on a real one. */
-  async setEmission(on: boolean): Promise<void> {
-    if (on) await this.switchOn();
-    else {
-      await this.line.send("OFF");
-      await this.until(() => this.status(), (s) => (s & EMITTING) === 0, this.waits.confirmMs, () => "still emitting after OFF");
-    }
-    await this.poll();
+  /**
+   * Resolves once the pump is on or off. A cold laser warms up first, which takes minutes on a real one:
+   * periodic polls go on meanwhile, so the warm-up shows in the state.
+   */
+  async setEmission(on: boolean): Promise<Stamped<ExcitationSourceState>> {
+    if (on) await this.warmUp();
+    return this.apply(async () => {
+      await this.line.send(on ? "ON" : "OFF");
+      const emitting = (s: number) => (s & EMITTING) !== 0;
+      await this.until(() => this.status(), (s) => emitting(s) === on, this.waits.confirmMs, () => (on ? "no emission after ON" : "still emitting after OFF"));
+    });
   }
 
-  async setShutter(open: boolean): Promise<void> {
+  setShutter(open: boolean): Promise<Stamped<ExcitationSourceState>> {
     const want = open ? "1" : "0";
-    await this.line.send(`SHUTTER ${want}`);
-    await this.confirmShutter(() => this.line.query("SHUTTER?", { valid: (r) => r === "0" || r === "1" }), want, `SHUTTER ${want}`);
+    return this.apply(async () => {
+      await this.line.send(`SHUTTER ${want}`);
+      return this.confirmShutter(() => this.line.query("SHUTTER?", { valid: (r) => r === "0" || r === "1" }), want, `SHUTTER ${want}`);
+    });
   }
 
   protected async tune(nm: number): Promise<void> {
@@ -90,16 +95,13 @@ export class SpectraPhysicsMaiTai extends TunableLaser {
 
   /**
    * The manual's sequence: ON at 0 % warm starts the warm-up, ON while it runs (1–99 %) is refused, and ON at
-   * 100 % switches the pump on. The laser stays warm after OFF, so switching on again is immediate.
+   * 100 % switches the pump on (setEmission sends that one). The laser stays warm after OFF.
    */
-  private async switchOn(): Promise<void> {
+  private async warmUp(): Promise<void> {
     const warm = await this.read("READ:PCTWARMEDUP?", "%");
-    if (warm < 100) {
-      if (warm === 0) await this.line.send("ON");
-      await this.until(() => this.read("READ:PCTWARMEDUP?", "%"), (p) => p >= 100, this.warmUpMs, (p) => `still warming up (${p} %) after ${this.warmUpMs / 1000} s`);
-    }
-    await this.line.send("ON");
-    await this.until(() => this.status(), (s) => (s & EMITTING) !== 0, this.waits.confirmMs, () => "no emission after ON");
+    if (warm >= 100) return;
+    if (warm === 0) await this.line.send("ON");
+    await this.until(() => this.read("READ:PCTWARMEDUP?", "%"), (p) => p >= 100, this.warmUpMs, (p) => `still warming up (${p} %) after ${this.warmUpMs / 1000} s`);
   }
 
   private async status(): Promise<number> {

@@ -9,7 +9,7 @@
 // and 115200 baud for the serial variant, which nothing we found documents.
 import type { DriverProbe } from "./probe.js";
 import * as fs from "node:fs";
-import type { DeviceIdentity } from "./device.js";
+import type { DeviceIdentity, Stamped } from "./device.js";
 import { checkGain, type PhotodetectorController, type PhotodetectorState, tripChanges } from "./photodetector.js";
 import { SerialDevice } from "./serial-device.js";
 import type { LineTiming, LineTransport, SerialSettings } from "./serial-line.js";
@@ -64,20 +64,17 @@ export class ThorlabsPmt2100 extends SerialDevice<PhotodetectorState> implements
     return state;
   }
 
-  async setEnabled(on: boolean): Promise<void> {
-    await this.command(`SENS:FUNC:${on ? "ON" : "OFF"} ${this.detector}`);
-    await this.poll();
+  setEnabled(on: boolean): Promise<Stamped<PhotodetectorState>> {
+    return this.apply(() => this.command(`SENS:FUNC:${on ? "ON" : "OFF"} ${this.detector}`));
   }
 
-  async setGain(channel: string, gain: number): Promise<void> {
+  async setGain(channel: string, gain: number): Promise<Stamped<PhotodetectorState>> {
     checkGain(this, GAIN_RANGE_V, channel, gain);
-    await this.command(`INST GAIN;:SOUR:VOLT ${gain.toFixed(4)}V`);
-    await this.poll();
+    return this.apply(() => this.command(`INST GAIN;:SOUR:VOLT ${gain.toFixed(4)}V`));
   }
 
-  async resetTrip(): Promise<void> {
-    await this.command("SENS:CURR:PROT:CLE");
-    await this.poll();
+  resetTrip(): Promise<Stamped<PhotodetectorState>> {
+    return this.apply(() => this.command("SENS:CURR:PROT:CLE"));
   }
 
   /** The low-pass filter after the amplifier, in Hz. */

@@ -2,6 +2,7 @@
 // range comes from the laser at connect, a wavelength outside it is refused before anything is sent, there is no
 // power control, and a setting counts as done only once the laser reads it back, since these lasers act on a
 // command with a delay (the Mai Tai manual: the shutter reads its old position for about a second).
+import type { Stamped } from "./device.js";
 import type { ExcitationSource, ExcitationSourceState } from "./excitation-source.js";
 import { SerialDevice } from "./serial-device.js";
 import type { LineFraming, LineTiming, SerialSettings } from "./serial-line.js";
@@ -29,39 +30,39 @@ export abstract class TunableLaser extends SerialDevice<ExcitationSourceState> i
     this.waits = { confirmMs: 3000, intervalMs: 100, shutterIntervalMs: 10, ...waits };
   }
 
-  abstract setEmission(on: boolean): Promise<void>;
-  abstract setShutter(open: boolean): Promise<void>;
+  abstract setEmission(on: boolean): Promise<Stamped<ExcitationSourceState>>;
+  abstract setShutter(open: boolean): Promise<Stamped<ExcitationSourceState>>;
 
   /** Sends the new target and resolves once the laser has taken it; the state shows tuning until it is there. */
   protected abstract tune(nm: number): Promise<void>;
 
-  async setWavelength(nm: number): Promise<void> {
+  async setWavelength(nm: number): Promise<Stamped<ExcitationSourceState>> {
     const range = this.range;
     if (!range) throw new Error(`${this.line.label}: not connected (the tuning range comes from the laser)`);
     if (!Number.isInteger(nm)) throw new Error(`${this.line.label}: the wavelength is set in whole nm, not ${nm} nm`);
     if (nm < range[0] || nm > range[1]) throw new Error(`${this.line.label}: ${nm} nm is outside the tuning range ${range[0]}–${range[1]} nm`);
-    await this.tune(nm);
-    await this.poll();
+    return this.apply(() => this.tune(nm));
   }
 
-  async setPower(watts: number): Promise<void> {
+  async setPower(watts: number): Promise<never> {
     throw new Error(`${this.line.label}: cannot set ${watts} W: this laser has no power control (its output follows the wavelength); set the power with the Pockels cell or attenuator`);
   }
 
   /**
-   * Asks for the shutter's position ("1" open, "0" closed) every shutterIntervalMs until it reads `want`,
-   * then reads the state. That reading is stamped with the moment the confirming read-back was asked:
-   * the light changed between the ask before it and this one, so to within one interval, and the reply's
-   * delay on a busy host does not count.
+   * Asks for the shutter's position every shutterIntervalMs until it shows `want`, and resolves with when
+   * it moved: halfway between the ask that still showed the old position (or the command) and the one
+   * that first showed the new, so to within half an interval plus a round trip.
    */
-  protected async confirmShutter(read: () => Promise<string>, want: "0" | "1", command: string): Promise<void> {
-    let askedAt = Date.now();
+  protected async confirmShutter(read: () => Promise<string>, want: "0" | "1", command: string): Promise<number> {
+    let before = Date.now();
+    let asked = before;
     const ask = () => {
-      askedAt = Date.now();
+      before = asked;
+      asked = Date.now();
       return read();
     };
     await this.until(ask, (r) => r === want, this.waits.confirmMs, () => `shutter still ${want === "1" ? "closed" : "open"} after ${command}`, this.waits.shutterIntervalMs);
-    await this.poll(askedAt);
+    return (before + asked) / 2;
   }
 
   /** Reads every `intervalMs` until `done` holds, or rejects with `failure(last reading)` after `timeoutMs`; resolves with the reading. */

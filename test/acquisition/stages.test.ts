@@ -1,7 +1,7 @@
 // The engine's stages on hand-made frames: timing, drop accounting, volume assembly, the bounded queue.
-import { from, lastValueFrom, toArray } from "rxjs";
+import { Subject, from, lastValueFrom, toArray } from "rxjs";
 import { describe, expect, it } from "vitest";
-import { type EngineEvent, type Route, type Sample, assembleVolumes, boundedWrite, recordDrops, routeKey, tagAndTime } from "../../src/acquisition/stages.js";
+import { type EngineEvent, type Route, type Sample, assembleVolumes, boundedWrite, inTimeOrder, recordDrops, routeKey, tagAndTime } from "../../src/acquisition/stages.js";
 import type { Frame } from "../../src/drivers/frame-source.js";
 import { interleavePlanes } from "../../src/nwb/planes.js";
 
@@ -104,5 +104,24 @@ describe("engine stages", () => {
     expect(events.map((e) => e.time)).toEqual([2, 3]);
     expect(Math.max(...depths)).toBe(24);
     expect(depths[depths.length - 1]).toBe(0);
+  });
+
+  it("order: events dated back are released in time order once the hold has passed them; one older than the released goes in at their time", async () => {
+    let now = 10;
+    const events = new Subject<EngineEvent>();
+    const out: EngineEvent[] = [];
+    events.pipe(inTimeOrder(2, () => now, 5)).subscribe((e) => out.push(e));
+    const event = (time: number, message: string) => events.next({ time, kind: "command", source: "Laser", message });
+    event(9.5, "frames missing at 9.5");
+    event(8.7, "shutter closed at 8.7"); // confirmed a second after it moved
+    event(9.9, "mark at 9.9");
+    await new Promise((r) => setTimeout(r, 30));
+    expect(out.map((e) => e.message)).toEqual([]); // nothing is 2 s old yet
+    now = 11.6;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(out.map((e) => [e.time, e.message])).toEqual([[8.7, "shutter closed at 8.7"], [9.5, "frames missing at 9.5"]]);
+    event(9.0, "late at 9.0"); // older than an event already in the record
+    events.complete();
+    expect(out.slice(2).map((e) => [e.time, e.message])).toEqual([[9.5, "late at 9.0"], [9.9, "mark at 9.9"]]);
   });
 });
