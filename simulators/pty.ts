@@ -2,7 +2,7 @@
 // both with the real serial bindings. Fixed link names let the pair vanish and come back at the
 // same paths, as a USB serial adapter does when it is unplugged and plugged in again.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -12,13 +12,17 @@ export class PtyPair {
   /** The end a driver (or a user's own tool) opens. */
   readonly clientPath: string;
   private socat: ChildProcess | undefined;
+  /** A directory of its own (none given) goes when the pair stops, and comes back when it starts again. */
+  private readonly ownDir: string | undefined;
 
-  constructor(dir = mkdtempSync(join(tmpdir(), "rigd-pty-")), name = "device") {
-    this.devicePath = join(dir, `${name}-sim`);
-    this.clientPath = join(dir, name);
+  constructor(dir?: string, name = "device") {
+    this.ownDir = dir === undefined ? mkdtempSync(join(tmpdir(), "rigd-pty-")) : undefined;
+    this.devicePath = join(dir ?? this.ownDir!, `${name}-sim`);
+    this.clientPath = join(dir ?? this.ownDir!, name);
   }
 
   async start(): Promise<void> {
+    if (this.ownDir) mkdirSync(this.ownDir, { recursive: true });
     const socat = spawn("socat", [`pty,raw,echo=0,link=${this.devicePath}`, `pty,raw,echo=0,link=${this.clientPath}`], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     socat.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -44,5 +48,6 @@ export class PtyPair {
     socat.kill("SIGTERM");
     await exited;
     for (const p of [this.devicePath, this.clientPath]) rmSync(p, { force: true });
+    if (this.ownDir) rmSync(this.ownDir, { recursive: true, force: true });
   }
 }

@@ -155,6 +155,16 @@ export class ScannerSimulator {
     let acquisitions = Math.ceil(frames / channels);
     const rate = this.planeRate_Hz;
     const started = performance.now();
+    // A digitizer delivers a frame once it has been scanned: each goes out when the next one begins.
+    const scanned: { parts: Buffer[]; malformed?: true }[] = [];
+    const deliver = async () => {
+      for (const { parts, malformed } of scanned.splice(0)) {
+        const sent = await send(socket, parts);
+        if (malformed) summary.malformed += sent ? 1 : 0;
+        else if (sent) summary.sent++;
+        else summary.dropped_queue_full++;
+      }
+    };
     try {
       for (let a = 0; a < acquisitions; a++) {
         // Stopping finishes the volume under way and one more, so every plane's stream ends on a frame
@@ -163,6 +173,7 @@ export class ScannerSimulator {
         const t = a / rate;
         const wait = started + t * 1000 - performance.now();
         if (wait > 0) await sleep(wait);
+        await deliver();
         const counter = Math.floor(a / planes);
         const plane = a % planes;
         // A real scanner acquires on its own clock whatever the host does: an acquisition the simulator
@@ -175,16 +186,19 @@ export class ScannerSimulator {
           summary.frames++;
           if (lost) summary[late ? "dropped_late" : "dropped_injected"]++;
           else {
+            // The light as the frame begins; the frame is timed by its start (protocol v1).
             const conditions = { laser: this.laser, signalScale: this.detectors[channel]?.signalScale ?? 1 };
             const image = this.sample.image(width, height, t, FLUOROPHORES[channel]!, planes > 1 ? (plane + 0.5) / planes : undefined, conditions);
             const pixels = quantize(image, dtype);
             const header = { version: PROTOCOL_VERSION, counter, hardware_time_s: hardwareClock(t), channel, plane, shape: [height, width], dtype, scanner: this.state };
-            if (await send(socket, [Buffer.from(JSON.stringify(header)), Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength)])) summary.sent++;
-            else summary.dropped_queue_full++;
+            scanned.push({ parts: [Buffer.from(JSON.stringify(header)), Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength)] });
           }
-          if (malformedEvery > 0 && summary.frames % malformedEvery === 0 && (await send(socket, malformed[summary.malformed % malformed.length]!.parts))) summary.malformed++;
+          if (malformedEvery > 0 && summary.frames % malformedEvery === 0) scanned.push({ parts: malformed[(summary.frames / malformedEvery - 1) % malformed.length]!.parts, malformed: true });
         }
       }
+      const end = started + (acquisitions / rate) * 1000 - performance.now();
+      if (end > 0) await sleep(end);
+      await deliver();
     } finally {
       socket.close(); // linger: what is queued still goes out
     }

@@ -41,8 +41,10 @@ export const CLOCK_CALIBRATION_FRAMES = 30;
  * tag + time: finds each frame's series (frames no series records are counted, not kept) and puts its
  * time on the session clock.
  *
- * A hardware clock: the offset between it and the host's is the smallest (arrival − hardware time) among
- * a stream's first frames: delivery only ever adds delay, so the fastest arrival is the best estimate.
+ * A hardware clock: hardware time is when a frame began, and a frame can only be delivered once it has
+ * been scanned, so the offset between the hardware clock and the host's is the smallest (arrival −
+ * hardware time) among a stream's first frames, less one frame interval (the smallest step between their
+ * hardware times): delivery only ever adds delay, so the fastest is the best estimate.
  * Those frames wait until it is known; after that the offset is fixed and hardware time alone decides,
  * so host jitter never enters the timestamps. A hardware clock that goes back (the acquisition was
  * restarted) is calibrated anew. An "arrival" clock (a source without one) takes arrival times as they are.
@@ -65,6 +67,8 @@ export function tagAndTime(
       let lastHardware = -Infinity;
       const lastTime = new Map<string, number>();
       const waiting: { frame: Frame; series: string }[] = [];
+      /** Hardware times of every frame (recorded or not) since calibration began, for the frame interval. */
+      const began = new Set<number>();
       const send = (series: string, frame: Frame, time: number) => {
         const last = lastTime.get(series) ?? -Infinity;
         if (time <= last) {
@@ -75,20 +79,24 @@ export function tagAndTime(
         subscriber.next({ series, frame, time });
       };
       const calibrate = () => {
-        offset = Math.min(...waiting.map(({ frame }) => arrival(frame) - frame.hardware_time_s!));
+        const times = [...began].sort((a, b) => a - b);
+        const interval = Math.min(Infinity, ...times.slice(1).map((t, i) => t - times[i]!));
+        began.clear();
+        offset = Math.min(...waiting.map(({ frame }) => arrival(frame) - frame.hardware_time_s!)) - (Number.isFinite(interval) ? interval : 0);
         for (const w of waiting.splice(0)) send(w.series, w.frame, Math.max(0, w.frame.hardware_time_s! + offset));
       };
       return frames.subscribe({
         next: (frame) => {
           const route = routes.get(routeKey(source, frame.channel, frame.plane));
-          if (!route) return unrouted(frame);
-          if (clock === "arrival") return send(route.series, frame, arrival(frame));
+          if (clock === "arrival") return route ? send(route.series, frame, arrival(frame)) : unrouted(frame);
           const hardware = frame.hardware_time_s!;
           if (hardware < lastHardware && offset !== undefined) {
             emit({ time: arrival(frame), kind: "fault", source, message: `the hardware clock went back from ${lastHardware} s to ${hardware} s (acquisition restarted?): relating it to the session clock anew` });
             offset = undefined;
           }
           lastHardware = hardware;
+          if (offset === undefined) began.add(hardware);
+          if (!route) return unrouted(frame);
           if (offset !== undefined) return send(route.series, frame, Math.max(0, hardware + offset));
           waiting.push({ frame, series: route.series });
           if (waiting.length >= CLOCK_CALIBRATION_FRAMES) calibrate();

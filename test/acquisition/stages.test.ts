@@ -19,34 +19,36 @@ const frame = (counter: number, plane: number, fill: number, extra: Partial<Fram
 });
 
 describe("engine stages", () => {
-  it("tag + time: hardware time on the session clock, the offset from the fastest of the first arrivals; unrouted frames counted", async () => {
+  it("tag + time: hardware time on the session clock, the offset from the fastest of the first arrivals less a frame interval; unrouted frames counted", async () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const stray: Frame[] = [];
-    // The first frame arrives 300 ms late (a busy host), the second promptly: 10 ms after its hardware time.
+    // Frames begin every 10 ms and are delivered once scanned. The first arrives 300 ms late (a busy host),
+    // the second promptly: 10 ms after it began.
     const late = frame(0, 0, 1, { received_time: 1_000_800 });
     const prompt = frame(1, 0, 2, { received_time: 1_000_520 });
     const out = await lastValueFrom(from([late, prompt, frame(2, 1, 3)]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", (f) => stray.push(f), () => undefined), toArray()));
     expect(out.map((t) => t.series)).toEqual(["Green", "Green"]);
-    // The prompt frame (hardware 100.01 s, seen 0.52 s into the session) fixes the offset; the late one would have said 0.80 s.
-    expect(out[0]!.time).toBeCloseTo(0.51, 9);
-    expect(out[1]!.time).toBeCloseTo(0.52, 9);
+    // The prompt frame (began at hardware 100.01 s, delivered 0.52 s into the session) fixes the offset:
+    // it began at 0.51 s. The late one would have said 0.79 s.
+    expect(out[0]!.time).toBeCloseTo(0.5, 9);
+    expect(out[1]!.time).toBeCloseTo(0.51, 9);
     expect(stray.map((f) => f.plane)).toEqual([1]);
   });
 
   it("tag + time: a restarted hardware clock is related anew; a frame not after its series' last is dropped and recorded", async () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const events: EngineEvent[] = [];
-    // 30 frames calibrate (10 ms late each), then the acquisition restarts: hardware time and counter from 0
+    // 30 frames calibrate (each delivered as it ends), then the acquisition restarts: hardware time and counter from 0
     // again, 2 s later on the host. A duplicate of the last frame before the restart arrives too.
     const first = Array.from({ length: 30 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_000_010 + c * 10 }));
     const duplicate = { ...first[29]!, received_time: 1_000_400 };
     const again = Array.from({ length: 30 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_002_510 + c * 10 }));
     const out = await lastValueFrom(from([...first, duplicate, ...again]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e)), toArray()));
     expect(out).toHaveLength(60);
-    expect(out[29]!.time).toBeCloseTo(0.3, 9);
-    expect(out[30]!.time).toBeCloseTo(2.51, 9); // the restarted clock's offset, from its own first frames
+    expect(out[29]!.time).toBeCloseTo(0.29, 9);
+    expect(out[30]!.time).toBeCloseTo(2.5, 9); // the restarted clock's offset, from its own first frames
     expect(events.map((e) => e.kind)).toEqual(["dropped_frames", "fault"]);
-    expect(events[0]!.message).toBe("1 frames missing (hardware counter 29 came at 0.300000 s, not after the series' last frame at 0.300000 s)");
+    expect(events[0]!.message).toBe("1 frames missing (hardware counter 29 came at 0.290000 s, not after the series' last frame at 0.290000 s)");
     expect(events[1]!.message).toMatch(/^the hardware clock went back from 0.29 s to 0 s \(acquisition restarted\?\)/);
   });
 
