@@ -14,7 +14,7 @@ interface StatusLine {
   rss_MB?: number;
   samples?: Record<string, number>;
   dropped?: number;
-  summary?: { samples: Record<string, number> };
+  summary?: { status: { samples: Record<string, number> } };
 }
 
 it(`a ${minutes}-minute simulated two-photon session ends with the RSS it had after 30 s (within 10 %)`, async () => {
@@ -31,7 +31,7 @@ it(`a ${minutes}-minute simulated two-photon session ends with the RSS it had af
   const at30 = status.find((s) => s.elapsed_s! >= 30)!;
   const end = status.at(-1)!;
   const summary = lines.at(-1)!.summary!;
-  const green = summary.samples["PlanarMicroscopySeriesGreen"]!;
+  const green = summary.status.samples["PlanarMicroscopySeriesGreen"]!;
   console.log(
     `soak: RSS ${at30.rss_MB} MB after ${at30.elapsed_s!.toFixed(0)} s, ${end.rss_MB} MB at ${end.elapsed_s!.toFixed(0)} s ` +
       `(ratio ${(end.rss_MB! / at30.rss_MB!).toFixed(3)}); ${green} frames per channel, ${end.dropped} dropped`,
