@@ -19,7 +19,11 @@ export async function openRig(profile: RigProfile): Promise<RunningRig> {
       rig,
       sims,
       close: async () => {
-        sims?.stopScanners();
+        if (sims) {
+          sims.stopScanners();
+          // Their last frames go out while rigd still listens: none is left queued when the process ends.
+          await sims.scanSummaries().catch(() => undefined);
+        }
         await rig.close();
         await sims?.stop();
       },
