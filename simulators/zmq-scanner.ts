@@ -156,6 +156,7 @@ export class ScannerSimulator {
     const rate = this.planeRate_Hz;
     const started = performance.now();
     // A digitizer delivers a frame once it has been scanned: each goes out when the next one begins.
+    let renderMs = 0;
     const scanned: { parts: Buffer[]; malformed?: true }[] = [];
     const deliver = async () => {
       for (const { parts, malformed } of scanned.splice(0)) {
@@ -173,12 +174,16 @@ export class ScannerSimulator {
         const t = a / rate;
         const wait = started + t * 1000 - performance.now();
         if (wait > 0) await sleep(wait);
-        await deliver();
-        const counter = Math.floor(a / planes);
-        const plane = a % planes;
         // A real scanner acquires on its own clock whatever the host does: an acquisition the simulator
         // could not render in time is lost (as a digitizer overrun), never sent late with an old timestamp.
         const late = performance.now() - (started + t * 1000) > 1000 / rate;
+        await deliver();
+        // A real digitizer does not share rigd's event loop: the receiver takes the frames (and times their
+        // arrival) before a long render of the next ones holds the loop, when the schedule leaves time.
+        if (renderMs > 1 && started + (t + 1 / rate) * 1000 - performance.now() > 2 * renderMs + 2) await sleep(1);
+        const rendering = performance.now();
+        const counter = Math.floor(a / planes);
+        const plane = a % planes;
         // Never the first or last frame of a plane's stream: no frame before or after could show the gap.
         const inner = a >= planes && a < acquisitions - planes;
         const lost = inner && (late || this.rand() < dropProbability);
@@ -195,6 +200,7 @@ export class ScannerSimulator {
           }
           if (malformedEvery > 0 && summary.frames % malformedEvery === 0) scanned.push({ parts: malformed[(summary.frames / malformedEvery - 1) % malformed.length]!.parts, malformed: true });
         }
+        renderMs = performance.now() - rendering;
       }
       const end = started + (acquisitions / rate) * 1000 - performance.now();
       if (end > 0) await sleep(end);

@@ -115,7 +115,7 @@ export function planNwb(profile: RigProfile, identities: ReadonlyMap<string, Rep
       comments:
         source.clock === "arrival"
           ? `Timestamps are the times frames of ${source.name} reached rigd: the source has no clock of its own, so they include its transfer delay and jitter.`
-          : `Timestamps are ${source.name}'s hardware times, when each frame began, related to the session clock by the fastest delivery among its first frames less one frame interval.`,
+          : `Timestamps are ${source.name}'s hardware times, when each frame began, related to the session clock by the fastest delivery (less one frame interval) among its frames.`,
       storage: { chunkBytes: st.chunk_bytes, ...(st.compression === "gzip" ? { gzipLevel: st.gzip_level } : {}) },
     };
     if (s.neurodata_type === "PlanarMicroscopySeries") {

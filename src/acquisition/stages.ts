@@ -45,9 +45,10 @@ export const CLOCK_CALIBRATION_FRAMES = 30;
  * been scanned, so the offset between the hardware clock and the host's is the smallest (arrival −
  * hardware time) among a stream's first frames, less one frame interval (the smallest step between their
  * hardware times): delivery only ever adds delay, so the fastest is the best estimate.
- * Those frames wait until it is known; after that the offset is fixed and hardware time alone decides,
- * so host jitter never enters the timestamps. A hardware clock that goes back (the acquisition was
- * restarted) is calibrated anew. An "arrival" clock (a source without one) takes arrival times as they are.
+ * Those frames wait until it is known; after that hardware time alone decides, so host jitter never
+ * enters the timestamps. Only a faster delivery than any before moves the offset — the host was busy
+ * while it was measured — and then toward it by at most half a frame interval per frame, so the times
+ * stay in order. A hardware clock that goes back (the acquisition was restarted) is calibrated anew. An "arrival" clock (a source without one) takes arrival times as they are.
  *
  * A frame whose time is not after its series' last one cannot be stored in order: it is dropped and
  * recorded, never written with an invented time.
@@ -64,6 +65,9 @@ export function tagAndTime(
     new Observable<TaggedFrame>((subscriber) => {
       const arrival = (frame: Frame) => (frame.received_time - sessionStartMs) / 1000;
       let offset: number | undefined;
+      let interval = 0;
+      /** The smallest (arrival − hardware time − interval) seen: the offset can be no larger. */
+      let fastest = Infinity;
       let lastHardware = -Infinity;
       const lastTime = new Map<string, number>();
       const waiting: { frame: Frame; series: string }[] = [];
@@ -80,9 +84,11 @@ export function tagAndTime(
       };
       const calibrate = () => {
         const times = [...began].sort((a, b) => a - b);
-        const interval = Math.min(Infinity, ...times.slice(1).map((t, i) => t - times[i]!));
+        const step = Math.min(Infinity, ...times.slice(1).map((t, i) => t - times[i]!));
         began.clear();
-        offset = Math.min(...waiting.map(({ frame }) => arrival(frame) - frame.hardware_time_s!)) - (Number.isFinite(interval) ? interval : 0);
+        interval = Number.isFinite(step) ? step : 0;
+        fastest = Math.min(...waiting.map(({ frame }) => arrival(frame) - frame.hardware_time_s! - interval));
+        offset = fastest;
         for (const w of waiting.splice(0)) send(w.series, w.frame, Math.max(0, w.frame.hardware_time_s! + offset));
       };
       return frames.subscribe({
@@ -94,8 +100,12 @@ export function tagAndTime(
             emit({ time: arrival(frame), kind: "fault", source, message: `the hardware clock went back from ${lastHardware} s to ${hardware} s (acquisition restarted?): relating it to the session clock anew` });
             offset = undefined;
           }
-          lastHardware = hardware;
           if (offset === undefined) began.add(hardware);
+          else {
+            fastest = Math.min(fastest, arrival(frame) - hardware - interval);
+            if (hardware > lastHardware && offset > fastest) offset = Math.max(fastest, offset - interval / 2);
+          }
+          lastHardware = hardware;
           if (!route) return unrouted(frame);
           if (offset !== undefined) return send(route.series, frame, Math.max(0, hardware + offset));
           waiting.push({ frame, series: route.series });

@@ -34,7 +34,7 @@ describe("NWB plan of a rig profile", () => {
 
   it("says in each series' comments where its timestamps come from", async () => {
     const p = await profile("sim-2p.yaml");
-    expect(planNwb(p).planarSeries[0]!.comments).toBe("Timestamps are ScanFrames's hardware times, when each frame began, related to the session clock by the fastest delivery among its first frames less one frame interval.");
+    expect(planNwb(p).planarSeries[0]!.comments).toBe("Timestamps are ScanFrames's hardware times, when each frame began, related to the session clock by the fastest delivery (less one frame interval) among its frames.");
     const clockless = { ...p, recording: { ...p.recording, frame_sources: p.recording.frame_sources.map((f) => ({ ...f, clock: "arrival" as const })) } };
     expect(planNwb(clockless).planarSeries[0]!.comments).toBe("Timestamps are the times frames of ScanFrames reached rigd: the source has no clock of its own, so they include its transfer delay and jitter.");
   });

@@ -52,6 +52,19 @@ describe("engine stages", () => {
     expect(events[1]!.message).toMatch(/^the hardware clock went back from 0.29 s to 0 s \(acquisition restarted\?\)/);
   });
 
+  it("tag + time: an offset measured while the host was busy moves toward a faster delivery, half a frame interval per frame", async () => {
+    const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
+    // Frames begin every 10 ms. The 30 that calibrate are each delivered 80 ms after they end; the rest promptly.
+    const frames = Array.from({ length: 60 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_000_010 + c * 10 + (c < 30 ? 80 : 0) }));
+    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, () => undefined), toArray()));
+    const times = out.map((t) => t.time);
+    expect(times[29]).toBeCloseTo(0.37, 9);
+    expect(times[30]).toBeCloseTo(0.375, 9);
+    expect(times[44]).toBeCloseTo(0.445, 9);
+    expect(times.slice(45)).toEqual(frames.slice(45).map((f) => expect.closeTo(f.hardware_time_s!, 9)));
+    expect(times.slice(1).every((t, i) => t - times[i]! >= 0.005 - 1e-9)).toBe(true);
+  });
+
   it("tag + time: a source without a clock of its own gets arrival times", async () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const frames = [0, 1, 2].map((c) => frame(c, 0, c, { hardware_time_s: undefined, received_time: 1_000_500.25 + c * 33.3 }));
