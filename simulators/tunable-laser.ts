@@ -66,6 +66,11 @@ export abstract class TunableLaserSimulator extends SerialSimulator {
     return this.emission ? this.gainW(this.wavelengthNm) : 0;
   }
 
+  /** When the shutter reached its position (Date.now() ms; in the future while it moves). */
+  get shutterSettledAt(): number {
+    return this.shutter.at + this.behaviour.shutterMs;
+  }
+
   get shutterOpen(): boolean {
     return Date.now() - this.shutter.at >= this.behaviour.shutterMs ? this.shutter.open : this.shutter.was;
   }

@@ -48,7 +48,8 @@ export const CLOCK_CALIBRATION_FRAMES = 30;
  * Those frames wait until it is known; after that hardware time alone decides, so host jitter never
  * enters the timestamps. Only a faster delivery than any before moves the offset — the host was busy
  * while it was measured — and then toward it by at most half a frame interval per frame, so the times
- * stay in order. A hardware clock that goes back (the acquisition was restarted) is calibrated anew. An "arrival" clock (a source without one) takes arrival times as they are.
+ * stay in order. A hardware clock that goes back (the acquisition was restarted) is calibrated anew.
+ * An "arrival" clock (a source without one) takes arrival times as they are.
  *
  * A frame whose time is not after its series' last one cannot be stored in order: it is dropped and
  * recorded, never written with an invented time.

@@ -77,6 +77,26 @@ describe("Spectra-Physics Mai Tai over a pty", () => {
     expect((await laser.readState()).shutter_open).toBe(false);
   });
 
+  it("a setting resolves with the reading that confirmed it, dated when the shutter moved; polls pause meanwhile", async () => {
+    await connect({ behaviour: { warmUpMs: 0, shutterMs: 300 } });
+    await laser.setEmission(true);
+    await laser.setShutter(true);
+    const readings: { time: number; shutter_open: boolean }[] = [];
+    laser.state$.subscribe(({ time, state }) => readings.push({ time, shutter_open: state.shutter_open }));
+    laser.startPolling(5);
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    const reading = await laser.setShutter(false);
+    const done = Date.now();
+    expect(reading.state.shutter_open).toBe(false);
+    // Between the command and the confirmation, and not at either end: the shutter took 300 ms to close.
+    expect(reading.time).toBeGreaterThan(sim.shutterSettledAt - 150);
+    expect(reading.time).toBeLessThan(done);
+    // No periodic reading was taken during the setting: every other reading is from before it or after it.
+    expect(readings.filter((r) => r.time >= started && r.time < done)).toEqual([{ time: reading.time, shutter_open: false }]);
+    expect(readings.filter((r) => r.time < reading.time).every((r) => r.shutter_open)).toBe(true);
+  });
+
   it("tunes: mode-lock lost and the wavelength moving while it tunes, power following the gain curve after", async () => {
     await connectLasing();
     const at800 = (await laser.readState()).power_W;
