@@ -14,7 +14,6 @@ const text = z.string().min(1);
 const finite = z.number().finite();
 const positive = finite.positive();
 const nonNegative = finite.nonnegative();
-const pair = z.tuple([finite, finite]);
 const triple = z.tuple([finite, finite, finite]);
 const wavelengthRange = z
   .tuple([positive, positive])
