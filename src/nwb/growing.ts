@@ -82,4 +82,15 @@ export class GrowingDataset {
     writeRows(this.dataset, this.complete, this.staged, this.rowShape, this.staging.subarray(0, this.staged * this.rowElements) as NumericArray);
     this.stagedInFile = this.staged;
   }
+
+  /**
+   * After a failed write, cuts the dataset back to its first `rows` rows: rows a checkpoint made durable, so
+   * at most `length`. Rows of the filling chunk are first written again from the staging buffer, as a whole
+   * chunk (HDF5 then need not read what is on disk): a failed rewrite of that chunk — a compressed chunk moves
+   * when it grows — may have left its checkpointed rows unreadable. The dataset takes no more appends.
+   */
+  shrinkTo(rows: number): void {
+    if (rows > this.complete) writeRows(this.dataset, this.complete, this.chunkRows, this.rowShape, this.staging);
+    this.dataset.resize([rows, ...this.rowShape]);
+  }
 }

@@ -3,6 +3,7 @@
 // scalar object references, and chunked datasets that grow along their first axis.
 import h5wasm from "h5wasm/node";
 import type { Dataset, Group } from "h5wasm/node";
+import { resolve } from "node:path";
 import { ELEMENT_TYPES, elementTypeOf, type ElementType, type NumericArray } from "./element-types.js";
 
 export { ELEMENT_TYPES, type ElementType, type NumericArray };
@@ -10,9 +11,14 @@ export { ELEMENT_TYPES, type ElementType, type NumericArray };
 type H5Module = Awaited<typeof h5wasm.ready>;
 let module: H5Module | undefined;
 
-/** h5wasm must finish loading its WebAssembly module before any file is opened. */
+/**
+ * h5wasm must finish loading its WebAssembly module before any file is opened. HDF5 errors then throw (one
+ * Error whose message is the HDF5 error stack) instead of printing that stack to stderr and carrying on.
+ */
 export async function loadHdf5(): Promise<void> {
-  module ??= await h5wasm.ready;
+  if (module) return;
+  module = await h5wasm.ready;
+  if (module.activate_throwing_error_handler() < 0) throw new Error("h5wasm: cannot install the throwing HDF5 error handler");
 }
 
 export const { File } = h5wasm;
@@ -106,16 +112,17 @@ export function writeRows(ds: Dataset, start: number, rows: number, rowShape: re
 const utf8 = new TextEncoder();
 
 /**
- * Appends strings to a growing variable-length string dataset. h5wasm's write_slice refuses
+ * Writes strings as rows [start, start + values.length) of a growing variable-length string dataset,
+ * growing it if needed: appends, or overwrites rows already there. h5wasm's write_slice refuses
  * variable-length data, but its exported `set_dataset_data` writes a hyperslab of any type from a
  * buffer in the dataset's own memory layout — for variable-length strings, an array of C string pointers.
  */
-export function appendText(ds: Dataset, values: readonly string[]): void {
+export function writeText(ds: Dataset, start: number, values: readonly string[]): void {
   if (!module) throw new Error("loadHdf5() must be awaited before writing");
   if (values.length === 0) return;
   const m = module;
-  const start = ds.shape?.[0] ?? 0;
-  ds.resize([start + values.length]);
+  const end = start + values.length;
+  if ((ds.shape?.[0] ?? 0) < end) ds.resize([end]);
   const pointers = values.map((s) => {
     const bytes = utf8.encode(`${s}\0`);
     const p = m._malloc(bytes.length);
@@ -130,4 +137,54 @@ export function appendText(ds: Dataset, values: readonly string[]): void {
     for (const p of pointers) m._free(p);
     m._free(table);
   }
+}
+
+/**
+ * The rows of a 1-D variable-length string dataset; undefined for a row HDF5 cannot read (after a crash, a
+ * row whose string never reached the file's global heap). h5wasm's own readers free whatever the buffer
+ * holds after a failed read, which corrupts the WebAssembly heap: here the buffer starts zeroed and a row
+ * that fails is not freed. A failed read leaks a dataset handle: flush before closing, then releaseLeakedFiles.
+ */
+export function readText(ds: Dataset): (string | undefined)[] {
+  if (!module) throw new Error("loadHdf5() must be awaited before reading");
+  const m = module;
+  const read = (start: number, count: number): (string | undefined)[] | undefined => {
+    const table = m._malloc(4 * count);
+    m.HEAPU8.fill(0, table, table + 4 * count);
+    try {
+      m.get_dataset_data(ds.file_id, ds.path, [BigInt(count)], [BigInt(start)], [1n], BigInt(table));
+    } catch {
+      m._free(table);
+      return undefined;
+    }
+    const view = new DataView(m.HEAPU8.buffer, table, 4 * count);
+    const rows = Array.from({ length: count }, (_, i) => m.UTF8ToString(view.getUint32(4 * i, true)));
+    m.reclaim_vlen_memory_count(ds.file_id, ds.path, "", BigInt(table), [BigInt(count)]);
+    m._free(table);
+    return rows;
+  };
+  const n = ds.shape?.[0] ?? 0;
+  // Row by row only when the whole cannot be read.
+  return (n ? read(0, n) : []) ?? Array.from({ length: n }, (_, i) => read(i, 1)?.[0]);
+}
+
+/** The emscripten file streams h5wasm's C code holds (not in h5wasm's types): real descriptors under Node. */
+interface StreamTable {
+  streams: ({ path: string } | null | undefined)[];
+  close(stream: { path: string }): void;
+}
+
+/**
+ * Closes the descriptors h5wasm's C code leaked on the way to a failure; returns how many. A failed HDF5 call
+ * throws past h5wasm's cleanup: it leaks an open dataset handle, for whose sake HDF5 keeps the file open past
+ * H5Fclose, and the throwing error handler leaks the (deleted) temporary file it printed the stack into.
+ * Call it once the file is flushed and closed, after a failure: it closes every descriptor HDF5 holds on `path`.
+ */
+export function releaseLeakedFiles(path: string): number {
+  if (!module) return 0;
+  const fs = (module as unknown as { FS: StreamTable }).FS;
+  const target = resolve(path);
+  const leaked = fs.streams.filter((s): s is { path: string } => !!s && (resolve(s.path) === target || s.path.startsWith("/tmp/tmpfile_")));
+  for (const s of leaked) fs.close(s);
+  return leaked.length;
 }

@@ -2,9 +2,12 @@
 // (see shared/reference/reference-structure.txt); the async NwbWriter runs it in a worker thread.
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { closeSync, existsSync, fsyncSync, openSync } from "node:fs";
+import { fstatSync, fsyncSync, statSync } from "node:fs";
 import { advance, checkAppend, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError, parseInput } from "./errors.js";
+import { WriteLock } from "./lock.js";
+import { DEFAULT_RESERVE_BYTES, Reserve } from "./disk.js";
+import { WriteError, type WriteFailure } from "./failure.js";
 import {
   ELEMENT_TYPES,
   File,
@@ -12,7 +15,6 @@ import {
   type Group,
   type H5Object,
   type NumericArray,
-  appendText,
   float64ScalarDataset,
   floatArrayAttr,
   floatAttr,
@@ -21,12 +23,14 @@ import {
   int64Attr,
   loadHdf5,
   numericDataset,
+  releaseLeakedFiles,
   referenceAttr,
   textArrayAttr,
   textArrayDataset,
   textAttr,
   textDataset,
   writeRows,
+  writeText,
   type ElementType,
 } from "./hdf5.js";
 import { chooseChunkShape, GrowingDataset, SMALL_CHUNK_BYTES } from "./growing.js";
@@ -35,6 +39,7 @@ import * as M from "./model.js";
 import { EVENTS_NAME } from "./model.js";
 import { cachedNamespaces } from "./specs.js";
 import { isoNow } from "./time.js";
+import packageJson from "../../package.json" with { type: "json" };
 
 const NAMESPACE_OF: Record<string, string> = {};
 for (const [ns, types] of Object.entries({
@@ -67,6 +72,36 @@ function typedGroup(parent: Group, name: string, neurodataType: string): Group {
   const g = parent.create_group(name);
   markType(g, neurodataType);
   return g;
+}
+
+/** `/general/source_script`'s `file_name` in every file rigd writes; its text is "rigd VERSION". */
+export const SOURCE_SCRIPT = "rigd";
+
+/**
+ * Where a file says it was closed: core's `/general/data_collection` ("notes about data collection"),
+ * written last by a normal close or by `rigd recover`, its text beginning "rigd". A rigd file without it
+ * was left by a crash (or is still being written).
+ */
+export const CLOSING_NOTE_PATH = "general/data_collection";
+
+export function writeClosingNote(root: Group, text: string): void {
+  textDataset(root.get("general") as Group, "data_collection", `${SOURCE_SCRIPT} ${packageJson.version}: ${text}`);
+}
+
+/** Creates the event record, /acquisition/rig_events: an AnnotationSeries of no entries yet. */
+export function createEventRecord(root: Group): { text: Dataset; timestamps: Dataset } {
+  const g = typedGroup(root.get("acquisition") as Group, EVENTS_NAME, "AnnotationSeries");
+  textAttr(g, "comments", "Each entry reads 'kind [source] message'.");
+  textAttr(g, "description", "Rig events recorded by rigd: device faults, dropped-frame gaps, reconnects and user marks.");
+  const text = growingTextDataset(g, "data");
+  floatAttr(text, "conversion", 1);
+  floatAttr(text, "offset", 0);
+  floatAttr(text, "resolution", -1);
+  textAttr(text, "unit", "n/a");
+  const timestamps = growingDataset(g, "timestamps", { rowShape: [], type: "float64", chunks: chooseChunkShape([], "float64", SMALL_CHUNK_BYTES) });
+  int64Attr(timestamps, "interval", 1);
+  textAttr(timestamps, "unit", "seconds");
+  return { text, timestamps };
 }
 
 /** Writes plain fields as attributes: text as UTF-8 scalars, numbers as float64, number lists as float64 arrays. */
@@ -125,15 +160,39 @@ interface Placed<T> {
 type ParsedSpace = z.output<typeof M.ImagingSpace>;
 type ParsedRig = z.output<typeof M.MicroscopyRig>;
 type ParsedChannel = z.output<typeof M.MicroscopyChannel>;
-/** A growing series: its data (and own timestamps) grown in lockstep. */
-interface Recorder {
+/**
+ * A growing series, validated and named when it is created; its HDF5 objects are written with its first
+ * sample, so a series that never gets one is not in the file (nwbinspector fails an empty series).
+ */
+interface Declared {
   info: SeriesInfo;
   cursor: SeriesCursor;
+  /** For a response series sharing its source's timestamps: it may not get ahead of them. */
+  clockSource?: Declared;
+  /** Writes the series' group, data and clock; called once, by the first append. */
+  write: () => { data: GrowingDataset; timestamps?: GrowingDataset };
+}
+
+/** A growing series in the file: its data (and own timestamps) grown in lockstep. */
+interface Recorder extends Declared {
   data: GrowingDataset;
   timestamps?: GrowingDataset;
-  /** For a response series sharing its source's timestamps: it may not get ahead of them. */
-  clockSource?: Recorder;
 }
+
+/** The event record, and its newest entries kept so that a late one can be put in its place in time. */
+interface EventRecord {
+  text: Dataset;
+  timestamps: Dataset;
+  count: number;
+  /** The last entries as they are in the file (rows count − tail.length …): at most EVENT_TAIL_ENTRIES, within EVENT_TAIL_S of the newest. */
+  tail: { time: number; text: string }[];
+  /** Time (s) of the last entry before the tail (−∞ if none): no entry can go in before it any more. */
+  floor: number;
+}
+
+/** How far back (s) and how many of the newest events are kept to insert a late event at its place. */
+const EVENT_TAIL_S = 60;
+const EVENT_TAIL_ENTRIES = 1000;
 
 interface SegmentationRecord {
   path: string;
@@ -144,12 +203,22 @@ interface SegmentationRecord {
 export interface OpenOptions {
   /** Replace an existing file at the path; without it an existing file is an error. */
   overwrite?: boolean;
+  /**
+   * Bytes kept beside the file (".NAME.rigd-reserve-PID") and given back when a write fails, so that a full
+   * disk still has room to close the file properly (default DEFAULT_RESERVE_BYTES, 8 MiB; 0 keeps none).
+   */
+  reserveBytes?: number;
 }
 
 /** What a checkpoint made durable: samples per series and entries in the event record. */
 export interface CheckpointReport {
+  /** Samples in the file, per series that has any. */
   samples: Record<string, number>;
   events: number;
+  /** Series created that have no sample yet, so are not in the file (at close: never will be). */
+  empty: string[];
+  /** When it was made durable: ms since the Unix epoch (Date.now()). */
+  time: number;
 }
 
 export class NwbFile {
@@ -157,32 +226,53 @@ export class NwbFile {
   private readonly rigs = new Map<string, Placed<ParsedRig>>();
   private readonly channels = new Map<string, Placed<ParsedChannel>>();
   private readonly spaces = new Map<string, Placed<ParsedSpace>>();
-  private readonly containers = new Map<string, Group>();
+  /** Containers added, by name; each is written with the first series written into it. */
+  private readonly containers = new Map<string, { neurodata_type: string; group?: Group }>();
+  /** Every series created, by name; `recorders` holds those written (with a sample) so far. */
+  private readonly series = new Map<string, Declared>();
   private readonly recorders = new Map<string, Recorder>();
   private readonly segmentations = new Map<string, SegmentationRecord>();
-  private events?: { text: Dataset; timestamps: Dataset; count: number; lastTime: number };
+  private events?: EventRecord;
+  /** The lock's descriptor also fsyncs the file: h5wasm's flush hands data to the OS. */
   private readonly fd: number;
   private closed = false;
+  /** What the file holds for sure: the last checkpoint that completed. */
+  private saved: CheckpointReport = { samples: {}, events: 0, empty: [], time: Date.now() };
+  private failure?: WriteFailure;
 
   private constructor(
     readonly path: string,
     private readonly file: InstanceType<typeof File>,
+    private readonly lock: WriteLock,
+    private readonly reserve: Reserve,
   ) {
-    // A second descriptor on the same file, only to fsync it: h5wasm's flush hands data to the OS.
-    this.fd = openSync(path, "r");
+    this.fd = lock.fd;
   }
 
   static async create(path: string, metadata: M.NwbFileMetadata, options: OpenOptions = {}): Promise<NwbFile> {
     await loadHdf5();
     const meta = parseInput(M.NwbFileMetadata, metadata, "NWB file metadata");
-    if (existsSync(path) && !options.overwrite) {
-      throw new NwbInputError(`${path} already exists; pass overwrite to replace it`);
+    // Locked before HDF5 truncates it: a second writer is refused before it can touch the file.
+    const lock = WriteLock.take(path, { overwrite: options.overwrite ?? false });
+    let file: InstanceType<typeof File>;
+    let reserve: Reserve | undefined;
+    try {
+      reserve = Reserve.create(path, options.reserveBytes ?? DEFAULT_RESERVE_BYTES);
+      // Bounds as pynwb/h5py write them: HDF5 1.10 readers must open the file.
+      file = new File(path, "w", { libver: ["earliest", "v110"] });
+    } catch (e) {
+      reserve?.release();
+      lock.discard();
+      throw e;
     }
-    // Bounds as pynwb/h5py write them: HDF5 1.10 readers must open the file.
-    const file = new File(path, options.overwrite ? "w" : "x", { libver: ["earliest", "v110"] });
-    const nwb = new NwbFile(path, file);
-    nwb.writeSkeleton(meta);
-    file.flush();
+    const nwb = new NwbFile(path, file, lock, reserve);
+    try {
+      nwb.writeSkeleton(meta);
+      file.flush();
+    } catch (e) {
+      nwb.abandon();
+      throw e;
+    }
     return nwb;
   }
 
@@ -204,6 +294,8 @@ export class NwbFile {
 
     const general = root.create_group("general");
     general.create_group("devices");
+    // What wrote the file, as pynwb writes NWBFile.source_script(_file_name): how `rigd recover` knows its own files.
+    textAttr(textDataset(general, "source_script", `${SOURCE_SCRIPT} ${packageJson.version}`), "file_name", SOURCE_SCRIPT);
     for (const key of ["experiment_description", "institution", "lab", "session_id"] as const) {
       const value = meta[key];
       if (value !== undefined) textDataset(general, key, value);
@@ -281,7 +373,15 @@ export class NwbFile {
     const name = c.name ?? c.neurodata_type;
     this.requireNewName(this.containers, name, c.neurodata_type);
     this.requireFreeInAcquisition(name);
-    this.containers.set(name, typedGroup(this.file.get("acquisition") as Group, name, c.neurodata_type));
+    // Written with its first series (containerGroup): a container of no series would break its "+" rule.
+    this.containers.set(name, { neurodata_type: c.neurodata_type });
+  }
+
+  /** The group of a container added before, written now if this is its first series. */
+  private containerGroup(name: string): Group {
+    const c = this.containers.get(name)!;
+    c.group ??= typedGroup(this.file.get("acquisition") as Group, name, c.neurodata_type);
+    return c.group;
   }
 
   private requireNewName(registry: Map<string, unknown>, name: string, what: string): void {
@@ -289,7 +389,7 @@ export class NwbFile {
   }
 
   private requireFreeInAcquisition(name: string): void {
-    if (this.recorders.has(name) || this.containers.has(name) || name === EVENTS_NAME) {
+    if (this.series.has(name) || this.containers.has(name) || name === EVENTS_NAME) {
       throw new NwbInputError(`/acquisition/${name} exists already: names of series and containers must be unique`);
     }
   }
@@ -377,44 +477,51 @@ export class NwbFile {
         `${owner}: frame_shape [${s.frame_shape.join(", ")}] (height, width${d === undefined ? "" : ", depths"}) does not match imaging space '${s.imaging_space}' dimensions [${dims.join(", ")}] (x, y${d === undefined ? "" : ", z"})`,
       );
     }
-    let parent = this.file.get("acquisition") as Group;
-    if (s.container !== undefined) parent = this.lookup(this.containers, s.container, owner, "container");
+    if (s.container !== undefined) this.lookup(this.containers, s.container, owner, "container");
     else this.requireFreeInAcquisition(s.name);
-    if (this.recorders.has(s.name)) throw new NwbInputError(`${owner}: a series named '${s.name}' exists already`);
+    if (this.series.has(s.name)) throw new NwbInputError(`${owner}: a series named '${s.name}' exists already`);
 
-    const g = typedGroup(parent, s.name, type);
-    textAttr(g, "comments", s.comments ?? "no comments");
-    textAttr(g, "description", s.description);
-    this.placeOrLink(g, rig, (p) => this.writeRig(p, rig.spec));
-    this.placeOrLink(g, channel, (p) => this.writeChannel(p, channel.spec));
-    this.placeOrLink(g, space, (p) => this.writeImagingSpace(p, space.spec));
-    return this.startRecording(g, type, s, [...s.frame_shape], s.data_type, {
-      conversion: s.conversion,
-      offset: s.offset,
-      resolution: s.resolution,
-      unit: s.unit,
+    const parentPath = s.container === undefined ? "/acquisition" : `/acquisition/${s.container}`;
+    const dataAttrs = { conversion: s.conversion, offset: s.offset, resolution: s.resolution, unit: s.unit };
+    return this.declare(`${parentPath}/${s.name}`, type, s, [...s.frame_shape], s.data_type, dataAttrs, () => {
+      const parent = s.container === undefined ? (this.file.get("acquisition") as Group) : this.containerGroup(s.container);
+      const g = typedGroup(parent, s.name, type);
+      textAttr(g, "comments", s.comments ?? "no comments");
+      textAttr(g, "description", s.description);
+      // The first series written holds them, as pynwb places them; later ones link to it.
+      this.placeOrLink(g, rig, (p) => this.writeRig(p, rig.spec));
+      this.placeOrLink(g, channel, (p) => this.writeChannel(p, channel.spec));
+      this.placeOrLink(g, space, (p) => this.writeImagingSpace(p, space.spec));
+      return g;
     });
   }
 
   createTelemetrySeries(series: M.TelemetrySeries): SeriesInfo {
     const s = parseInput(M.TelemetrySeries, series, `TimeSeries ${describe(series)}`);
     this.requireFreeInAcquisition(s.name);
-    const g = typedGroup(this.file.get("acquisition") as Group, s.name, "TimeSeries");
-    textAttr(g, "comments", s.comments ?? "no comments");
-    textAttr(g, "description", s.description);
-    if (s.continuity) textAttr(g, "continuity", s.continuity);
-    return this.startRecording(g, "TimeSeries", s, [], "float64", { conversion: 1, offset: 0, resolution: -1, unit: s.unit });
+    return this.declare(`/acquisition/${s.name}`, "TimeSeries", s, [], "float64", { conversion: 1, offset: 0, resolution: -1, unit: s.unit }, () => {
+      const g = typedGroup(this.file.get("acquisition") as Group, s.name, "TimeSeries");
+      textAttr(g, "comments", s.comments ?? "no comments");
+      textAttr(g, "description", s.description);
+      if (s.continuity) textAttr(g, "continuity", s.continuity);
+      return g;
+    });
   }
 
-  /** Creates data (and timestamps or starting_time) of a series group and starts recording into it. */
-  private startRecording(
-    g: Group,
+  /**
+   * Validates a growing series (its chunk shape) and registers it at `path`. Nothing is written yet:
+   * its first append calls `group` to write the series' group (and what it holds or links), then
+   * writes data and timestamps or starting_time inside.
+   */
+  private declare(
+    path: string,
     type: string,
     s: { name: string; clock: M.Clock | "source"; storage: z.output<typeof M.Storage> },
     rowShape: number[],
     elementType: ElementType,
     dataAttrs: { conversion: number; offset: number; resolution: number; unit: string },
-    clockSource?: Recorder,
+    group: () => Group,
+    clockSource?: Declared,
   ): SeriesInfo {
     const storage = s.storage;
     // Small samples (timestamps, telemetry, ROI traces) grow a few bytes at a time: small chunks suit them.
@@ -424,36 +531,47 @@ export class NwbFile {
     if (chunks.length !== rowShape.length + 1 || chunks.slice(1).some((c, i) => c > rowShape[i]!)) {
       throw new NwbInputError(`${type} '${s.name}': chunkShape [${chunks.join(", ")}] does not fit samples of [${rowShape.join(", ")}]`);
     }
-    const data = growingDataset(g, "data", { rowShape, type: elementType, chunks, gzipLevel: storage.gzipLevel });
-    floatAttr(data, "conversion", dataAttrs.conversion);
-    floatAttr(data, "offset", dataAttrs.offset);
-    floatAttr(data, "resolution", dataAttrs.resolution);
-    textAttr(data, "unit", dataAttrs.unit);
-
-    const info: SeriesInfo = { name: s.name, path: g.path, neurodata_type: type, rowShape, type: elementType, timestamped: false, chunkShape: chunks };
-    const recorder: Recorder = { info, cursor: startCursor(), data: new GrowingDataset(data, rowShape, elementType, chunks) };
-    if (s.clock === "source") {
-      const source = clockSource!;
-      if (source.timestamps) g.create_soft_link(`${source.info.path}/timestamps`, "timestamps");
-      else this.copyRegularClock(source, g);
-      recorder.clockSource = source;
-    } else if ("timestamps" in s.clock) {
-      const tsChunks = chooseChunkShape([], "float64", SMALL_CHUNK_BYTES);
-      const ts = growingDataset(g, "timestamps", { rowShape: [], type: "float64", chunks: tsChunks });
-      int64Attr(ts, "interval", 1);
-      textAttr(ts, "unit", "seconds");
-      recorder.timestamps = new GrowingDataset(ts, [], "float64", tsChunks);
-      info.timestamped = true;
-    } else {
-      const start = float64ScalarDataset(g, "starting_time", s.clock.starting_time);
-      floatAttr(start, "rate", s.clock.rate);
-      textAttr(start, "unit", "seconds");
-    }
-    this.recorders.set(s.name, recorder);
+    const clock = s.clock;
+    const timestamped = clock !== "source" && "timestamps" in clock;
+    const info: SeriesInfo = { name: s.name, path, neurodata_type: type, rowShape, type: elementType, timestamped, chunkShape: chunks };
+    const write = () => {
+      const g = group();
+      const data = growingDataset(g, "data", { rowShape, type: elementType, chunks, gzipLevel: storage.gzipLevel });
+      floatAttr(data, "conversion", dataAttrs.conversion);
+      floatAttr(data, "offset", dataAttrs.offset);
+      floatAttr(data, "resolution", dataAttrs.resolution);
+      textAttr(data, "unit", dataAttrs.unit);
+      const written = { data: new GrowingDataset(data, rowShape, elementType, chunks) };
+      if (clock === "source") {
+        // The source is written: this series may not have more samples than it.
+        if (clockSource!.info.timestamped) g.create_soft_link(`${clockSource!.info.path}/timestamps`, "timestamps");
+        else this.copyRegularClock(clockSource!, g);
+      } else if (timestamped) {
+        const tsChunks = chooseChunkShape([], "float64", SMALL_CHUNK_BYTES);
+        const ts = growingDataset(g, "timestamps", { rowShape: [], type: "float64", chunks: tsChunks });
+        int64Attr(ts, "interval", 1);
+        textAttr(ts, "unit", "seconds");
+        return { ...written, timestamps: new GrowingDataset(ts, [], "float64", tsChunks) };
+      } else {
+        const start = float64ScalarDataset(g, "starting_time", clock.starting_time);
+        floatAttr(start, "rate", clock.rate);
+        textAttr(start, "unit", "seconds");
+      }
+      return written;
+    };
+    this.series.set(s.name, { info, cursor: startCursor(), write, ...(clock === "source" ? { clockSource: clockSource! } : {}) });
     return info;
   }
 
-  private copyRegularClock(source: Recorder, g: Group): void {
+  /** Writes a series' HDF5 objects, with its first sample; from then on checkpoints flush it. */
+  private writeSeries(declared: Declared): Recorder {
+    // The same object: a response series' clockSource stays the series it shares timestamps with.
+    const recorder: Recorder = Object.assign(declared, declared.write());
+    this.recorders.set(declared.info.name, recorder);
+    return recorder;
+  }
+
+  private copyRegularClock(source: Declared, g: Group): void {
     const start = this.file.get(`${source.info.path}/starting_time`) as Dataset;
     const copy = float64ScalarDataset(g, "starting_time", start.value as number);
     floatAttr(copy, "rate", start.attrs["rate"]!.value as number);
@@ -462,47 +580,59 @@ export class NwbFile {
 
   /** Appends samples (and their timestamps, for a timestamped series) to a series. */
   append(seriesName: string, data: NumericArray, timestamps?: ArrayLike<number>): void {
-    const r = this.recorders.get(seriesName);
-    if (!r) throw new NwbInputError(`append: no series named '${seriesName}' (known: ${[...this.recorders.keys()].join(", ") || "none"})`);
+    const r = this.series.get(seriesName);
+    if (!r) throw new NwbInputError(`append: no series named '${seriesName}' (known: ${[...this.series.keys()].join(", ") || "none"})`);
     const rows = checkAppend(r.info, r.cursor, data, timestamps);
     if (r.clockSource && r.cursor.rows + rows > r.clockSource.cursor.rows) {
       throw new NwbInputError(
         `${seriesName}: shares the timestamps of '${r.clockSource.info.name}', which has ${r.clockSource.cursor.rows} samples; ${r.cursor.rows + rows} would run past them`,
       );
     }
-    r.data.append(data, rows);
-    if (r.timestamps) r.timestamps.append(Float64Array.from(timestamps!), rows);
+    this.requireOpen();
+    try {
+      const w = this.recorders.get(seriesName) ?? this.writeSeries(r);
+      w.data.append(data, rows);
+      if (w.timestamps) w.timestamps.append(Float64Array.from(timestamps!), rows);
+    } catch (e) {
+      throw e instanceof NwbInputError ? e : WriteError.from(`writing ${seriesName}`, e);
+    }
     advance(r.cursor, rows, timestamps);
   }
 
   // ------------------------------------------------------------------ events
 
-  /** Adds one entry to the event record, /acquisition/rig_events (created with the first entry). */
+  /**
+   * Adds one entry to the event record, /acquisition/rig_events (created with the first entry), at its
+   * place in time: an entry older than the last ones written goes in among them and the rows after it are
+   * rewritten, so callers need not hold events back to sort them. One older than the entries kept for this
+   * (the last EVENT_TAIL_S seconds, at most EVENT_TAIL_ENTRIES) goes in at the earliest time still open,
+   * its message saying how late it came.
+   */
   addEvent(event: M.RigEvent): void {
     const e = parseInput(M.RigEvent, event, "rig event");
-    if (!this.events) {
-      const g = typedGroup(this.file.get("acquisition") as Group, EVENTS_NAME, "AnnotationSeries");
-      textAttr(g, "comments", "Each entry reads 'kind [source] message'.");
-      textAttr(g, "description", "Rig events recorded by rigd: device faults, dropped-frame gaps, reconnects and user marks.");
-      const text = growingTextDataset(g, "data");
-      floatAttr(text, "conversion", 1);
-      floatAttr(text, "offset", 0);
-      floatAttr(text, "resolution", -1);
-      textAttr(text, "unit", "n/a");
-      const timestamps = growingDataset(g, "timestamps", { rowShape: [], type: "float64", chunks: chooseChunkShape([], "float64", SMALL_CHUNK_BYTES) });
-      int64Attr(timestamps, "interval", 1);
-      textAttr(timestamps, "unit", "seconds");
-      this.events = { text, timestamps, count: 0, lastTime: -Infinity };
+    const ev = (this.events ??= { ...createEventRecord(this.file), count: 0, tail: [], floor: -Infinity });
+    let time = e.time;
+    let text = `${e.kind} [${e.source}] ${e.message}`;
+    if (time < ev.floor) {
+      text += ` (late by ${(ev.floor - time).toFixed(3)} s: it happened at ${time.toFixed(3)} s)`;
+      time = ev.floor;
     }
-    const ev = this.events;
-    if (e.time < ev.lastTime) {
-      throw new NwbInputError(`rig event at ${e.time} s comes before the previous one at ${ev.lastTime} s: events must be added in time order`);
-    }
-    // Events are rare: text and time are written at once, together, so the two never disagree in length.
-    appendText(ev.text, [`${e.kind} [${e.source}] ${e.message}`]);
-    writeRows(ev.timestamps, ev.count, 1, [], Float64Array.of(e.time));
+    // After every entry at or before its time: entries of equal time keep their order of arrival.
+    let at = ev.tail.length;
+    while (at > 0 && ev.tail[at - 1]!.time > time) at--;
+    const row = ev.count - ev.tail.length + at;
+    ev.tail.splice(at, 0, { time, text });
+    const rewritten = ev.tail.slice(at);
+    // Text and times of the same rows are written in one call, so the two never disagree in length.
+    writeText(ev.text, row, rewritten.map((r) => r.text));
+    writeRows(ev.timestamps, row, rewritten.length, [], Float64Array.from(rewritten, (r) => r.time));
+    // A text chunk reaches the file at once, the strings it points to (HDF5's global heap) only at a flush:
+    // until then a crash leaves rows rewritten here pointing at nothing. Flushing now (no fsync) shrinks that
+    // window to this call. An appended row needs none: until a flush it lies past the extent in the file.
+    if (rewritten.length > 1) this.file.flush();
     ev.count += 1;
-    ev.lastTime = e.time;
+    const newest = ev.tail[ev.tail.length - 1]!.time;
+    while (ev.tail.length > EVENT_TAIL_ENTRIES || ev.tail[0]!.time < newest - EVENT_TAIL_S) ev.floor = ev.tail.shift()!.time;
   }
 
   // ------------------------------------------------------------------ segmentation and responses
@@ -514,9 +644,15 @@ export class NwbFile {
       m = typedGroup(processing, module, "ProcessingModule");
       textAttr(m, "description", module === "ophys" ? "Optical physiology processed data." : `Processed data (${module}).`);
     }
-    let c = m.get(container) as Group | null;
-    if (!c) c = typedGroup(m, container, containerType);
-    else if (c.attrs["neurodata_type"]?.value !== containerType) {
+    return this.existingContainer(module, container, containerType) ?? typedGroup(m, container, containerType);
+  }
+
+  /** /processing/module/container if it exists, refused if it is not a `containerType`. */
+  private existingContainer(module: string, container: string, containerType: string): Group | null {
+    const m = (this.file.get("processing") as Group).get(module) as Group | null;
+    const c = m?.get(container) as Group | null | undefined;
+    if (!c) return null;
+    if (c.attrs["neurodata_type"]?.value !== containerType) {
       throw new NwbInputError(`/processing/${module}/${container} is a ${String(c.attrs["neurodata_type"]?.value)}, not a ${containerType}`);
     }
     return c;
@@ -632,56 +768,89 @@ export class NwbFile {
   createResponseSeries(series: M.MicroscopyResponseSeries): SeriesInfo {
     const s = parseInput(M.MicroscopyResponseSeries, series, `MicroscopyResponseSeries ${describe(series)}`);
     const owner = `MicroscopyResponseSeries '${s.name}'`;
-    if (this.recorders.has(s.name)) throw new NwbInputError(`${owner}: a series named '${s.name}' exists already`);
+    if (this.series.has(s.name)) throw new NwbInputError(`${owner}: a series named '${s.name}' exists already`);
     const seg = this.lookup(this.segmentations, s.segmentation, owner, "segmentation");
     const rois = s.roi_indices ?? Array.from({ length: seg.rows }, (_, i) => i);
     const outside = rois.find((i) => i >= seg.rows);
     if (outside !== undefined) throw new NwbInputError(`${owner}: ROI index ${outside} is past the ${seg.rows} rows of '${s.segmentation}'`);
-    const source = s.microscopy_series === undefined ? undefined : this.lookup(this.recorders, s.microscopy_series, owner, "series");
+    const source = s.microscopy_series === undefined ? undefined : this.lookup(this.series, s.microscopy_series, owner, "series");
     if (source && !source.info.neurodata_type.endsWith("MicroscopySeries")) {
       throw new NwbInputError(`${owner}: microscopy_series '${s.microscopy_series}' is a ${source.info.neurodata_type}, not a microscopy series`);
     }
     if (s.clock === "source" && !source) throw new NwbInputError(`${owner}: clock 'source' needs a microscopy_series to take the timestamps from`);
+    this.existingContainer(s.module, s.container, "MicroscopyResponseSeriesContainer");
 
-    const g = typedGroup(this.processingGroup(s.module, s.container, "MicroscopyResponseSeriesContainer"), s.name, "MicroscopyResponseSeries");
-    textAttr(g, "comments", s.comments ?? "no comments");
-    textAttr(g, "description", s.description);
-    const region = numericDataset(g, "rois", BigInt64Array.from(rois, BigInt), [rois.length]);
-    markType(region, "DynamicTableRegion");
-    textAttr(region, "description", s.rois_description);
-    referenceAttr(region, "table", this.file.get(seg.path) as Group);
-    if (source) g.create_soft_link(source.info.path, "microscopy_series");
-    return this.startRecording(g, "MicroscopyResponseSeries", s, [rois.length], "float32", {
-      conversion: 1,
-      offset: 0,
-      resolution: -1,
-      unit: s.unit,
+    const path = `/processing/${s.module}/${s.container}/${s.name}`;
+    return this.declare(path, "MicroscopyResponseSeries", s, [rois.length], "float32", { conversion: 1, offset: 0, resolution: -1, unit: s.unit }, () => {
+      // Traces come from the series' frames: a link to a series not in the file would dangle.
+      if (source && !this.recorders.has(source.info.name)) {
+        throw new NwbInputError(`${owner}: its microscopy_series '${source.info.name}' has no sample yet, so it is not in the file to link to`);
+      }
+      const g = typedGroup(this.processingGroup(s.module, s.container, "MicroscopyResponseSeriesContainer"), s.name, "MicroscopyResponseSeries");
+      textAttr(g, "comments", s.comments ?? "no comments");
+      textAttr(g, "description", s.description);
+      const region = numericDataset(g, "rois", BigInt64Array.from(rois, BigInt), [rois.length]);
+      markType(region, "DynamicTableRegion");
+      textAttr(region, "description", s.rois_description);
+      referenceAttr(region, "table", this.file.get(seg.path) as Group);
+      if (source) g.create_soft_link(source.info.path, "microscopy_series");
+      return g;
     }, source);
   }
 
   // ------------------------------------------------------------------ durability
 
-  /** Makes everything appended so far survive a crash or power loss. */
+  /**
+   * Makes everything appended so far survive a crash or power loss, and checks that the output is still the
+   * file being written. Throws a WriteError (what failed, the OS error) if any step fails: call fail() then.
+   */
   checkpoint(): CheckpointReport {
     this.requireOpen();
     const samples: Record<string, number> = {};
     for (const [name, r] of this.recorders) {
-      r.data.flush();
-      r.timestamps?.flush();
+      try {
+        r.data.flush();
+        r.timestamps?.flush();
+      } catch (e) {
+        throw WriteError.from(`writing ${name}`, e);
+      }
       samples[name] = r.data.lengthInFile;
     }
-    this.file.flush();
-    fsyncSync(this.fd);
-    return { samples, events: this.events?.count ?? 0 };
+    try {
+      this.file.flush();
+    } catch (e) {
+      throw WriteError.from("flushing the file", e);
+    }
+    try {
+      fsyncSync(this.fd);
+    } catch (e) {
+      throw WriteError.from("fsync of the file", e);
+    }
+    const moved = this.outputMoved();
+    if (moved) throw new WriteError("checkpoint", `${this.path} ${moved}`, "ENOENT");
+    this.saved = { samples, events: this.events?.count ?? 0, empty: [...this.series.keys()].filter((name) => !this.recorders.has(name)), time: Date.now() };
+    return this.saved;
   }
 
-  /** Checkpoints and closes the file; the NwbFile cannot be used afterwards. */
+  /**
+   * Whether a series or the event record was written into the file since the last checkpoint. A failure
+   * now would cut it back to no sample at all, and an empty series cannot be taken out of an HDF5 file
+   * again: the writer checkpoints at once when this is true.
+   */
+  get holdsUncheckpointedSeries(): boolean {
+    return [...this.recorders.keys()].some((name) => !(name in this.saved.samples)) || (this.events !== undefined && this.saved.events === 0);
+  }
+
+  /** Checkpoints and closes the file; the NwbFile cannot be used afterwards. Throws as checkpoint() does. */
   close(): CheckpointReport {
     const report = this.checkpoint();
+    // Last, after the checkpoint's fsync: a file that says it was closed holds everything appended.
+    writeClosingNote(this.file, `closed normally on ${isoNow()}${report.empty.length ? `; series created that got no sample, so are not in the file: ${report.empty.join(", ")}` : ""}.`);
     this.closed = true;
     this.file.close();
     fsyncSync(this.fd);
-    closeSync(this.fd);
+    this.lock.release();
+    this.reserve.release();
     return report;
   }
 
@@ -692,8 +861,77 @@ export class NwbFile {
     try {
       this.file.close();
     } finally {
-      closeSync(this.fd);
+      releaseLeakedFiles(this.path);
+      this.lock.release();
+      this.reserve.release();
     }
+  }
+
+  /**
+   * After a failed write (`cause`, e.g. a WriteError from append or checkpoint): writes nothing more and
+   * leaves the file as good as it can be — every series cut back to the samples of the last good checkpoint
+   * (data and timestamps alike, so no row reads as fill), the event record to its entries — then flushed and
+   * closed. The reserve is deleted first: on a full disk, that is the room this needs. If this fails too, the
+   * file is left as a crash would leave it (HDF5's descriptor closed without a flush). Returns what failed and
+   * what the file holds; the NwbFile is closed afterwards, and a second call returns the same.
+   */
+  fail(cause: unknown): WriteFailure {
+    if (this.failure) return this.failure;
+    const error = WriteError.from("writing the file", cause);
+    // A reserve or lock that cannot be let go (a file system gone read-only) adds nothing to the failure being reported.
+    const quietly = (f: () => void) => {
+      try {
+        f();
+      } catch {
+        // see above
+      }
+    };
+    quietly(() => this.reserve.release());
+    const moved = this.outputMoved();
+    let closed = false;
+    // A file that may not grow (EFBIG: a file-size limit, FAT32's 4 GiB) holds space HDF5 allocated past that
+    // limit: a close would write a superblock claiming more than the file holds, which no reader opens. It
+    // is left as of its last checkpoint instead, as a crash would leave it.
+    if (!this.closed && error.code !== "EFBIG") {
+      this.closed = true;
+      try {
+        for (const [name, r] of this.recorders) {
+          const rows = this.saved.samples[name] ?? 0;
+          r.data.shrinkTo(rows);
+          r.timestamps?.shrinkTo(rows);
+        }
+        if (this.events) {
+          this.events.text.resize([this.saved.events]);
+          this.events.timestamps.resize([this.saved.events]);
+        }
+        this.file.flush();
+        fsyncSync(this.fd);
+        this.file.close();
+        closed = true;
+      } catch {
+        // Closing would write HDF5's view (extents past what reached the disk): the last checkpoint is left instead.
+      }
+    }
+    this.closed = true;
+    releaseLeakedFiles(this.path);
+    quietly(() => this.lock.release());
+    const message = moved && error.code !== "ENOENT" ? `${error.message}; ${this.path} ${moved}` : error.message;
+    this.failure = { message, code: moved ? "ENOENT" : error.code, saved: moved ? undefined : this.saved, closed: closed && !moved };
+    return this.failure;
+  }
+
+  /** Why the path no longer leads to the file being written (removed, replaced, file system unmounted), if it does not. */
+  private outputMoved(): string | undefined {
+    let own, now;
+    try {
+      own = fstatSync(this.fd);
+      if (own.nlink === 0) return "was removed while being written";
+      now = statSync(this.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return "was removed while being written, or its file system unmounted";
+      return undefined; // not known to be gone: the failure's own cause says what happened
+    }
+    return now.ino === own.ino && now.dev === own.dev ? undefined : "was replaced by another file while being written";
   }
 
   private requireOpen(): void {

@@ -1,5 +1,6 @@
 // Messages between NwbWriter (main thread) and its worker.
 import type { NumericArray } from "./element-types.js";
+import type { WriteFailure } from "./failure.js";
 import type { CheckpointReport, NwbFile, OpenOptions } from "./nwb-file.js";
 import type { NwbFileMetadata } from "./model.js";
 
@@ -28,7 +29,10 @@ export type Request = { id: number } & (
 );
 
 export type Response =
-  | { kind: "result"; id: number; value?: unknown; error?: { name: string; message: string } }
-  | { kind: "checkpoint"; report: CheckpointReport };
+  // After a failed write every request is answered with an error carrying that failure.
+  | { kind: "result"; id: number; value?: unknown; error?: { name: string; message: string; failure?: WriteFailure } }
+  | { kind: "checkpoint"; report: CheckpointReport }
+  // Sent once, as soon as a write fails (the file is already cut back to its last checkpoint and closed).
+  | { kind: "failed"; failure: WriteFailure };
 
 export type FileMethods = Pick<NwbFile, FileMethod>;

@@ -1,15 +1,20 @@
 // The writer's worker thread: h5wasm is synchronous, so the file lives here and the main thread's
 // event loop (serial ports, ZeroMQ) never waits on HDF5. Requests run strictly in arrival order.
+// The first failed write stops the writer for good: the file is cut back to its last checkpoint and
+// closed at once, the main thread is told, and every later request is answered with that failure.
 import { parentPort } from "node:worker_threads";
 import { type CheckpointReport, NwbFile } from "./nwb-file.js";
 import type { NumericArray } from "./element-types.js";
+import { NwbInputError } from "./errors.js";
+import { describeCause, isHdf5Stack, WriteError, type WriteFailure } from "./failure.js";
 import { interleavePlanes } from "./planes.js";
-import type { Request, Response } from "./protocol.js";
+import type { FileMethod, Request, Response } from "./protocol.js";
 
 if (!parentPort) throw new Error("worker.ts runs as a worker thread of NwbWriter");
 const port = parentPort;
 
 let file: NwbFile | undefined;
+let failure: WriteFailure | undefined;
 let checkpointIntervalMs = 1000;
 let lastCheckpoint = Date.now();
 let dirty = false;
@@ -24,10 +29,37 @@ function checkpoint(): CheckpointReport {
   return report;
 }
 
-// Checked after every request as well as on a timer: a busy queue must not starve the timer's checkpoints.
-function checkpointIfDue(): void {
-  if (file && dirty && Date.now() - lastCheckpoint >= checkpointIntervalMs) checkpoint();
+/** Stops writing after the failure `e`: the file makes itself as good as it can and closes; the main thread is told at once. */
+function fail(e: unknown): WriteFailure {
+  if (!failure) {
+    clearInterval(timer);
+    failure = file!.fail(e);
+    file = undefined;
+    port.postMessage({ kind: "failed", failure } satisfies Response);
+  }
+  return failure;
 }
+
+// Checked after every request as well as on a timer: a busy queue must not starve the timer's checkpoints.
+// A series' first sample is made durable at once, so that a failure never leaves it in the file empty.
+function checkpointIfDue(): void {
+  if (!file || !dirty) return;
+  if (Date.now() - lastCheckpoint < checkpointIntervalMs && !file.holdsUncheckpointedSeries) return;
+  try {
+    checkpoint();
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** What a request was writing, for the failure's message (appends and checkpoints name their series themselves). */
+function writing(req: Request): string {
+  if (req.op === "append" || req.op === "appendPlanes") return `writing ${req.series}`;
+  if (req.op === "call") return CALL_WRITES[req.method] ?? req.method;
+  return req.op;
+}
+
+const CALL_WRITES: Partial<Record<FileMethod, string>> = { addEvent: "writing the event record" };
 
 function run(req: Request): unknown {
   if (req.op === "open") {
@@ -43,17 +75,10 @@ function run(req: Request): unknown {
       return checkpoint();
     case "close": {
       clearInterval(timer);
-      const closing = file;
+      const report = file.close();
       file = undefined; // nothing may touch it after this, not even a due checkpoint
-      try {
-        const report = closing.close();
-        port.postMessage({ kind: "checkpoint", report } satisfies Response);
-        return report;
-      } catch (e) {
-        // A failed close still closes: nothing more can be written, and what is in the file stays.
-        closing.abandon();
-        throw e;
-      }
+      port.postMessage({ kind: "checkpoint", report } satisfies Response);
+      return report;
     }
     case "append":
       dirty = true;
@@ -71,13 +96,28 @@ function run(req: Request): unknown {
   }
 }
 
+/** The error a request is answered with: bad input as it is, a failed write as the writer's failure, never an HDF5 stack. */
+function answer(req: Request, e: unknown): NonNullable<Extract<Response, { kind: "result" }>["error"]> {
+  if (e instanceof NwbInputError) return { name: e.name, message: e.message };
+  if (req.op === "open") {
+    // No file to cut back: creating it failed (the lock, the reserve, HDF5).
+    const message = e instanceof Error ? e.message : String(e);
+    return { name: "Error", message: isHdf5Stack(message) ? `creating ${req.path}: ${describeCause(e).detail}` : message };
+  }
+  const f = fail(WriteError.from(writing(req), e));
+  return { name: "NwbWriteFailure", message: f.message, failure: f };
+}
+
 port.on("message", async (req: Request) => {
+  if (failure) {
+    port.postMessage({ kind: "result", id: req.id, error: { name: "NwbWriteFailure", message: failure.message, failure } } satisfies Response);
+    return;
+  }
   try {
     const value = await run(req);
     port.postMessage({ kind: "result", id: req.id, value } satisfies Response);
   } catch (e) {
-    const error = e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
-    port.postMessage({ kind: "result", id: req.id, error } satisfies Response);
+    port.postMessage({ kind: "result", id: req.id, error: answer(req, e) } satisfies Response);
   }
   checkpointIfDue();
 });

@@ -6,6 +6,7 @@ import { Subject } from "rxjs";
 import { advance, checkAppend, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError } from "./errors.js";
 import type { NumericArray } from "./element-types.js";
+import type { WriteFailure } from "./failure.js";
 import type * as M from "./model.js";
 import type { CheckpointReport, OpenOptions } from "./nwb-file.js";
 import type { FileMethod, FileMethods, Request, Response } from "./protocol.js";
@@ -24,6 +25,25 @@ export class NwbWriterError extends Error {
   override name = "NwbWriterError";
 }
 
+/**
+ * A write failed (full disk, I/O error, output removed…) and the writer stopped: nothing more is written.
+ * `message` says what failed in one line; `saved` is what the file holds (the last good checkpoint), and
+ * `closed` whether the file was cut back to it and closed (false: it is left as a crash would leave it).
+ */
+export class NwbWriteFailure extends NwbWriterError implements WriteFailure {
+  override name = "NwbWriteFailure";
+  readonly code: string | undefined;
+  readonly saved: CheckpointReport | undefined;
+  readonly closed: boolean;
+
+  constructor(failure: WriteFailure) {
+    super(failure.message);
+    this.code = failure.code;
+    this.saved = failure.saved;
+    this.closed = failure.closed;
+  }
+}
+
 function startWorker(): Worker {
   // From dist/ the worker is plain JS; from src/ (tests, tsx) it is TypeScript and starts through tsx.
   if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./worker.js", import.meta.url));
@@ -35,6 +55,14 @@ function startWorker(): Worker {
 export class NwbWriter {
   /** Emits what each checkpoint (automatic, requested or final) made durable. */
   readonly checkpoints = new Subject<CheckpointReport>();
+  /**
+   * Resolves (never rejects) the moment a write fails, with what failed and what the file holds; it stays
+   * pending while all goes well. Every call after that throws the same NwbWriteFailure, close() included.
+   */
+  readonly failed: Promise<NwbWriteFailure>;
+  private resolveFailed: (failure: NwbWriteFailure) => void = () => undefined;
+  private lastReport: CheckpointReport | undefined;
+  private workerGone = false;
   private readonly pending = new Map<number, Pending>();
   private readonly cursors = new Map<string, { info: SeriesInfo; cursor: SeriesCursor }>();
   private nextId = 0;
@@ -48,6 +76,7 @@ export class NwbWriter {
     readonly path: string,
     private readonly maxQueuedBytes: number,
   ) {
+    this.failed = new Promise((resolve) => (this.resolveFailed = resolve));
     worker.on("message", (msg: Response) => this.receive(msg));
     worker.on("error", (e) => this.fail(new NwbWriterError(`writer worker crashed: ${e.message}`), true));
     worker.on("exit", (code) => this.fail(new NwbWriterError(`writer worker exited (code ${code})`), true));
@@ -61,7 +90,7 @@ export class NwbWriter {
         op: "open",
         path,
         metadata,
-        options: { overwrite: options.overwrite ?? false },
+        options: { overwrite: options.overwrite ?? false, ...(options.reserveBytes === undefined ? {} : { reserveBytes: options.reserveBytes }) },
         checkpointIntervalMs: options.checkpointIntervalMs ?? 1000,
       });
     } catch (e) {
@@ -127,7 +156,10 @@ export class NwbWriter {
     return this.request({ op: "checkpoint" }) as Promise<CheckpointReport>;
   }
 
-  /** Drains the queue, writes the last checkpoint and closes the file and the worker. */
+  /**
+   * Drains the queue, writes the last checkpoint and closes the file and the worker; resolves with what the
+   * file holds. After a failed write it rejects with that NwbWriteFailure, whose `saved` is what the file holds.
+   */
   async close(): Promise<CheckpointReport> {
     this.closing = true;
     try {
@@ -199,6 +231,7 @@ export class NwbWriter {
 
   private request(req: DistributiveOmit<Request, "id">, transfer: ArrayBuffer[] = []): Promise<unknown> {
     const id = this.nextId++;
+    if (this.workerGone) return Promise.reject(this.failure!); // nobody would answer
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ ...req, id }, transfer);
@@ -207,13 +240,21 @@ export class NwbWriter {
 
   private receive(msg: Response): void {
     if (msg.kind === "checkpoint") {
+      this.lastReport = msg.report;
       this.checkpoints.next(msg.report);
+      return;
+    }
+    if (msg.kind === "failed") {
+      this.fail(new NwbWriteFailure(msg.failure));
       return;
     }
     const p = this.pending.get(msg.id);
     if (!p) return;
     this.pending.delete(msg.id);
-    if (msg.error) {
+    if (msg.error?.failure) {
+      // The worker said "failed" before answering: every answer after carries that same failure.
+      p.reject(this.failure instanceof NwbWriteFailure ? this.failure : new NwbWriteFailure(msg.error.failure));
+    } else if (msg.error) {
       const E = msg.error.name === "NwbInputError" ? NwbInputError : NwbWriterError;
       p.reject(new E(msg.error.message));
     } else p.resolve(msg.value);
@@ -230,7 +271,13 @@ export class NwbWriter {
    */
   private fail(error: Error, workerGone = false): void {
     if (workerGone && this.closing && !this.pending.size) return; // the normal end of a closed writer
+    if (workerGone) {
+      this.workerGone = true;
+      // The file is as the worker left it: what the last checkpoint reported, not closed.
+      if (!(this.failure instanceof NwbWriteFailure)) error = new NwbWriteFailure({ message: error.message, code: undefined, saved: this.lastReport, closed: false });
+    }
     this.failure ??= error;
+    if (error instanceof NwbWriteFailure) this.resolveFailed(error);
     if (workerGone) {
       for (const p of this.pending.values()) p.reject(error);
       this.pending.clear();

@@ -4,6 +4,7 @@ import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadRigProfile } from "../../src/config/index.js";
 import { planNwb, rigNameOf, writePlan } from "../../src/acquisition/nwb-plan.js";
+import { FRAME_DTYPES } from "../../src/drivers/frame-source.js";
 import { NwbWriter } from "../../src/nwb/index.js";
 import { attr, openRead, tempPath } from "../nwb/h5read.js";
 
@@ -23,11 +24,18 @@ describe("NWB plan of a rig profile", () => {
     const path = tempPath("plan.nwb");
     const w = await NwbWriter.create(path, { session_description: "Plan test.", session_start_time: "2026-11-23T09:00:00Z" });
     await writePlan(w, plan);
-    await w.close();
+    // A series is written with its first sample: give the first one a frame (or a volume).
+    const first = p.recording.series[0]!;
+    const source = p.recording.frame_sources.find((s) => s.name === first.frames.source)!;
+    const frame = () => new FRAME_DTYPES[source.data_type](source.frame_shape[0] * source.frame_shape[1]);
+    if (first.neurodata_type === "PlanarMicroscopySeries") await w.append(first.name, frame(), [0]);
+    else await w.appendVolume(first.name, Array.from({ length: source.plane_count }, frame), 0);
+    const report = await w.close();
+    expect(report.samples).toEqual({ [first.name]: 1 });
+    expect(report.empty).toEqual(p.recording.series.slice(1).map((s) => s.name));
     expect(plan.rigs.map((r) => r.name)).toEqual(p.channels.map((c) => rigNameOf(c.name)));
     expect(plan.planarSeries.length + plan.volumetricSeries.length).toBe(p.recording.series.length);
     const f = await openRead(path);
-    const first = p.recording.series[0]!;
     const container = first.neurodata_type === "PlanarMicroscopySeries" && first.multi_plane_container ? `${first.multi_plane_container}/` : "";
     expect(attr(f, `acquisition/${container}${first.name}`, "neurodata_type")).toBe(first.neurodata_type);
   });
