@@ -6,6 +6,7 @@ import { acquireCommand } from "./commands/acquire.js";
 import { devicesCommand } from "./commands/devices.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { profileCommand } from "./commands/profile.js";
+import { recoverCommand } from "./commands/recover.js";
 import { serveCommand } from "./commands/serve.js";
 import { simulateCommand } from "./commands/simulate.js";
 
@@ -23,6 +24,7 @@ await yargs(hideBin(process.argv))
   .command(serveCommand)
   .command(simulateCommand)
   .command(devicesCommand)
+  .command(recoverCommand)
   .strict()
   .demandCommand(1, "Name a command: rigd --help lists them.")
   .help()
