@@ -142,8 +142,22 @@ export class Daemon {
     return this.session?.state === "recording" ? this.session.status() : (this.lastStatus ?? { state: "idle" });
   }
 
-  /** Telemetry and previews of a session, published while it records. */
+  /**
+   * Telemetry and previews of a session, published while it records; and a session that must stop on its own
+   * (a failed write, a nearly full disk) is stopped here, its status published with why: the daemon stays up.
+   */
   private watch(session: Session): void {
+    void session.mustStop.then(async (why) => {
+      if (session.state !== "recording") return;
+      const status = session.status();
+      const error = await session.stop().then(
+        () => why,
+        (e: Error) => e.message,
+      );
+      this.lastStatus = { ...status, state: "closed", error };
+      this.options.log?.(`session stopped: ${error}`);
+      this.publish("status", this.lastStatus);
+    });
     const subscriptions = [
       ...[...this.options.rig.lasers].map(([name, d]) => d.state$.subscribe(({ time, state }) => this.publish("telemetry", { device: name, time, state }))),
       ...this.options.rig.photodetectors.map((p) => p.controller.state$.subscribe(({ time, state }) => this.publish("telemetry", { devices: Object.values(p.channels), time, state }))),

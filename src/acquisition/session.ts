@@ -3,15 +3,18 @@
 // record. Lifecycle: idle → recording → stopping → closed. After a normal stop the file is complete;
 // after a crash the writer's last checkpoint holds.
 import { existsSync, statSync } from "node:fs";
-import { type Observable, type Subscription, Subject, filter, map, merge, takeUntil, tap } from "rxjs";
+import { type Observable, type Subscription, Subject, map, merge, takeUntil, tap } from "rxjs";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
 import type { DeviceEvent, Stamped } from "../drivers/device.js";
 import type { ExcitationSource, ExcitationSourceState } from "../drivers/excitation-source.js";
 import type { FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
-import { NwbWriter, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
+import { freeBytes } from "../nwb/disk.js";
+import { NwbWriteFailure, NwbWriter, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
+import { summarize } from "../nwb/inspect.js";
 import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
-import { type EngineEvent, type Route, type TaggedFrame, assembleVolumes, boundedWrite, inTimeOrder, limitSamples, recordDrops, routeKey, type Sample, sampleBytes, tagAndTime } from "./stages.js";
+import { LossRecorder, type SeriesLosses } from "./losses.js";
+import { type EngineEvent, type Loss, type Route, type TaggedFrame, type WriteLimits, assembleVolumes, boundedWrite, limitSamples, recordGaps, routeKey, type Sample, sampleBytes, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
 export interface RigDevices {
@@ -33,8 +36,11 @@ export interface SessionOptions {
   devices: RigDevices;
   /** Each series records at most this many samples (frames, or volumes); `filled` resolves once all have. */
   samplesPerSeries?: number;
-  /** Bytes of samples that may wait for the writer before new ones are dropped and recorded (default 256 MiB). */
-  maxQueuedBytes?: number;
+  /**
+   * How far the writer may fall behind before the frame sources are held (their producers then see failed
+   * sends): default 64 MiB waiting, or the oldest sample waiting 300 ms. Both bound what a crash loses.
+   */
+  writeLimits?: Partial<WriteLimits>;
   log?: (line: string) => void;
 }
 
@@ -49,20 +55,18 @@ export interface Preview {
 /** At most this many previews per second and series. */
 const PREVIEWS_PER_SECOND = 2;
 
-/**
- * Events wait this long (s) before they go to the file, so that one dated back — a shutter setting is
- * confirmed about a second after the shutter moved — still goes in in order. A crash loses them too.
- */
-const EVENT_HOLD_S = 2;
-
 export interface SessionStatus {
   state: SessionState;
   out: string;
   elapsed_s: number;
   /** Per series: samples written (queued to the writer) so far. */
   samples: Record<string, number>;
-  /** Frames the scanners' counters say never arrived, plus samples dropped by the engine. */
+  /** Frames (planes) lost in all: every series, every cause (see `losses`). */
   dropped: number;
+  /** Per series that lost any: frames (planes) and whole volumes lost, by cause. */
+  losses: Record<string, SeriesLosses>;
+  /** Frames that arrived while no session was listening (before this one started): not part of it, not losses. */
+  frames_before_start: number;
   queue_bytes: number;
   events: number;
   /** Bytes of samples handed to the writer, and the file's size on disk. */
@@ -70,6 +74,11 @@ export interface SessionStatus {
   file_bytes: number;
   /** Resident memory of this process, in MB. */
   rss_MB: number;
+  /** Free space on the output's file system (MB), and how long it lasts at the last 10 s' write rate (null: not writing). */
+  disk_free_MB: number;
+  minutes_left: number | null;
+  /** Why the session stopped on its own (a failed write, a nearly full disk); absent while all is well. */
+  error?: string;
 }
 
 /** Telemetry series a device's state feeds: name, unit, how to read the value. */
@@ -101,14 +110,21 @@ export class Session {
   private stateValue: SessionState = "idle";
   private readonly subscriptions: Subscription[] = [];
   private readonly samples: Record<string, number> = {};
+  /** Planes per volume of each volumetric series. */
+  private readonly depths = new Map<string, number>();
   private readonly events$ = new Subject<EngineEvent>();
+  private readonly losses = new LossRecorder((e) => this.event(e));
   private eventCount = 0;
-  private engineDrops = 0;
   private queueBytes = 0;
   private writtenBytes = 0;
-  private startedMs = 0;
-  /** Frames the sources had already missed before this session (a daemon's sources outlive sessions). */
-  private missedBefore = 0;
+  private readonly startedMs = Date.now();
+  /** Frames the sources received unobserved before this session (a daemon's sources outlive sessions). */
+  private readonly unobservedBefore: number;
+  private writer: NwbWriter | undefined;
+  /** Resolves with the writer once the file is laid out: frames and events arriving before wait for it. */
+  private readonly writerReady: Promise<NwbWriter>;
+  private setWriter: (w: NwbWriter) => void = () => undefined;
+  private failWriter: (e: Error) => void = () => undefined;
   private pending: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
   private pipelines: Promise<void>[] = [];
@@ -120,48 +136,72 @@ export class Session {
   private fill: () => void = () => undefined;
   /** Resolves once every series holds `samplesPerSeries` samples (never without that option). */
   readonly filled = new Promise<void>((resolve) => (this.fill = resolve));
+  private end: (why: string) => void = () => undefined;
+  /**
+   * Resolves, with why in one line, when the session must stop on its own: a write failed (full disk, I/O
+   * error, output removed), or free space fell below the profile's `stop_below_free_MB`. The caller then
+   * calls stop(), which for a failed write throws what the file holds.
+   */
+  readonly mustStop = new Promise<string>((resolve) => (this.end = resolve));
+  private endedWhy: string | undefined;
+  private disk = { freeMB: 0, minutesLeft: null as number | null, warnedAtMinutes: Infinity, samples: [] as { ms: number; bytes: number }[] };
+  private diskTimer: NodeJS.Timeout | undefined;
 
-  private constructor(
-    private readonly options: SessionOptions,
-    private readonly writer: NwbWriter,
-  ) {}
+  private constructor(private readonly options: SessionOptions) {
+    this.writerReady = new Promise((resolve, reject) => {
+      this.setWriter = resolve;
+      this.failWriter = reject;
+    });
+    this.writerReady.catch(() => undefined); // a session that never started: each waiting write counts itself lost
+    this.unobservedBefore = [...options.devices.frameSources.values()].reduce((n, s) => n + s.counts.unobserved, 0);
+  }
 
   get state(): SessionState {
     return this.stateValue;
   }
 
-  /** Identifies the devices, creates the file and starts recording. */
+  /**
+   * Starts recording: from this call on, every frame and device event that arrives belongs to the session
+   * (they wait, bounded, while the devices are identified and the file is laid out). Errors: the file cannot
+   * be created (exists without `overwrite`, locked by another writer, unwritable), a device does not answer.
+   */
   static async start(options: SessionOptions): Promise<Session> {
     const { profile, devices } = options;
     const log = options.log ?? (() => undefined);
-    const identities = new Map<string, ReportedIdentity>();
-    for (const [name, laser] of devices.lasers) identities.set(name, { identity: await laser.identify(), own: true });
-    for (const { controller, channels } of devices.photodetectors) {
-      const identity = await controller.identify();
-      // A controller of one detector is that detector (a Thorlabs PMT2100); one of several is only their controller.
-      const detectors = Object.values(channels);
-      for (const detector of detectors) identities.set(detector, { identity, own: detectors.length === 1 });
-    }
-    const plan = planNwb(profile, identities);
-    const startedMs = Date.now();
-    const writer = await NwbWriter.create(options.out, nwbMetadata(options.metadata, startedMs), {
-      overwrite: options.overwrite,
-      checkpointIntervalMs: profile.writer.checkpoint_interval_ms,
-    });
-    const session = new Session(options, writer);
-    session.startedMs = startedMs;
-    session.missedBefore = [...devices.frameSources.values()].reduce((n, s) => n + s.counts.missing, 0);
+    const session = new Session(options);
+    // Listening comes first: a producer that starts sending when the session starts loses nothing.
+    session.recordEvents();
+    session.startFrames();
+    let writer: NwbWriter | undefined;
     try {
+      const identities = new Map<string, ReportedIdentity>();
+      for (const [name, laser] of devices.lasers) identities.set(name, { identity: await laser.identify(), own: true });
+      for (const { controller, channels } of devices.photodetectors) {
+        const identity = await controller.identify();
+        // A controller of one detector is that detector (a Thorlabs PMT2100); one of several is only their controller.
+        const detectors = Object.values(channels);
+        for (const detector of detectors) identities.set(detector, { identity, own: detectors.length === 1 });
+      }
+      const plan = planNwb(profile, identities);
+      writer = await NwbWriter.create(options.out, nwbMetadata(options.metadata, session.startedMs), {
+        overwrite: options.overwrite,
+        checkpointIntervalMs: profile.writer.checkpoint_interval_ms,
+        // Small: what waits in the worker's queue is lost in a crash; the frame sources are held instead.
+        maxQueuedBytes: 16 * 2 ** 20,
+      });
       await writePlan(writer, plan);
-      session.recordEvents();
       for (const w of plan.warnings) {
         log(`warning: ${w}`);
         session.event({ time: 0, kind: "identity_mismatch", source: "profile", message: w });
       }
+      session.writer = writer;
+      session.setWriter(writer);
+      void writer.failed.then((f) => session.stopOnItsOwn(`writing ${options.out} failed: ${f.message}`));
+      session.watchDisk();
       await session.startTelemetry();
-      session.startFrames();
     } catch (e) {
-      await writer.close().catch(() => undefined);
+      await session.abandon();
+      await writer?.close().catch(() => undefined);
       throw e;
     }
     session.stateValue = "recording";
@@ -174,14 +214,18 @@ export class Session {
   }
 
   status(): SessionStatus {
-    const scannerDrops = [...this.options.devices.frameSources.values()].reduce((n, s) => n + s.counts.missing, 0);
     return {
       state: this.stateValue,
       out: this.options.out,
-      elapsed_s: this.startedMs ? this.now() : 0,
+      elapsed_s: this.now(),
       samples: { ...this.samples },
-      dropped: scannerDrops - this.missedBefore + this.engineDrops,
-      queue_bytes: this.queueBytes + this.writer.queuedBytes,
+      dropped: this.losses.frames,
+      losses: this.losses.losses,
+      frames_before_start: this.unobservedBefore,
+      disk_free_MB: this.disk.freeMB,
+      minutes_left: this.disk.minutesLeft,
+      ...(this.endedWhy ? { error: this.endedWhy } : {}),
+      queue_bytes: this.queueBytes + (this.writer?.queuedBytes ?? 0),
       events: this.eventCount,
       written_bytes: this.writtenBytes,
       file_bytes: existsSync(this.options.out) ? statSync(this.options.out).size : 0,
@@ -228,8 +272,15 @@ export class Session {
       }
       throw new Error(`no bound device named '${device}' (lasers: ${[...lasers.keys()].join(", ") || "none"}; photodetectors: ${photodetectors.flatMap((p) => Object.values(p.channels)).join(", ") || "none"})`);
     };
-    const { time } = await setting();
-    this.event({ time: (time - this.startedMs) / 1000, kind: "command", source: device, message: `${property} set to ${JSON.stringify(value)}` });
+    const confirming = setting(); // bad arguments throw here, before anything reaches the device
+    try {
+      const { time } = await confirming;
+      this.event({ time: (time - this.startedMs) / 1000, kind: "command", source: device, message: `${property} set to ${JSON.stringify(value)}` });
+    } catch (e) {
+      // The device refused or never confirmed it: the record says what was asked and did not happen.
+      this.event({ time: this.now(), kind: "command_refused", source: device, message: `${property} set to ${JSON.stringify(value)} was not done: ${(e as Error).message}` });
+      throw e;
+    }
   }
 
   /** Adds an entry to the event record (times are kept in order for the file). */
@@ -241,15 +292,16 @@ export class Session {
   async stop(): Promise<CheckpointReport> {
     if (this.stateValue !== "recording") throw new Error(`the session is ${this.stateValue}, not recording`);
     this.stateValue = "stopping";
-    this.stopFrames.next();
-    this.stopFrames.complete();
-    await Promise.all(this.pipelines);
-    this.events$.complete(); // releases the events still held (see EVENT_HOLD_S)
-    for (const s of this.subscriptions) s.unsubscribe();
-    this.previews.complete();
-    await this.pending;
+    clearInterval(this.diskTimer);
     try {
-      const report = await this.writer.close();
+      await this.drain();
+      let report: CheckpointReport;
+      try {
+        report = await this.writer!.close();
+      } catch (e) {
+        if (e instanceof NwbWriteFailure && e.saved) this.cutBack(e.saved);
+        throw new Error(`${this.endedWhy ?? (e as Error).message}; ${await this.holds()}`);
+      }
       if (this.failure) throw this.failure;
       return report;
     } finally {
@@ -257,29 +309,125 @@ export class Session {
     }
   }
 
+  /** Samples handed to the writer after its last good checkpoint were cut back with the file: they are losses too. */
+  private cutBack(saved: CheckpointReport): void {
+    for (const [series, handed] of Object.entries(this.samples)) {
+      const n = handed - (saved.samples[series] ?? 0);
+      if (n <= 0) continue;
+      const depths = this.depths.get(series);
+      this.lose({ series, cause: "not_written", time: this.now(), frames: n * (depths ?? 1), volumes: depths ? n : 0, detail: "written after the last good checkpoint, cut back with it when writing failed" });
+    }
+    this.losses.flush();
+  }
+
+  /** What the file holds, read back from it: per series samples and time, events; or that it cannot be read. */
+  private async holds(): Promise<string> {
+    try {
+      const f = await summarize(this.options.out);
+      const series = f.series.filter((s) => s.neurodata_type.endsWith("MicroscopySeries")).map((s) => `${s.path.split("/").pop()} ${s.samples} samples over ${s.duration_s.toFixed(1)} s`);
+      return `${this.options.out} holds ${series.join(", ") || "no samples"} and ${f.events.length} events (every one readable); ${describeLosses(this.losses.losses)}`;
+    } catch (e) {
+      return `${this.options.out} cannot be read back (${(e as Error).message}): \`rigd recover ${this.options.out}\` makes what its last checkpoint holds readable`;
+    }
+  }
+
+  /** Says once why the session must stop, in the event record, and tells whoever runs it (who says it to the user). */
+  private stopOnItsOwn(why: string): void {
+    if (this.endedWhy) return;
+    this.endedWhy = why;
+    this.event({ time: this.now(), kind: "fault", source: "rigd", message: why });
+    this.end(why);
+  }
+
+  /**
+   * Four times a second: free space on the output's disk and how long it lasts at the write rate of the last 10 s;
+   * a warning (log + event) under `warn_below_free_minutes`, again each time what is left halves; and a clean
+   * stop under `stop_below_free_MB`, while there is still room to close the file.
+   */
+  private watchDisk(): void {
+    const { stop_below_free_MB: stopMB, warn_below_free_minutes: warnMinutes } = this.options.profile.writer;
+    const check = () => {
+      let free: number;
+      try {
+        free = freeBytes(this.options.out);
+      } catch (e) {
+        return this.stopOnItsOwn(`cannot read the free space of ${this.options.out}'s disk: ${(e as Error).message}`);
+      }
+      const now = Date.now();
+      const d = this.disk;
+      d.samples.push({ ms: now, bytes: this.writtenBytes });
+      while (d.samples.length > 1 && now - d.samples[0]!.ms > 10_000) d.samples.shift();
+      const first = d.samples[0]!;
+      const rate = now > first.ms ? ((this.writtenBytes - first.bytes) / (now - first.ms)) * 1000 : 0; // bytes/s
+      d.freeMB = Math.round(free / 1e6);
+      d.minutesLeft = rate > 0 ? Math.round((free / rate / 60) * 10) / 10 : null;
+      if (stopMB > 0 && free < stopMB * 1e6) {
+        return this.stopOnItsOwn(`stopping while the file can still be closed: ${d.freeMB} MB free on ${this.options.out}'s disk, under the profile's stop_below_free_MB of ${stopMB}`);
+      }
+      if (warnMinutes > 0 && d.minutesLeft !== null && d.minutesLeft < warnMinutes && d.minutesLeft <= d.warnedAtMinutes / 2) {
+        d.warnedAtMinutes = d.minutesLeft;
+        const left = d.minutesLeft >= 1 ? `${d.minutesLeft} minutes` : `${Math.round(d.minutesLeft * 60)} s`;
+        const warning = `${d.freeMB} MB free on ${this.options.out}'s disk: about ${left} left at ${(rate / 1e6).toFixed(1)} MB/s`;
+        this.options.log?.(`warning: ${warning}`);
+        this.event({ time: this.now(), kind: "disk_space", source: "rigd", message: warning });
+      }
+    };
+    check();
+    // Four times a second: at light-sheet rates a second is hundreds of MB.
+    this.diskTimer = setInterval(check, 250);
+    this.diskTimer.unref();
+  }
+
+  /** Ends listening: the sources' last frames go through, held losses and events are written, previews end. */
+  private async drain(): Promise<void> {
+    this.stopFrames.next();
+    this.stopFrames.complete();
+    await Promise.all(this.pipelines);
+    this.losses.flush();
+    this.events$.complete();
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.previews.complete();
+    await this.pending;
+  }
+
+  /** A session that never started: what it listened to is let go, and what waited for the file is not written. */
+  private async abandon(): Promise<void> {
+    this.failWriter(new Error("the session did not start"));
+    await this.drain();
+  }
+
+  private lose(loss: Loss): void {
+    this.losses.record(loss);
+  }
+
   /** Writer calls made outside the frame pipelines (events, telemetry) run in order, and a failure is kept. */
-  private enqueue(task: () => Promise<unknown>): void {
-    this.pending = this.pending.then(task).catch((e: Error) => {
-      this.failure ??= e;
-      this.options.log?.(`error: ${e.message}`);
-    });
+  private enqueue(task: (writer: NwbWriter) => Promise<unknown>): void {
+    this.pending = this.pending
+      .then(() => this.writerReady)
+      .then(task)
+      .catch((e: Error) => {
+        // A failed write is said once, by stopOnItsOwn; other errors here are the first of their kind.
+        if (this.failure || e instanceof NwbWriteFailure) return;
+        this.failure = e;
+        this.options.log?.(`error: ${e.message}`);
+      });
   }
 
   private recordEvents(): void {
     this.subscriptions.push(
-      this.events$.pipe(inTimeOrder(EVENT_HOLD_S, () => this.now())).subscribe((e) => {
+      // Straight to the file: one dated back (a shutter confirmed a second after it moved) goes in at its place in time.
+      this.events$.subscribe((e) => {
         this.eventCount++;
-        this.enqueue(() => this.writer.addEvent({ time: e.time, kind: e.kind, source: nwbSafeSource(e.source), message: e.message }));
+        this.enqueue((w) => w.addEvent({ time: e.time, kind: e.kind, source: nwbSafeSource(e.source), message: e.message }));
       }),
     );
     const { lasers, photodetectors, frameSources } = this.options.devices;
     const deviceEvents = [
       ...[...lasers].map(([name, d]) => d.events$.pipe(mapSource(name))),
       ...photodetectors.map((p) => p.controller.events$.pipe(mapSource(Object.values(p.channels).join(" + ")))),
-      // Gaps are recorded per series, at the frame after them, by the drops stage.
-      ...[...frameSources].map(([name, s]) => s.events$.pipe(filter((e) => e.kind !== "dropped_frames"), mapSource(name))),
+      ...[...frameSources].map(([name, s]) => s.events$.pipe(mapSource(name))),
     ];
-    this.subscriptions.push(merge(...deviceEvents).subscribe(({ source, e }) => this.event({ time: (e.time - this.startedMs) / 1000, kind: e.kind, source, message: e.message })));
+    this.subscriptions.push(merge(...deviceEvents).subscribe(({ source, e }) => this.event({ time: Math.max(0, (e.time - this.startedMs) / 1000), kind: e.kind, source, message: e.message })));
   }
 
   private async startTelemetry(): Promise<void> {
@@ -294,7 +442,7 @@ export class Session {
     for (const feed of feeds) {
       const infos: SeriesInfo[] = [];
       for (const t of feed.series) {
-        infos.push(await this.writer.createTelemetrySeries({ name: t.name, description: t.description, unit: t.unit, continuity: t.continuity, clock: { timestamps: true } }));
+        infos.push(await this.writer!.createTelemetrySeries({ name: t.name, description: t.description, unit: t.unit, continuity: t.continuity, clock: { timestamps: true } }));
       }
       let last = -1;
       this.subscriptions.push(
@@ -305,7 +453,7 @@ export class Session {
           feed.series.forEach((series, i) => {
             const v = series.value(state);
             if (v === undefined) return;
-            this.enqueue(() => this.writer.append(infos[i]!, Float64Array.of(v), [t]));
+            this.enqueue((w) => w.append(infos[i]!, Float64Array.of(v), [t]));
           });
         }),
       );
@@ -335,6 +483,22 @@ export class Session {
     this.previews.next({ header: { series: t.series, time: t.time, shape: [ph, pw], bin }, pixels: new Uint8Array(out.buffer) });
   }
 
+  /** One sample to the file, once it is open; one that cannot be written is a loss, never an error in the pipeline. */
+  private async write(s: Sample): Promise<void> {
+    const bytes = sampleBytes(s); // read before append: the buffers may be transferred
+    try {
+      const writer = await this.writerReady;
+      if ("data" in s) await writer.append(s.series, s.data, [s.time]);
+      else await writer.appendVolume(s.series, s.planes, s.time);
+      this.samples[s.series] = (this.samples[s.series] ?? 0) + 1;
+      this.writtenBytes += bytes;
+    } catch (e) {
+      const volume = "planes" in s;
+      this.lose({ series: s.series, cause: "not_written", time: s.time, frames: volume ? s.planes.length : 1, volumes: volume ? 1 : 0, detail: (e as Error).message });
+      if (!(e instanceof NwbWriteFailure)) this.failure ??= e as Error;
+    }
+  }
+
   private startFrames(): void {
     const { profile, devices } = this.options;
     const routes = new Map<string, Route>();
@@ -343,36 +507,23 @@ export class Session {
       if (s.neurodata_type === "PlanarMicroscopySeries") routes.set(routeKey(source.name, s.frames.channel, s.frames.plane), { series: s.name, depths: 0 });
       else for (let p = 0; p < source.plane_count; p++) routes.set(routeKey(source.name, s.frames.channel, p), { series: s.name, depths: source.plane_count });
       this.samples[s.name] = 0;
+      if (s.neurodata_type !== "PlanarMicroscopySeries") this.depths.set(s.name, source.plane_count);
     }
     const emit = (e: EngineEvent) => this.event(e);
-    // Samples the engine itself gives up (a broken volume, a full queue), as opposed to counter gaps.
-    const engineDrop = (e: EngineEvent) => {
-      this.engineDrops++;
-      this.event(e);
-    };
+    const lose = (loss: Loss) => this.lose(loss);
     const limit = this.options.samplesPerSeries;
     const limited = limit === undefined ? (samples: Observable<Sample>) => samples : limitSamples(limit, Object.keys(this.samples), this.fill);
     const clocks = new Map(profile.recording.frame_sources.map((f) => [f.name, f.clock]));
+    const limits: WriteLimits = { maxBytes: 64 * 2 ** 20, maxLagMs: 300, ...this.options.writeLimits };
     for (const [name, source] of devices.frameSources) {
       const pipeline = source.frames$.pipe(
         takeUntil(this.stopFrames),
-        tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", () => undefined, (e) => (e.kind === "dropped_frames" ? engineDrop : emit)(e)),
+        tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", () => undefined, emit, lose),
         tap((t) => this.preview(t)),
-        recordDrops(emit),
-        assembleVolumes(routes, engineDrop),
+        recordGaps(lose),
+        assembleVolumes(routes, lose),
         limited,
-        boundedWrite(
-          this.options.maxQueuedBytes ?? 256 * 1024 * 1024,
-          async (s) => {
-            const bytes = sampleBytes(s); // read before append: the buffers may be transferred
-            if ("data" in s) await this.writer.append(s.series, s.data, [s.time]);
-            else await this.writer.appendVolume(s.series, s.planes, s.time);
-            this.samples[s.series] = (this.samples[s.series] ?? 0) + 1;
-            this.writtenBytes += bytes;
-          },
-          engineDrop,
-          (bytes) => (this.queueBytes = bytes),
-        ),
+        boundedWrite(limits, (s) => this.write(s), (until) => source.hold(until), (bytes) => (this.queueBytes = bytes)),
       );
       this.pipelines.push(
         new Promise<void>((resolve) =>
@@ -406,4 +557,18 @@ function nwbMetadata(m: SessionMetadata, startedMs: number): NwbFileMetadata {
       description: subject.description ?? `${subject.species}, ${subject.sex}, age ${subject.age}, subject ${subject.subject_id}.`,
     },
   };
+}
+
+/** Losses for a person, per series and cause: "nothing lost", or "Green 12 frames (12 producer gap); Vol 3 volumes (incomplete_volume 3), 7 planes (…)". */
+export function describeLosses(losses: Record<string, SeriesLosses>): string {
+  const causes = (counts: Record<string, number>) => Object.entries(counts).filter(([, n]) => n > 0).map(([c, n]) => `${n} ${c.replace("_", " ")}`).join(", ");
+  const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(losses).flatMap(([series, l]) => {
+    const volumes = sum(l.volumes);
+    const frames = sum(l.frames);
+    if (volumes + frames === 0) return [];
+    const what = [volumes ? `${volumes} volumes (${causes(l.volumes)})` : "", frames ? `${frames} ${volumes ? "planes" : "frames"} (${causes(l.frames)})` : ""].filter(Boolean);
+    return [`${series} ${what.join(", ")}`];
+  });
+  return parts.length ? `lost: ${parts.join("; ")}` : "nothing lost";
 }

@@ -1,6 +1,7 @@
 // The engine's stages: small named RxJS operators, data flowing one way from the frame source to the
-// writer. Each does one thing a person can name: tag, time, account for drops, assemble volumes.
-import { EMPTY, Observable, type OperatorFunction, concatMap, filter, from, map, mergeMap, of } from "rxjs";
+// writer. Each does one thing a person can name: judge and time, account for losses, assemble volumes,
+// wait for the writer.
+import { Observable, type OperatorFunction, concatMap, filter, from, map, mergeMap, of } from "rxjs";
 import type { Frame, FrameData } from "../drivers/frame-source.js";
 
 /** Where one frame stream (source, channel, plane) goes: its series and, for volumes, its depth. */
@@ -16,10 +17,12 @@ export interface TaggedFrame {
   frame: Frame;
   /** Seconds from the session's timestamps_reference_time. */
   time: number;
+  /** Frames of this stream the producer's counter says never arrived just before this one (a gap); 0 when none. */
+  missing_before: number;
 }
 
 /** A sample ready to append: one frame, or one volume as its depth planes (the writer interleaves them). */
-export type Sample = { series: string; time: number } & ({ data: FrameData } | { planes: FrameData[] });
+export type Sample = { series: string; time: number; /** When its last frame arrived, ms since the epoch. */ received: number } & ({ data: FrameData } | { planes: FrameData[] });
 
 /** Bytes a sample holds. */
 export const sampleBytes = (s: Sample): number => ("data" in s ? s.data.byteLength : s.planes.reduce((n, p) => n + p.byteLength, 0));
@@ -32,27 +35,67 @@ export interface EngineEvent {
   message: string;
 }
 
+/**
+ * Why frames that reached rigd, or that the producer's counter says were acquired, are not in the file:
+ * - producer_gap: the counter skipped them (the producer lost them, or never sent them);
+ * - implausible: they arrived but their counter or hardware time cannot be true (set aside, not stored);
+ * - incomplete_volume: a volume lacked a plane, so the planes that did arrive went with it;
+ * - not_written: they were on their way to the file when writing failed or the session ended.
+ */
+export const LOSS_CAUSES = ["producer_gap", "implausible", "incomplete_volume", "not_written"] as const;
+export type LossCause = (typeof LOSS_CAUSES)[number];
+
+/** Frames (planes, for a volumetric series) and whole volumes one series lost, for one cause. */
+export interface Loss {
+  series: string;
+  cause: LossCause;
+  /** Session time of the loss (the frame after a gap, the volume, the frame set aside). */
+  time: number;
+  frames: number;
+  volumes: number;
+  /** What happened, for the event record: counters, times. */
+  detail: string;
+}
+
 export const routeKey = (source: string, channel: number, plane: number) => `${source}/${channel}/${plane}`;
 
 /** Frames whose arrival calibrates a stream's clock offset before any is passed on. */
 export const CLOCK_CALIBRATION_FRAMES = 30;
+/** A frame dated this far (s) after it arrived cannot be true: frames are sent after they are acquired. */
+const FUTURE_TOLERANCE_S = 2;
+/** At calibration, an offset this much (s) below all others is a frame with a wrong clock, not a fast delivery. */
+const OUTLIER_S = 10;
+
+/** Where one (channel, plane) stream stands: its last accepted frame, its interval, a frame it is unsure of. */
+interface StreamState {
+  counter: number;
+  time: number;
+  /** Smallest (time step ÷ counter step) seen: the stream's frame interval, s. */
+  interval: number;
+  /** A frame that did not follow the last one; the next frame tells whether it was wrong or the stream restarted. */
+  doubt?: { frame: Frame; series: string; why: string };
+}
 
 /**
- * tag + time: finds each frame's series (frames no series records are counted, not kept) and puts its
- * time on the session clock.
+ * judge + tag + time: finds each frame's series (frames no series records are counted, not kept), judges it
+ * against the frames before it in its own (channel, plane) stream, and puts its time on the session clock.
  *
- * A hardware clock: hardware time is when a frame began, and a frame can only be delivered once it has
- * been scanned, so the offset between the hardware clock and the host's is the smallest (arrival −
- * hardware time) among a stream's first frames, less one frame interval (the smallest step between their
- * hardware times): delivery only ever adds delay, so the fastest is the best estimate.
- * Those frames wait until it is known; after that hardware time alone decides, so host jitter never
- * enters the timestamps. Only a faster delivery than any before moves the offset — the host was busy
- * while it was measured — and then toward it by at most half a frame interval per frame, so the times
- * stay in order. A hardware clock that goes back (the acquisition was restarted) is calibrated anew.
- * An "arrival" clock (a source without one) takes arrival times as they are.
+ * Judging, per stream: the next frame must advance the counter and the time, and cannot skip more counter
+ * values than the time since the last one allows (at the stream's own interval), nor be dated after it
+ * arrived. A frame that does not follow is doubted, not believed: if the frame after it follows the stream,
+ * the doubted one was wrong and is set aside (a loss, cause implausible) — one bad header never becomes the
+ * stream's new truth; if the frame after it follows the doubted one instead, the acquisition restarted there
+ * and both go on. A counter that skips values is a gap: `missing_before` on the frame after it.
  *
- * A frame whose time is not after its series' last one cannot be stored in order: it is dropped and
- * recorded, never written with an invented time.
+ * Time, a hardware clock: hardware time is when a frame began, and a frame can only be delivered once it has
+ * been scanned, so the offset between the hardware clock and the host's is the smallest (arrival − hardware
+ * time) among a source's first frames, less one frame interval (the smallest step between their hardware
+ * times): delivery only ever adds delay, so the fastest is the best estimate, and one far below all the
+ * others is a frame with a wrong clock (set aside). Those frames wait until it is known; after that hardware
+ * time alone decides, so host jitter never enters the timestamps. Only a faster delivery than any before moves
+ * the offset — the host was busy while it was measured — and then toward it by at most half a frame interval
+ * per frame, so the times stay in order. A stream whose clock restarts (went back, and the next frame agrees)
+ * has its source related anew. An "arrival" clock (a source without one) takes arrival times as they are.
  */
 export function tagAndTime(
   source: string,
@@ -61,59 +104,123 @@ export function tagAndTime(
   clock: "hardware" | "arrival",
   unrouted: (frame: Frame) => void,
   emit: (e: EngineEvent) => void,
+  lose: (loss: Loss) => void,
 ): OperatorFunction<Frame, TaggedFrame> {
   return (frames) =>
     new Observable<TaggedFrame>((subscriber) => {
       const arrival = (frame: Frame) => (frame.received_time - sessionStartMs) / 1000;
+      /** The stream's own time: what its frames' order and intervals are judged by. */
+      const own = (frame: Frame) => (clock === "arrival" ? arrival(frame) : frame.hardware_time_s!);
       let offset: number | undefined;
       let interval = 0;
       /** The smallest (arrival − hardware time − interval) seen: the offset can be no larger. */
       let fastest = Infinity;
-      let lastHardware = -Infinity;
+      let latestHardware = -Infinity;
+      const streams = new Map<number, StreamState>();
       const lastTime = new Map<string, number>();
-      const waiting: { frame: Frame; series: string }[] = [];
-      /** Hardware times of every frame (recorded or not) since calibration began, for the frame interval. */
+      const waiting: { frame: Frame; series: string; missing: number }[] = [];
+      /** Hardware times of the frames calibrating the offset, for the frame interval. */
       const began = new Set<number>();
-      const send = (series: string, frame: Frame, time: number) => {
+      const describe = (f: Frame) => `channel ${f.channel} plane ${f.plane} counter ${f.counter}${clock === "hardware" ? ` (hardware time ${f.hardware_time_s} s)` : ""}`;
+
+      const setAside = (frame: Frame, series: string, why: string) =>
+        lose({ series, cause: "implausible", time: Math.max(0, arrival(frame)), frames: 1, volumes: 0, detail: `${describe(frame)}: ${why}` });
+      const send = (series: string, frame: Frame, time: number, missing: number) => {
         const last = lastTime.get(series) ?? -Infinity;
-        if (time <= last) {
-          emit({ time: last, kind: "dropped_frames", source: series, message: `1 frames missing (hardware counter ${frame.counter} came at ${time.toFixed(6)} s, not after the series' last frame at ${last.toFixed(6)} s)` });
-          return;
-        }
+        if (time <= last) return setAside(frame, series, `dated ${time.toFixed(6)} s, not after the series' last frame at ${last.toFixed(6)} s`);
         lastTime.set(series, time);
-        subscriber.next({ series, frame, time });
+        subscriber.next({ series, frame, time, missing_before: missing });
       };
       const calibrate = () => {
         const times = [...began].sort((a, b) => a - b);
         const step = Math.min(Infinity, ...times.slice(1).map((t, i) => t - times[i]!));
         began.clear();
         interval = Number.isFinite(step) ? step : 0;
-        fastest = Math.min(...waiting.map(({ frame }) => arrival(frame) - frame.hardware_time_s! - interval));
+        const ranked = waiting.map((w) => ({ w, d: arrival(w.frame) - w.frame.hardware_time_s! - interval })).sort((a, b) => a.d - b.d);
+        let wrong = 0;
+        while (wrong < ranked.length - 1 && ranked[wrong]!.d < ranked[wrong + 1]!.d - OUTLIER_S) wrong++;
+        const outliers = new Set(ranked.slice(0, wrong).map((r) => r.w));
+        fastest = ranked[wrong]!.d;
         offset = fastest;
-        for (const w of waiting.splice(0)) send(w.series, w.frame, Math.max(0, w.frame.hardware_time_s! + offset));
+        for (const w of waiting.splice(0)) {
+          if (outliers.has(w)) setAside(w.frame, w.series, `its hardware time is ${(fastest - (arrival(w.frame) - w.frame.hardware_time_s! - interval)).toFixed(0)} s ahead of its source's other frames`);
+          else send(w.series, w.frame, Math.max(0, w.frame.hardware_time_s! + offset), w.missing);
+        }
+      };
+      const place = (series: string, frame: Frame, missing: number) => {
+        if (clock === "arrival") return send(series, frame, arrival(frame), missing);
+        const hardware = frame.hardware_time_s!;
+        if (offset === undefined) {
+          began.add(hardware);
+          waiting.push({ frame, series, missing });
+          if (waiting.length >= CLOCK_CALIBRATION_FRAMES) calibrate();
+          return;
+        }
+        fastest = Math.min(fastest, arrival(frame) - hardware - interval);
+        if (hardware > latestHardware && offset > fastest) offset = Math.max(fastest, offset - interval / 2);
+        latestHardware = Math.max(latestHardware, hardware);
+        send(series, frame, Math.max(0, hardware + offset), missing);
+      };
+      /** Why `frame` cannot be the frame after `from` in a stream, or undefined when it can. */
+      const follows = (from: { counter: number; time: number; interval: number }, frame: Frame): string | undefined => {
+        const steps = frame.counter - from.counter;
+        const dt = own(frame) - from.time;
+        if (steps < 1) return `its counter does not advance from ${from.counter}`;
+        if (dt <= 0) return `its time does not advance from ${from.time} s`;
+        if (from.interval > 0 && dt < 0.5 * steps * from.interval) {
+          return `its counter jumps by ${steps} from ${from.counter} in ${dt.toFixed(6)} s, where ${steps} frames take ${(steps * from.interval).toFixed(3)} s`;
+        }
+        const ahead = clock === "hardware" && offset !== undefined ? own(frame) + offset - arrival(frame) : 0;
+        if (ahead > FUTURE_TOLERANCE_S) return `its hardware time dates it ${ahead.toFixed(1)} s after it arrived`;
+        return undefined;
+      };
+      const advance = (state: StreamState, frame: Frame) => {
+        const steps = frame.counter - state.counter;
+        const dt = own(frame) - state.time;
+        state.interval = state.interval > 0 ? Math.min(state.interval, dt / steps) : dt / steps;
+        state.counter = frame.counter;
+        state.time = own(frame);
+        return steps - 1;
       };
       return frames.subscribe({
         next: (frame) => {
           const route = routes.get(routeKey(source, frame.channel, frame.plane));
-          if (clock === "arrival") return route ? send(route.series, frame, arrival(frame)) : unrouted(frame);
-          const hardware = frame.hardware_time_s!;
-          if (hardware < lastHardware && offset !== undefined) {
-            emit({ time: arrival(frame), kind: "fault", source, message: `the hardware clock went back from ${lastHardware} s to ${hardware} s (acquisition restarted?): relating it to the session clock anew` });
-            offset = undefined;
-          }
-          if (offset === undefined) began.add(hardware);
-          else {
-            fastest = Math.min(fastest, arrival(frame) - hardware - interval);
-            if (hardware > lastHardware && offset > fastest) offset = Math.max(fastest, offset - interval / 2);
-          }
-          lastHardware = hardware;
           if (!route) return unrouted(frame);
-          if (offset !== undefined) return send(route.series, frame, Math.max(0, hardware + offset));
-          waiting.push({ frame, series: route.series });
-          if (waiting.length >= CLOCK_CALIBRATION_FRAMES) calibrate();
+          const key = frame.channel * 65536 + frame.plane;
+          const state = streams.get(key);
+          if (!state) {
+            streams.set(key, { counter: frame.counter, time: own(frame), interval: 0 });
+            return place(route.series, frame, 0);
+          }
+          const why = follows(state, frame);
+          const doubt = state.doubt;
+          if (why === undefined) {
+            if (doubt) setAside(doubt.frame, route.series, doubt.why);
+            delete state.doubt;
+            return place(route.series, frame, advance(state, frame));
+          }
+          if (doubt && follows({ counter: doubt.frame.counter, time: own(doubt.frame), interval: state.interval }, frame) === undefined) {
+            // The stream restarted at the doubted frame: its counter (and clock) begin anew there.
+            const clockBack = own(doubt.frame) < state.time;
+            const recalibrate = clock === "hardware" && clockBack && offset !== undefined;
+            emit({
+              time: Math.max(0, arrival(doubt.frame)),
+              kind: "fault",
+              source,
+              message: `channel ${frame.channel} plane ${frame.plane}: the acquisition restarted (counter ${state.counter} → ${doubt.frame.counter}${clockBack ? `, clock ${state.time} s → ${own(doubt.frame)} s` : ""})${recalibrate ? ": relating the hardware clock to the session clock anew" : ""}`,
+            });
+            if (recalibrate) offset = undefined;
+            streams.set(key, { counter: doubt.frame.counter, time: own(doubt.frame), interval: 0 });
+            place(route.series, doubt.frame, 0);
+            return place(route.series, frame, advance(streams.get(key)!, frame));
+          }
+          if (doubt) setAside(doubt.frame, route.series, doubt.why);
+          state.doubt = { frame, series: route.series, why };
         },
         error: (e) => subscriber.error(e),
         complete: () => {
+          // A doubted last frame has nothing after it to vouch for it.
+          for (const { doubt } of streams.values()) if (doubt) setAside(doubt.frame, doubt.series, `${doubt.why}, and no frame came after it`);
           if (waiting.length) calibrate();
           subscriber.complete();
         },
@@ -121,18 +228,11 @@ export function tagAndTime(
     });
 }
 
-/** drops: every counter gap becomes an event record entry; no frame is ever invented. */
-export function recordDrops(emit: (e: EngineEvent) => void): OperatorFunction<TaggedFrame, TaggedFrame> {
+/** gaps: every counter gap becomes a loss of its series, at the frame after it; no frame is ever invented. */
+export function recordGaps(lose: (loss: Loss) => void): OperatorFunction<TaggedFrame, TaggedFrame> {
   return map((t) => {
-    if (t.frame.missing_before > 0) {
-      const n = t.frame.missing_before;
-      emit({
-        time: t.time,
-        kind: "dropped_frames",
-        source: t.series,
-        message: `${n} frames missing (hardware counter ${t.frame.counter - n - 1} → ${t.frame.counter})`,
-      });
-    }
+    const n = t.missing_before;
+    if (n > 0) lose({ series: t.series, cause: "producer_gap", time: t.time, frames: n, volumes: 0, detail: `counter ${t.frame.counter - n - 1} → ${t.frame.counter} on channel ${t.frame.channel} plane ${t.frame.plane}` });
     return t;
   });
 }
@@ -140,10 +240,10 @@ export function recordDrops(emit: (e: EngineEvent) => void): OperatorFunction<Ta
 /**
  * assemble: planes 0 … depths-1 of one channel's volume (one hardware counter value) become one volume,
  * handed on as its planes. A volume with a missing plane — lost in the middle, at its start, or unfinished
- * when the stream ends — is dropped and recorded once, and so are volumes of which no plane arrived: a volume
- * of invented planes would be worse than a gap.
+ * when the stream ends — is dropped with the planes of it that did arrive, and recorded once; so are volumes
+ * of which no plane arrived: a volume of invented planes would be worse than a gap.
  */
-export function assembleVolumes(routes: ReadonlyMap<string, Route>, emit: (e: EngineEvent) => void): OperatorFunction<TaggedFrame, Sample> {
+export function assembleVolumes(routes: ReadonlyMap<string, Route>, lose: (loss: Loss) => void): OperatorFunction<TaggedFrame, Sample> {
   return (frames: Observable<TaggedFrame>) =>
     new Observable<Sample>((subscriber) => {
       // Looked up once, not per frame: this runs for every frame of every series.
@@ -152,33 +252,34 @@ export function assembleVolumes(routes: ReadonlyMap<string, Route>, emit: (e: En
       // The volume whose planes are being skipped, per series, so each broken volume is recorded once.
       const skipping = new Map<string, number>();
       const lastCounter = new Map<string, number>();
-      const drop = (series: string, time: number, counter: number, depths: number, why: string) => {
+      const drop = (series: string, time: number, counter: number, planes: number, why: string) => {
         skipping.set(series, counter);
-        emit({ time, kind: "dropped_frames", source: series, message: `1 volume dropped: ${why} (volume ${counter}, ${depths} planes)` });
+        lose({ series, cause: "incomplete_volume", time, frames: planes, volumes: 1, detail: `volume ${counter}: ${why}` });
       };
       return frames.subscribe({
         next: (t) => {
           const depths = depthsOf.get(t.series) ?? 0;
           if (depths === 0) {
-            subscriber.next({ series: t.series, data: t.frame.data, time: t.time });
+            subscriber.next({ series: t.series, data: t.frame.data, time: t.time, received: t.frame.received_time });
             return;
           }
           const { counter, plane } = t.frame;
           // Whole volumes of which no plane arrived show only as a jump in the volume counter.
           const last = lastCounter.get(t.series);
-          lastCounter.set(t.series, counter);
+          lastCounter.set(t.series, Math.max(counter, last ?? counter));
           if (last !== undefined && counter > last + 1) {
             const n = counter - last - 1;
-            emit({ time: t.time, kind: "dropped_frames", source: t.series, message: `${n} volume${n === 1 ? "" : "s"} dropped: no plane of ${n === 1 ? "it" : "them"} arrived (volume${n === 1 ? ` ${last + 1}` : `s ${last + 1}–${counter - 1}`})` });
+            lose({ series: t.series, cause: "incomplete_volume", time: t.time, frames: 0, volumes: n, detail: `no plane of volume${n === 1 ? ` ${last + 1}` : `s ${last + 1}–${counter - 1}`} arrived` });
           }
           const v = open.get(t.series);
           if (v && (counter !== v.counter || plane !== v.planes.length)) {
             open.delete(t.series);
-            drop(t.series, v.time, v.counter, depths, `plane ${v.planes.length} never arrived`);
+            drop(t.series, v.time, v.counter, v.planes.length, `plane ${v.planes.length} never arrived`);
           }
           if (!open.has(t.series)) {
             if (plane !== 0) {
-              if (skipping.get(t.series) !== counter) drop(t.series, t.time, counter, depths, `planes before ${plane} never arrived`);
+              if (skipping.get(t.series) !== counter) drop(t.series, t.time, counter, 1, `planes before ${plane} never arrived`);
+              else lose({ series: t.series, cause: "incomplete_volume", time: t.time, frames: 1, volumes: 0, detail: `volume ${counter}: plane ${plane} arrived after the volume was dropped` });
               return;
             }
             open.set(t.series, { counter, time: t.time, planes: [], depths });
@@ -187,12 +288,12 @@ export function assembleVolumes(routes: ReadonlyMap<string, Route>, emit: (e: En
           volume.planes.push(t.frame.data);
           if (volume.planes.length === depths) {
             open.delete(t.series);
-            subscriber.next({ series: t.series, planes: volume.planes, time: volume.time });
+            subscriber.next({ series: t.series, planes: volume.planes, time: volume.time, received: t.frame.received_time });
           }
         },
         error: (e) => subscriber.error(e),
         complete: () => {
-          for (const [series, v] of open) drop(series, v.time, v.counter, v.depths, `the recording stopped after plane ${v.planes.length - 1}`);
+          for (const [series, v] of open) drop(series, v.time, v.counter, v.planes.length, `the recording stopped after plane ${v.planes.length - 1}`);
           subscriber.complete();
         },
       });
@@ -218,60 +319,37 @@ export function limitSamples(n: number, series: readonly string[], full: () => v
   });
 }
 
-/**
- * order: events reach the record in time order. They come by paths of different delay — a device event
- * when the driver saw it, a gap at the frame after it, a setting dated back to when it took effect (a
- * shutter confirmed a second after it moved) — so each is held until `holdS` seconds of session time
- * (`now`) have passed it, then released sorted; on completion, all that remain. One older than an event
- * already released goes in at that event's time: the record never runs backwards.
- */
-export function inTimeOrder(holdS: number, now: () => number, tickMs = 250): OperatorFunction<EngineEvent, EngineEvent> {
-  return (events) =>
-    new Observable<EngineEvent>((out) => {
-      const held: EngineEvent[] = [];
-      let released = -Infinity;
-      const release = (until: number) => {
-        held.sort((a, b) => a.time - b.time); // stable: equal times keep their order of arrival
-        while (held.length > 0 && held[0]!.time <= until) {
-          const e = held.shift()!;
-          released = Math.max(e.time, released);
-          out.next({ ...e, time: released });
-        }
-      };
-      const timer = setInterval(() => release(now() - holdS), tickMs);
-      const subscription = events.subscribe({
-        next: (e) => held.push(e),
-        error: (e: unknown) => out.error(e),
-        complete: () => {
-          release(Infinity);
-          out.complete();
-        },
-      });
-      return () => {
-        clearInterval(timer);
-        subscription.unsubscribe();
-      };
-    });
+/** How far the writer may fall behind before the source is held. */
+export interface WriteLimits {
+  /** Bytes of samples waiting for the writer. */
+  maxBytes: number;
+  /** Age (ms since its last frame arrived) of the oldest sample waiting for the writer. */
+  maxLagMs: number;
 }
 
 /**
- * buffer: at most `maxBytes` of samples wait for the writer. When the disk cannot keep up the newest
- * samples are dropped and recorded, never queued without bound, and the source is never blocked
- * (a scanner cannot wait).
+ * wait for the writer: samples go to `write` one at a time, in order. When more than `maxBytes` wait, or the
+ * oldest has waited longer than `maxLagMs`, the source is held (`hold`, until the next sample is written):
+ * rigd stops reading, its socket's small queue fills, and the producer's sends fail, so the producer — which
+ * is where the hardware is — knows at once and its counter shows each frame it could not send. Nothing that
+ * reached rigd is dropped here, and what waits in memory stays bounded in bytes and in time (a crash loses it).
  */
-export function boundedWrite(maxBytes: number, write: (s: Sample) => Promise<void>, emit: (e: EngineEvent) => void, depth: (bytes: number) => void): OperatorFunction<Sample, Sample> {
+export function boundedWrite(limits: WriteLimits, write: (s: Sample) => Promise<void>, hold: (until: Promise<void>) => void, depth: (bytes: number) => void, now: () => number = Date.now): OperatorFunction<Sample, Sample> {
   let queued = 0;
+  const arrivals: number[] = [];
+  let wake: (() => void) | undefined;
+  let room: Promise<void> | undefined;
   return (samples) =>
     samples.pipe(
       mergeMap((s) => {
         const bytes = sampleBytes(s);
-        if (queued + bytes > maxBytes && queued > 0) {
-          const what = "data" in s ? "1 frames missing" : "1 volume dropped";
-          emit({ time: s.time, kind: "dropped_frames", source: s.series, message: `${what} (writer queue full at ${(queued / 1e6).toFixed(0)} MB: the disk is not keeping up)` });
-          return EMPTY;
-        }
         queued += bytes;
+        arrivals.push(s.received);
         depth(queued);
+        if (queued > limits.maxBytes || now() - arrivals[0]! > limits.maxLagMs) {
+          room ??= new Promise<void>((resolve) => (wake = resolve));
+          hold(room);
+        }
         // The byte count travels with the sample: write() may transfer its buffers, which empties them.
         return of({ s, bytes });
       }),
@@ -279,7 +357,11 @@ export function boundedWrite(maxBytes: number, write: (s: Sample) => Promise<voi
         from(
           write(s).finally(() => {
             queued -= bytes;
+            arrivals.shift();
             depth(queued);
+            wake?.();
+            wake = undefined;
+            room = undefined;
           }),
         ).pipe(map(() => s)),
       ),

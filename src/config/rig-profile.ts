@@ -370,6 +370,12 @@ export const WriterOptions = z.strictObject({
   chunk_bytes: chunkBytes.default(4 * 1024 * 1024),
   compression: compression.default("none"),
   gzip_level: gzipLevel.optional().describe("With compression: gzip; default 4"),
+  stop_below_free_MB: wholeWithin(0, 1_000_000, "a size in MB")
+    .default(100)
+    .describe("Stop the session cleanly, while the file can still be closed, once the output's disk has less free space than this (MB); 0: never"),
+  warn_below_free_minutes: wholeWithin(0, 10_000, "a time in minutes")
+    .default(10)
+    .describe("Warn (log and event record) once the output's free space lasts less than this at the current write rate; 0: never"),
 });
 export type WriterOptions = z.output<typeof WriterOptions>;
 
@@ -400,7 +406,7 @@ export type SeriesStorage =
 
 const DEFAULT_GZIP_LEVEL = 4;
 
-export function seriesStorage(writer: WriterOptions, series: MicroscopySeries): SeriesStorage {
+export function seriesStorage(writer: Pick<WriterOptions, "chunk_bytes" | "compression" | "gzip_level">, series: MicroscopySeries): SeriesStorage {
   const own = series.writer ?? {};
   const chunk_bytes = own.chunk_bytes ?? writer.chunk_bytes;
   if ((own.compression ?? writer.compression) === "none") return { chunk_bytes, compression: "none" };

@@ -45,8 +45,6 @@ export interface Frame {
   dtype: FrameDtype;
   /** The pixels, viewing the received bytes in place. */
   data: FrameData;
-  /** Frames of this channel and plane that never arrived just before this one (a counter gap); 0 when none. */
-  missing_before: number;
   /** When the frame was received, in ms since the epoch with sub-ms resolution (performance.timeOrigin + performance.now()). */
   received_time: number;
 }
@@ -70,9 +68,12 @@ export type RejectReason = (typeof REJECT_REASONS)[number];
 export interface FrameCounts {
   /** Frames delivered on frames$. */
   frames: number;
-  /** Frames known lost from counter gaps, summed over all gaps. */
-  missing: number;
-  gaps: number;
+  /**
+   * Frames received while nothing listened on frames$ (no session recording), and so let go. A session
+   * listens from its start, so these are never part of one; counters are judged by the session, from the
+   * first frame it sees.
+   */
+  unobserved: number;
   /** Messages rejected, in all and by reason. */
   rejected: number;
   rejected_by_reason: Record<RejectReason, number>;
@@ -81,8 +82,8 @@ export interface FrameCounts {
 export interface FrameSource extends Pick<Device<ScannerState>, "driver" | "connect" | "close"> {
   readonly frames$: Observable<Frame>;
   /**
-   * Rejected messages ("garbage"), counter gaps and counters that went back ("fault"), producers that went away
-   * ("disconnected"). Rejects and gaps are reported at once, then summed over an interval so as not to flood.
+   * Rejected messages ("garbage") and producers that went away ("disconnected"). Rejects are reported at once,
+   * then summed over an interval so as not to flood. Counter gaps are the session's to judge (stages.ts).
    */
   readonly events$: Device<ScannerState>["events$"];
   /** The scanner's state, once when the producer first reports it and again whenever it changes. */

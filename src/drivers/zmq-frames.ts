@@ -1,8 +1,9 @@
 // Frames over ZeroMQ, protocol v1 (docs/frame-protocol-v1.md): rigd binds a PULL socket, acquisition software
 // connects a PUSH socket and sends [JSON header, raw pixels]. Every message is checked; a bad one is counted,
-// reported and dropped, and the stream goes on. Counter gaps per (channel, plane) are counted and reported,
-// never filled in. Memory is bounded by the socket's queue, sized in bytes, and by hold(), which lets a slow
-// consumer stop the reading so that backpressure reaches the producer.
+// reported and dropped, and the stream goes on. Counters are judged by the session that listens (a frame that
+// arrives while none listens is counted as unobserved). Memory is bounded by the socket's queue, sized in
+// bytes and kept small, and by hold(), which lets a slow consumer stop the reading so that backpressure
+// reaches the producer, where the hardware is.
 import { Subject } from "rxjs";
 import { Pull } from "zeromq";
 import type { DeviceEvent, Stamped } from "./device.js";
@@ -73,7 +74,6 @@ export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec): Decoded 
     shape: [height, width],
     dtype: h.dtype,
     data,
-    missing_before: 0,
     received_time: performance.timeOrigin + performance.now(),
   };
   return { frame, scanner };
@@ -154,7 +154,11 @@ class ThrottledReports {
 export interface ZmqFrameOptions extends FrameSpec {
   /** Where rigd binds, e.g. tcp://127.0.0.1:5600 or ipc:///tmp/frames; tcp port * picks a free one (see `endpoint`). */
   address: string;
-  /** Frames the socket may queue while the consumer is busy, in bytes (default 256 MiB). */
+  /**
+   * Frames the socket may queue while the consumer is busy or holds the reading, in bytes (default 16 MiB,
+   * at least 4 frames): small, so that a backlog builds at the producer, which is told, not inside rigd,
+   * where a crash would lose it.
+   */
   queueBytes?: number;
   /** Each kind of problem is reported at most once per interval, the rest summed (default 1000 ms). */
   reportIntervalMs?: number;
@@ -168,10 +172,8 @@ export class ZmqFrameSource implements FrameSource {
   readonly frames$ = this.frames.asObservable();
   readonly state$ = this.state.asObservable();
   readonly events$ = this.events.asObservable();
-  private readonly tally = { frames: 0, missing: 0, gaps: 0, rejected: 0 };
+  private readonly tally = { frames: 0, unobserved: 0, rejected: 0 };
   private readonly rejectedBy = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
-  /** Last counter of each (channel, plane), keyed channel × plane_count + plane: at most channel_count × plane_count entries. */
-  private readonly lastCounter = new Map<number, number>();
   private readonly reports: ThrottledReports;
   private readonly frameBytes: number;
   /** A part this large is not a frame of this source: ZeroMQ drops the connection rather than buffer it. */
@@ -205,7 +207,7 @@ export class ZmqFrameSource implements FrameSource {
   async connect(): Promise<void> {
     const socket = new Pull({
       // Counted in messages: each as its pixels plus the most a header may take, so tiny frames cannot queue millions.
-      receiveHighWaterMark: Math.max(4, Math.floor((this.options.queueBytes ?? 256 * 2 ** 20) / (this.frameBytes + HEADER_LIMIT_BYTES))),
+      receiveHighWaterMark: Math.max(4, Math.floor((this.options.queueBytes ?? 16 * 2 ** 20) / (this.frameBytes + HEADER_LIMIT_BYTES))),
       maxMessageSize: this.partLimit,
       linger: 0,
     });
@@ -253,27 +255,12 @@ export class ZmqFrameSource implements FrameSource {
     }
     const { frame, scanner } = decoded;
     if (scanner) this.updateScanner(scanner);
-    frame.missing_before = this.track(frame);
+    if (!this.frames.observed) {
+      this.tally.unobserved++;
+      return;
+    }
     this.tally.frames++;
     this.frames.next(frame);
-  }
-
-  /** Frames missing before this one in its stream; the first frame of a stream sets where counting starts. */
-  private track({ channel, plane, counter }: Frame): number {
-    const key = channel * this.options.plane_count + plane;
-    const last = this.lastCounter.get(key);
-    this.lastCounter.set(key, counter);
-    if (last === undefined || counter === last + 1) return 0;
-    const stream = `channel ${channel} plane ${plane}`;
-    if (counter <= last) {
-      this.reports.report("counter", "fault", `${stream}: the counter went back from ${last} to ${counter}; counting restarts there (acquisition restarted?)`);
-      return 0;
-    }
-    const missing = counter - last - 1;
-    this.tally.gaps++;
-    this.tally.missing += missing;
-    this.reports.report("gap", "dropped_frames", `${stream}: ${missing} frame${missing === 1 ? "" : "s"} missing (counter ${last} → ${counter})`);
-    return missing;
   }
 
   private updateScanner(state: ScannerState): void {

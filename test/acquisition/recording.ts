@@ -35,7 +35,7 @@ export async function recordAndCheck(file: string, seconds: number, options: { d
   const planes = profile.recording.frame_sources[0]!.plane_count;
   const volumetric = series.some((s) => s.neurodata_type === "VolumetricMicroscopySeries");
   console.log(
-    `${file}: scanner acquired ${scan!.frames} frames, sent ${scan!.sent}, lost ${scan!.dropped_injected} on purpose and ${scan!.dropped_late + scan!.dropped_queue_full} to overruns; ` +
+    `${file}: scanner acquired ${scan!.frames} frames, sent ${scan!.sent}, lost ${scan!.dropped_injected} on purpose, ${scan!.dropped_late} to rendering late and ${scan!.dropped_queue_full} to a full send queue; ` +
       `file ${samples} ${volumetric ? `volumes of ${planes} planes, ${volumesLost} volumes recorded dropped,` : "frames,"} ${framesLost} frames recorded lost; ` +
       series.map((s) => `${s.path.split("/").pop()} ${s.samples} × ${s.shape.slice(1).join("×")}`).join(", "),
   );

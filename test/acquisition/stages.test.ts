@@ -1,7 +1,8 @@
 // The engine's stages on hand-made frames: timing, drop accounting, volume assembly, the bounded queue.
-import { Subject, from, lastValueFrom, toArray } from "rxjs";
+import { from, lastValueFrom, toArray } from "rxjs";
 import { describe, expect, it } from "vitest";
-import { type EngineEvent, type Route, type Sample, assembleVolumes, boundedWrite, inTimeOrder, recordDrops, routeKey, tagAndTime } from "../../src/acquisition/stages.js";
+import { LossRecorder } from "../../src/acquisition/losses.js";
+import { type EngineEvent, type Loss, type Route, type Sample, assembleVolumes, boundedWrite, recordGaps, routeKey, tagAndTime } from "../../src/acquisition/stages.js";
 import type { Frame } from "../../src/drivers/frame-source.js";
 import { interleavePlanes } from "../../src/nwb/planes.js";
 
@@ -13,7 +14,6 @@ const frame = (counter: number, plane: number, fill: number, extra: Partial<Fram
   shape: [2, 3],
   dtype: "uint16",
   data: Uint16Array.from({ length: 6 }, (_, k) => fill * 10 + k),
-  missing_before: 0,
   received_time: 1_000_500 + counter * 10,
   ...extra,
 });
@@ -26,7 +26,7 @@ describe("engine stages", () => {
     // the second promptly: 10 ms after it began.
     const late = frame(0, 0, 1, { received_time: 1_000_800 });
     const prompt = frame(1, 0, 2, { received_time: 1_000_520 });
-    const out = await lastValueFrom(from([late, prompt, frame(2, 1, 3)]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", (f) => stray.push(f), () => undefined), toArray()));
+    const out = await lastValueFrom(from([late, prompt, frame(2, 1, 3)]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", (f) => stray.push(f), () => undefined, () => undefined), toArray()));
     expect(out.map((t) => t.series)).toEqual(["Green", "Green"]);
     // The prompt frame (began at hardware 100.01 s, delivered 0.52 s into the session) fixes the offset:
     // it began at 0.51 s. The late one would have said 0.79 s.
@@ -35,28 +35,67 @@ describe("engine stages", () => {
     expect(stray.map((f) => f.plane)).toEqual([1]);
   });
 
-  it("tag + time: a restarted hardware clock is related anew; a frame not after its series' last is dropped and recorded", async () => {
+  it("tag + time: a restarted acquisition (counter and clock from 0, confirmed by the next frame) is related anew; a duplicate is set aside", async () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const events: EngineEvent[] = [];
-    // 30 frames calibrate (each delivered as it ends), then the acquisition restarts: hardware time and counter from 0
-    // again, 2 s later on the host. A duplicate of the last frame before the restart arrives too.
+    const losses: Loss[] = [];
+    // 30 frames calibrate (each delivered as it ends), then a duplicate of the last, then the acquisition
+    // restarts: hardware time and counter from 0 again, 2 s later on the host.
     const first = Array.from({ length: 30 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_000_010 + c * 10 }));
     const duplicate = { ...first[29]!, received_time: 1_000_400 };
     const again = Array.from({ length: 30 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_002_510 + c * 10 }));
-    const out = await lastValueFrom(from([...first, duplicate, ...again]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e)), toArray()));
+    const out = await lastValueFrom(from([...first, duplicate, ...again]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l)), toArray()));
     expect(out).toHaveLength(60);
     expect(out[29]!.time).toBeCloseTo(0.29, 9);
     expect(out[30]!.time).toBeCloseTo(2.5, 9); // the restarted clock's offset, from its own first frames
-    expect(events.map((e) => e.kind)).toEqual(["dropped_frames", "fault"]);
-    expect(events[0]!.message).toBe("1 frames missing (hardware counter 29 came at 0.290000 s, not after the series' last frame at 0.290000 s)");
-    expect(events[1]!.message).toMatch(/^the hardware clock went back from 0.29 s to 0 s \(acquisition restarted\?\)/);
+    expect(out.every((t) => t.missing_before === 0)).toBe(true);
+    expect(losses.map((l) => [l.cause, l.frames, l.detail])).toEqual([["implausible", 1, "channel 0 plane 0 counter 29 (hardware time 0.29 s): its counter does not advance from 29"]]);
+    expect(events.map((e) => e.message)).toEqual(["channel 0 plane 0: the acquisition restarted (counter 29 → 0, clock 0.29 s → 0 s): relating the hardware clock to the session clock anew"]);
+  });
+
+  it("tag + time: one frame with an impossible counter or clock is set aside; the stream goes on as before, gaps counted", async () => {
+    const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
+    const losses: Loss[] = [];
+    const events: EngineEvent[] = [];
+    // Frames every 10 ms, delivered as they end; counters 40 and 41 never came (a real gap).
+    const good = Array.from({ length: 60 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_000_010 + c * 10 })).filter((f) => f.counter !== 40 && f.counter !== 41);
+    const rogue = [
+      frame(1_000_000, 0, 0, { hardware_time_s: 0.355, received_time: 1_000_365 }), // a counter from nowhere
+      frame(36, 0, 0, { hardware_time_s: 1.7e9, received_time: 1_000_366 }), // Unix time in place of the digitizer's
+      frame(2 ** 53 - 1, 0, 0, { hardware_time_s: 0.455, received_time: 1_000_465 }),
+    ];
+    const stream = [...good.slice(0, 35), rogue[0]!, rogue[1]!, ...good.slice(35, 43), rogue[2]!, ...good.slice(43)];
+    const out = await lastValueFrom(from(stream).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l)), toArray()));
+    expect(out.map((t) => t.frame.counter)).toEqual(good.map((f) => f.counter));
+    expect(out.map((t) => t.missing_before).filter((n) => n > 0)).toEqual([2]);
+    expect(out.every((t, i) => i === 0 || t.time > out[i - 1]!.time)).toBe(true);
+    expect(out.at(-1)!.time).toBeCloseTo(0.59, 9);
+    expect(losses.map((l) => [l.cause, l.detail.replace(/:.*/, "")])).toEqual([
+      ["implausible", "channel 0 plane 0 counter 1000000 (hardware time 0.355 s)"],
+      ["implausible", "channel 0 plane 0 counter 36 (hardware time 1700000000 s)"],
+      ["implausible", "channel 0 plane 0 counter 9007199254740991 (hardware time 0.455 s)"],
+    ]);
+    expect(losses[1]!.detail).toMatch(/its hardware time dates it 1699999999.\d s after it arrived/);
+    expect(events).toEqual([]);
+  });
+
+  it("tag + time: streams are judged apart: all planes of channel 0, then of channel 1, is no restart", async () => {
+    const routes = new Map<string, Route>([0, 1].flatMap((ch) => [0, 1, 2].map((p) => [routeKey("scan", ch, p), { series: `S${ch}${p}`, depths: 0 }] as const)));
+    const events: EngineEvent[] = [];
+    const losses: Loss[] = [];
+    // Volumes every 30 ms, planes 10 ms apart; the producer sends channel 0's three planes, then channel 1's.
+    const frames = Array.from({ length: 40 }, (_, v) => [0, 1].flatMap((ch) => [0, 1, 2].map((p) => frame(v, p, v, { channel: ch, hardware_time_s: v * 0.03 + p * 0.01, received_time: 1_000_030 + v * 30 + ch }))));
+    const out = await lastValueFrom(from(frames.flat()).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l)), toArray()));
+    expect(out).toHaveLength(240);
+    expect(events).toEqual([]);
+    expect(losses).toEqual([]);
   });
 
   it("tag + time: an offset measured while the host was busy moves toward a faster delivery, half a frame interval per frame", async () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     // Frames begin every 10 ms. The 30 that calibrate are each delivered 80 ms after they end; the rest promptly.
     const frames = Array.from({ length: 60 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_000_010 + c * 10 + (c < 30 ? 80 : 0) }));
-    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, () => undefined), toArray()));
+    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, () => undefined, () => undefined), toArray()));
     const times = out.map((t) => t.time);
     expect(times[29]).toBeCloseTo(0.37, 9);
     expect(times[30]).toBeCloseTo(0.375, 9);
@@ -68,75 +107,80 @@ describe("engine stages", () => {
   it("tag + time: a source without a clock of its own gets arrival times", async () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const frames = [0, 1, 2].map((c) => frame(c, 0, c, { hardware_time_s: undefined, received_time: 1_000_500.25 + c * 33.3 }));
-    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "arrival", () => undefined, () => undefined), toArray()));
+    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "arrival", () => undefined, () => undefined, () => undefined), toArray()));
     expect(out.map((t) => t.time)).toEqual([0.50025, 0.53355, 0.56685].map((x) => expect.closeTo(x, 9)));
   });
 
-  it("drops: a counter gap is an event naming the series and how many frames are missing", async () => {
+  it("gaps: a counter gap is a loss of its series, at the frame after it, with the counters on either side", async () => {
+    const losses: Loss[] = [];
+    const tagged = [0, 4].map((c) => ({ series: "Green", frame: frame(c, 0, c), time: c * 0.01, missing_before: c === 4 ? 3 : 0 }));
+    await lastValueFrom(from(tagged).pipe(recordGaps((l) => losses.push(l)), toArray()));
+    expect(losses).toEqual([{ series: "Green", cause: "producer_gap", time: 0.04, frames: 3, volumes: 0, detail: "counter 0 → 4 on channel 0 plane 0" }]);
+  });
+
+  it("losses: the first of a kind goes to the record at once, the rest of each second summed; counted by series and cause", async () => {
     const events: EngineEvent[] = [];
-    const tagged = [0, 4].map((c) => ({ series: "Green", frame: frame(c, 0, c, { missing_before: c === 4 ? 3 : 0 }), time: c * 0.01 }));
-    await lastValueFrom(from(tagged).pipe(recordDrops((e) => events.push(e)), toArray()));
-    expect(events).toEqual([{ time: 0.04, kind: "dropped_frames", source: "Green", message: "3 frames missing (hardware counter 0 → 4)" }]);
+    const recorder = new LossRecorder((e) => events.push(e), 50);
+    const gap = (time: number, frames: number): Loss => ({ series: "Green", cause: "producer_gap", time, frames, volumes: 0, detail: `gap at ${time}` });
+    for (let i = 0; i < 100; i++) recorder.record(gap(i / 1000, 1 + (i % 2)));
+    recorder.record({ series: "Vol", cause: "incomplete_volume", time: 0.5, frames: 3, volumes: 1, detail: "volume 7: plane 3 never arrived" });
+    expect(events.map((e) => e.message)).toEqual(["1 frames missing: the producer's counter skipped them (gap at 0)", "1 volumes dropped: incomplete, with 3 planes that arrived (volume 7: plane 3 never arrived)"]);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(events.map((e) => e.message)[2]).toBe("149 frames missing: the producer's counter skipped them (99 times within 50 ms; the latest: gap at 0.099)");
+    expect(recorder.frames).toBe(153);
+    expect(recorder.losses["Green"]!.frames.producer_gap).toBe(150);
+    expect(recorder.losses["Vol"]!.volumes.incomplete_volume).toBe(1);
   });
 
   it("assemble: a volume's planes go on together; a volume missing a plane (middle, start, end or all) is dropped and recorded once", async () => {
     const routes = new Map<string, Route>([0, 1].map((p) => [routeKey("scan", 0, p), { series: "Vol", depths: 2 }] as const));
-    const events: EngineEvent[] = [];
+    const losses: Loss[] = [];
     // counter = volume; plane 0 holds 0…5, plane 1 holds 10…15
-    const t = (volume: number, plane: number) => ({ series: "Vol", frame: frame(volume, plane, plane), time: volume + plane / 10 });
+    const t = (volume: number, plane: number) => ({ series: "Vol", frame: frame(volume, plane, plane), time: volume + plane / 10, missing_before: 0 });
     const volumes: Sample[] = await lastValueFrom(
-      from([t(0, 0), t(0, 1), t(1, 0), t(2, 0), t(2, 1), t(3, 1), t(7, 0)]).pipe(assembleVolumes(routes, (e) => events.push(e)), toArray()),
+      from([t(0, 0), t(0, 1), t(1, 0), t(2, 0), t(2, 1), t(3, 1), t(7, 0)]).pipe(assembleVolumes(routes, (l) => losses.push(l)), toArray()),
     );
     expect(volumes.map((v) => v.time)).toEqual([0, 2]);
     const planes = (volumes[0] as { planes: Uint16Array[] }).planes;
     expect(planes.map((p) => Array.from(p))).toEqual([[0, 1, 2, 3, 4, 5], [10, 11, 12, 13, 14, 15]]);
     // Stored depth last: pixel k of plane d at k * 2 + d.
     expect(Array.from(interleavePlanes(planes))).toEqual([0, 10, 1, 11, 2, 12, 3, 13, 4, 14, 5, 15]);
-    expect(events.map((e) => [e.time, e.message])).toEqual([
-      [1, "1 volume dropped: plane 1 never arrived (volume 1, 2 planes)"],
-      [3.1, "1 volume dropped: planes before 1 never arrived (volume 3, 2 planes)"],
-      [7, "3 volumes dropped: no plane of them arrived (volumes 4–6)"],
-      [7, "1 volume dropped: the recording stopped after plane 0 (volume 7, 2 planes)"],
+    expect(losses.map((l) => [l.time, l.volumes, l.frames, l.detail])).toEqual([
+      [1, 1, 1, "volume 1: plane 1 never arrived"],
+      [3.1, 1, 1, "volume 3: planes before 1 never arrived"],
+      [7, 3, 0, "no plane of volumes 4–6 arrived"],
+      [7, 1, 1, "volume 7: the recording stopped after plane 0"],
     ]);
   });
 
-  it("buffer: samples beyond the bound are dropped and recorded while the writer is slow; depth is reported", async () => {
-    const events: EngineEvent[] = [];
+  it("buffer: past the bound in bytes, or once the oldest has waited too long, the source is held until a sample is written; nothing is dropped", async () => {
     const depths: number[] = [];
     const written: number[] = [];
+    const holds: Promise<void>[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const samples = [0, 1, 2, 3].map((i) => ({ series: "Green", data: new Uint16Array(6), time: i }));
+    let now = 1000;
+    // Five 12-byte samples against a bound of 36 bytes, all just arrived.
+    const samples = [0, 1, 2, 3, 4].map((i) => ({ series: "Green", data: new Uint16Array(6), time: i, received: 1000 }));
     const done = lastValueFrom(
       from(samples).pipe(
-        boundedWrite(24, async (s) => { await gate; written.push(s.time); }, (e) => events.push(e), (d) => depths.push(d)),
+        boundedWrite({ maxBytes: 36, maxLagMs: 300 }, async (s) => { await gate; written.push(s.time); }, (until) => holds.push(until), (d) => depths.push(d), () => now),
         toArray(),
       ),
     );
+    expect(holds).toHaveLength(2); // the fourth (48 bytes > 36) and the fifth
+    now = 1100;
     release();
     await done;
-    expect(written).toEqual([0, 1]); // 2 × 12 bytes fit, the rest arrived while the writer was busy
-    expect(events.map((e) => e.time)).toEqual([2, 3]);
-    expect(Math.max(...depths)).toBe(24);
-    expect(depths[depths.length - 1]).toBe(0);
-  });
+    await Promise.all(holds);
+    expect(written).toEqual([0, 1, 2, 3, 4]);
+    expect(Math.max(...depths)).toBe(60);
+    expect(depths.at(-1)).toBe(0);
 
-  it("order: events dated back are released in time order once the hold has passed them; one older than the released goes in at their time", async () => {
-    let now = 10;
-    const events = new Subject<EngineEvent>();
-    const out: EngineEvent[] = [];
-    events.pipe(inTimeOrder(2, () => now, 5)).subscribe((e) => out.push(e));
-    const event = (time: number, message: string) => events.next({ time, kind: "command", source: "Laser", message });
-    event(9.5, "frames missing at 9.5");
-    event(8.7, "shutter closed at 8.7"); // confirmed a second after it moved
-    event(9.9, "mark at 9.9");
-    await new Promise((r) => setTimeout(r, 30));
-    expect(out.map((e) => e.message)).toEqual([]); // nothing is 2 s old yet
-    now = 11.6;
-    await new Promise((r) => setTimeout(r, 30));
-    expect(out.map((e) => [e.time, e.message])).toEqual([[8.7, "shutter closed at 8.7"], [9.5, "frames missing at 9.5"]]);
-    event(9.0, "late at 9.0"); // older than an event already in the record
-    events.complete();
-    expect(out.slice(2).map((e) => [e.time, e.message])).toEqual([[9.5, "late at 9.0"], [9.9, "mark at 9.9"]]);
+    // A sample that arrived 400 ms ago and is still waiting holds the source, however few bytes wait.
+    const lagHolds: Promise<void>[] = [];
+    const late = [600, 1000].map((received, i) => ({ series: "Green", data: new Uint16Array(6), time: i, received }));
+    await lastValueFrom(from(late).pipe(boundedWrite({ maxBytes: 1e9, maxLagMs: 300 }, async () => undefined, (until) => lagHolds.push(until), () => undefined, () => 1000), toArray()));
+    expect(lagHolds).toHaveLength(2); // both came while the late one still waited
   });
 });

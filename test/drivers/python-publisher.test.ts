@@ -38,6 +38,6 @@ it("receives the Python publisher's frames intact, pixel for pixel", async () =>
   while (received.size < sent.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 
   expect(Object.fromEntries(received)).toEqual(Object.fromEntries(sent.map(([counter, channel, crc]) => [`${counter} ${channel}`, Number(crc)])));
-  expect(source.counts).toMatchObject({ frames: 300, missing: 0, rejected: 0 });
+  expect(source.counts).toMatchObject({ frames: 300, unobserved: 0, rejected: 0 });
   expect(source.scanner).toEqual({ line_rate_Hz: 15820, scan_direction: "horizontal", bidirectional: true, pixel_size_um: [1, 1], zoom: 1 });
 });

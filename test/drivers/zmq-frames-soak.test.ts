@@ -8,6 +8,7 @@
 // sample, checking and counting cost ~0.1 ms a frame, which leaves the two cores of a CI machine mostly idle.
 import { spawn } from "node:child_process";
 import { afterEach, expect, it } from "vitest";
+import { type Loss, recordGaps, routeKey, tagAndTime } from "../../src/acquisition/stages.js";
 import { ZmqFrameSource } from "../../src/drivers/zmq-frames.js";
 import type { ScanSummary } from "../../simulators/zmq-scanner.js";
 
@@ -24,10 +25,13 @@ it("receives 10 000 frames from a simulator process, or accounts for them as gap
   source = new ZmqFrameSource({ address: "tcp://127.0.0.1:*", frame_shape: [32, 512], data_type: "uint16", channel_count: CHANNELS, plane_count: PLANES });
   // Per stream: the frames received and the ones the gaps before them say are missing.
   const accounted = new Map<string, { received: number; missing: number; last: number }>();
-  source.frames$.subscribe((f) => {
-    const key = `${f.channel}/${f.plane}`;
-    const stream = accounted.get(key) ?? { received: 0, missing: 0, last: -1 };
-    accounted.set(key, { received: stream.received + 1, missing: stream.missing + f.missing_before, last: f.counter });
+  // Judged as a session judges them: each stream its own series.
+  const routes = new Map(Array.from({ length: CHANNELS * PLANES }, (_, k) => [routeKey("scan", Math.floor(k / PLANES), k % PLANES), { series: `${Math.floor(k / PLANES)}/${k % PLANES}`, depths: 0 }] as const));
+  let missing = 0;
+  const lose = (l: Loss) => (missing += l.cause === "producer_gap" ? l.frames : 0);
+  source.frames$.pipe(tagAndTime("scan", routes, Date.now(), "hardware", () => undefined, () => undefined, lose), recordGaps(lose)).subscribe((t) => {
+    const stream = accounted.get(t.series) ?? { received: 0, missing: 0, last: -1 };
+    accounted.set(t.series, { received: stream.received + 1, missing: stream.missing + t.missing_before, last: t.frame.counter });
   });
   let events = 0;
   source.events$.subscribe(() => events++);
@@ -49,7 +53,8 @@ it("receives 10 000 frames from a simulator process, or accounts for them as gap
 
   expect(summary).toMatchObject({ frames: FRAMES, malformed: 1000, dropped_queue_full: 0 });
   expect(summary.dropped_injected).toBeGreaterThan(0);
-  expect(source.counts).toMatchObject({ frames: summary.sent, missing: summary.dropped_injected + summary.dropped_late, rejected: 1000 });
+  expect(source.counts).toMatchObject({ frames: summary.sent, rejected: 1000 });
+  expect(missing).toBe(summary.dropped_injected + summary.dropped_late);
   expect(Object.values(source.counts.rejected_by_reason).reduce((a, b) => a + b)).toBe(1000);
   // Each stream: counters 0 … 2499, every one received or missing.
   expect([...accounted.values()]).toEqual(Array.from({ length: CHANNELS * PLANES }, () => expect.objectContaining({ last: FRAMES / CHANNELS / PLANES - 1 })));
