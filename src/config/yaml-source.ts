@@ -4,6 +4,7 @@ import {
   CST,
   Lexer,
   LineCounter,
+  Parser,
   isAlias,
   isMap,
   isNode,
@@ -68,22 +69,28 @@ export function parseYaml(bytes: Uint8Array, source: string): ParsedYaml {
 
   // logLevel "error": no process warnings on stderr, but every error (a "silent" parse drops some).
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false, logLevel: "error" });
+  const yamlErrors = [...doc.errors, ...doc.warnings].filter((e) => e.code !== "TAG_RESOLVE_FAILED"); // tags: reported below
+  // yaml reports a quote or bracket left open where it gave up — the end of the file, or a later line — so
+  // each is reported at its opening instead, and yaml's errors from there on, mostly its aftermath, are dropped.
+  const open = yamlErrors.length ? unclosed(text) : [];
+  const firstOpen = open[0]?.offset ?? Infinity;
   const syntaxErrorLines = new Set<number>();
+  const onOneLine = (node: Node) => lines.linePos(start(node)!).line === lines.linePos(node.range![1]).line;
   const errors = [
-    ...[...doc.errors, ...doc.warnings]
-      .filter((e) => e.code !== "TAG_RESOLVE_FAILED") // reported below with the other tags
-      .flatMap((e) => {
-        // One syntax error per line: the parser often reports a single mistake twice. What it built
-        // from the broken line is no guide to where the user is, so the path stops before that line.
-        const offset = e.pos[0];
-        const { line } = lines.linePos(offset);
-        if (syntaxErrorLines.has(line)) return [];
-        syntaxErrorLines.add(line);
-        const lineStart = lines.lineStarts[line - 1]!;
-        const onOneLine = (node: Node) => lines.linePos(start(node)!).line === lines.linePos(node.range![1]).line;
-        const path = e.code === "MULTIPLE_DOCS" ? [] : pathAt(doc, offset, (node, isKey) => start(node)! < lineStart && (!isKey || onOneLine(node)));
-        return [at(offset, path, yamlMessage(e))];
-      }),
+    ...[
+      ...yamlErrors.filter((e) => e.pos[0] < firstOpen).map((e) => ({ offset: e.pos[0], message: yamlMessage(e), code: e.code })),
+      ...open.map((o) => ({ ...o, code: undefined })),
+    ].flatMap(({ offset, message, code }) => {
+      // One syntax error per line: the parser often reports a single mistake twice. What it built from the
+      // broken line is no guide to where the user is, so the path stops before that line (at the string or
+      // collection left open, for one of those).
+      const { line } = lines.linePos(offset);
+      if (syntaxErrorLines.has(line)) return [];
+      syntaxErrorLines.add(line);
+      const before = code === undefined ? offset + 1 : lines.lineStarts[line - 1]!;
+      const path = code === "MULTIPLE_DOCS" ? [] : pathAt(doc, offset, (node, isKey) => start(node)! < before && (!isKey || onOneLine(node)));
+      return [at(offset, path, message)];
+    }),
     ...unsupported(doc).map(({ node, message }) => {
       const offset = start(node) ?? 0;
       return at(offset, pathAt(doc, offset), message);
@@ -140,6 +147,43 @@ function tooDeepAt(text: string): number | undefined {
     if (type !== "doc-mode" && type !== "scalar" && type !== "flow-error-end") offset += token.length;
   }
   return undefined;
+}
+
+/**
+ * Quoted strings and flow collections (`[`, `{`) left open, by the rules yaml's composer applies to them,
+ * in file order: the offset of each opening quote or bracket, with a message. Where one holds another
+ * that is open too, only the inner one is given: its missing end took the outer one's.
+ */
+function unclosed(text: string): { offset: number; message: string }[] {
+  const found: { offset: number; message: string }[] = [];
+  /** Whether `token` or anything in it is left open. */
+  const walk = (token: CST.Token | null | undefined): boolean => {
+    if (!token) return false;
+    if (token.type === "document") return walk(token.value);
+    if (token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar") {
+      const quote = token.source[0]!;
+      if (token.source.length > 1 && token.source.endsWith(quote)) return false;
+      found.push({ offset: token.offset, message: `invalid YAML: expected a closing ${quote} for the string that starts here, found none` });
+      return true;
+    }
+    if (!CST.isCollection(token)) return false;
+    let inner = false;
+    for (const item of token.items) {
+      const [key, value] = [walk(item.key), walk(item.value)];
+      inner ||= key || value;
+    }
+    if (token.type !== "flow-collection") return inner;
+    const [close, what] = token.start.source === "{" ? ["}", "mapping"] : ["]", "list"];
+    const end = token.end[0];
+    if (end?.source === close) return inner;
+    if (!inner) {
+      const instead = end?.type === "flow-map-end" || end?.type === "flow-seq-end" ? end.source : "none";
+      found.push({ offset: token.offset, message: `invalid YAML: expected a ${close} to close the ${what} that starts here, found ${instead}` });
+    }
+    return true;
+  };
+  for (const token of new Parser().parse(text)) walk(token);
+  return found.sort((a, b) => a.offset - b.offset);
 }
 
 function yamlMessage(error: YAMLError): string {

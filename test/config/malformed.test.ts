@@ -1,6 +1,6 @@
 // Files that are not profiles at all — huge, binary, deeply nested, alias bombs — end in a clear error,
 // quickly, and never in an exception or a hang.
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -98,5 +98,27 @@ describe("malformed files", () => {
     const { errors } = check(`channels:\n${channels}\n`);
     expect(errors).toHaveLength(51);
     expect(errors.at(-1)).toMatch(/^x\.yaml: \d+ more errors not shown$/);
+  });
+
+  // yaml itself reports a quote or bracket left open where it gives up: the end of the file, or the next
+  // line that is indented less. Each case edits one line in the middle of the shipped sim-2p profile.
+  describe("a quote or bracket left open is reported where it opens", () => {
+    const shipped = readFileSync("profiles/sim-2p.yaml", "utf8");
+    const closing = (quote: string) => `invalid YAML: expected a closing ${quote} for the string that starts here, found none`;
+    for (const [what, from, to, expected] of [
+      ["a double quote", "  description: Resonant-galvo", '  description: "Resonant-galvo', [`x.yaml:9:16: rig.description: ${closing('"')}`]],
+      ["a single quote", "      description: Water-immersion objective", "      description: 'Water-immersion objective", [`x.yaml:57:20: rig.models[6].description: ${closing("'")}`]],
+      // The lexer pairs it with the next quote in the file, 9 lines on, unless a less indented line comes first.
+      ["a double quote with quoted strings after it", "      manufacturer: Semrock\n      model_number: FF562-Di03-25x36", '      manufacturer: "Semrock\n      model_number: "FF562-Di03-25x36"', [`x.yaml:30:21: rig.models[2].manufacturer: ${closing('"')}`]],
+      ["a quote inside a list", "      wavelength_range_in_nm: [690, 1040]", '      wavelength_range_in_nm: [690, "1040]', [`x.yaml:26:37: rig.models[1].wavelength_range_in_nm[1]: ${closing('"')}`]],
+      ["a list", "    dimensions_in_pixels: [512, 512]", "    dimensions_in_pixels: [512, 512", ["x.yaml:131:27: imaging_spaces[0].dimensions_in_pixels: invalid YAML: expected a ] to close the list that starts here, found none"]],
+      ["a mapping", "    pixel_size_in_um: [1.0, 1.0]", "    pixel_size_in_um: {x: 1.0, y: 1.0", ["x.yaml:130:23: imaging_spaces[0].pixel_size_in_um: invalid YAML: expected a } to close the mapping that starts here, found none"]],
+      ["a list closed by the wrong bracket", "      injection_coordinates_in_mm: [-3.8, 2.5, -0.3]", "      injection_coordinates_in_mm: {a: [-3.8, 2.5, -0.3}", ["x.yaml:95:40: rig.indicators[0].injection_coordinates_in_mm.a: invalid YAML: expected a ] to close the list that starts here, found }"]],
+    ] as const) {
+      it(`${what}: at its line and column`, () => {
+        expect(shipped.split(from)).toHaveLength(2); // the line to break is in the file, once
+        expect(check(shipped.replace(from, to)).errors).toEqual(expected);
+      });
+    }
   });
 });
