@@ -1,78 +1,33 @@
 // rigd acquire end to end: the built CLI records the simulated two-photon rig (profiles/sim-2p.yaml), and each
 // file it leaves is read back with h5wasm, independently of the writer's code.
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { dataset, openRead, tempDir, tempPath } from "../nwb/h5read.js";
+import { type Rigd, rigd, simProfile } from "./rigd-child.js";
 
-// The CLI as installed (package.json "bin"): `npm test` builds before running vitest.
-const MAIN = "dist/src/cli/main.js";
+// The CLI as installed (package.json "bin", run by rigd-child.ts): `npm test` builds before running vitest.
 const SERIES = ["PlanarMicroscopySeriesGreen", "PlanarMicroscopySeriesRed"];
-const port = () => 20000 + Math.floor(Math.random() * 20000);
-
-/** Newest modification time of the .ts files under dir, in ms. */
-function newestTs(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
-
-beforeAll(() => {
-  // src/ changes under these tests; a stale dist/ would test yesterday's behaviour and report it as today's.
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build`);
-  if (Math.max(newestTs("src"), newestTs("simulators")) > statSync(MAIN).mtimeMs) throw new Error("dist/ is older than src/ or simulators/: run npm run build");
-});
-
-/** A copy of sim-2p.yaml whose scanner address is a free port, since test files run side by side. */
-function profileCopy(edit: (text: string) => string = (t) => t): string {
-  const path = tempPath("sim-2p.yaml");
-  const text = readFileSync("profiles/sim-2p.yaml", "utf8").replace("tcp://127.0.0.1:5600", `tcp://127.0.0.1:${port()}`);
-  writeFileSync(path, edit(text.replace(/^# yaml-language-server:.*\n/, "")));
-  return path;
-}
-
-// A test that fails half-way must not leave a recording running (and its simulators bound) behind it.
-const children = new Set<ChildProcess>();
-afterEach(async () => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("close", r));
-      child.kill("SIGKILL");
-      await exited;
-    }
-  }
-  children.clear();
-});
+const profileCopy = simProfile;
 
 interface Run {
   child: ChildProcess;
   /** Each complete stdout line as it arrives. */
   lines: string[];
   onLine(listener: (line: string) => void): void;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+  done: Rigd["done"];
 }
 
 /** Starts `rigd acquire …` as a child process: the simulators run inside it, so it never blocks this process. */
 function acquire(args: string[]): Run {
-  const child = spawn(process.execPath, [MAIN, "acquire", "--session", "examples/session.yaml", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
+  const { child, done } = rigd(["acquire", "--session", "examples/session.yaml", ...args]);
   const lines: string[] = [];
   const listeners: ((line: string) => void)[] = [];
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-  child.stderr!.setEncoding("utf8").on("data", (s: string) => (stderr += s));
   createInterface({ input: child.stdout! }).on("line", (line) => {
     lines.push(line);
     for (const l of listeners) l(line);
-  });
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
   return { child, lines, onLine: (l) => listeners.push(l), done };
 }

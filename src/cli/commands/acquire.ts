@@ -1,10 +1,11 @@
 // `rigd acquire`: one session from a rig profile into an NWB file, with a live status line (or one JSON
 // object per second with --json), stopped by --duration, --frames, SIGINT or SIGTERM.
-import { existsSync, mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, type Stats, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import { Session, type SessionStatus } from "../../acquisition/session.js";
+import { describeLosses, Session, type SessionStatus } from "../../acquisition/session.js";
 import { formatConfigError, loadRigProfile, loadSessionFile, mergeSession, type SessionPart } from "../../config/index.js";
+import { formatHolder, lockHolder } from "../../nwb/lock.js";
 import { openRig, type RunningRig } from "../running-rig.js";
 
 interface AcquireArgs {
@@ -82,8 +83,7 @@ async function acquire(args: AcquireArgs): Promise<{ line: string; status: Sessi
   const stopAfterMs = args.duration === undefined ? undefined : parseDuration(args.duration);
   if (args.frames !== undefined && !(Number.isInteger(args.frames) && args.frames > 0)) throw new UsageError(`--frames: expected a whole number of frames ≥ 1, found '${args.frames}'`);
   const out = resolve(args.out);
-  if (existsSync(out) && !args.force) throw new UsageError(`${args.out} exists; pass --force to replace it`);
-  mkdirSync(dirname(out), { recursive: true });
+  checkOut(out, args.out, args.force);
 
   let running: RunningRig | undefined;
   let session: Session | undefined;
@@ -105,6 +105,7 @@ async function acquire(args: AcquireArgs): Promise<{ line: string; status: Sessi
       ...(args.frames === undefined ? {} : { samplesPerSeries: args.frames }),
     });
     void session.filled.then(requestStop);
+    void session.mustStop.then(requestStop);
     sims?.startScanners();
 
     const live = session;
@@ -123,15 +124,52 @@ async function acquire(args: AcquireArgs): Promise<{ line: string; status: Sessi
     // After the drain: what the file holds, not what had been written when stop was asked for.
     const status = session.status();
     const frames = Object.entries(report.samples).filter(([name]) => name in status.samples);
+    // A series that never got a sample is not in the file (an empty series fails nwbinspector): say which.
+    const empty = report.empty.filter((name) => name in status.samples);
+    const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}; ${describeLosses(status.losses)}; ${report.events} events; ${status.elapsed_s.toFixed(1)} s`;
+    // Stopped on its own (a nearly full disk) with the file closed: the summary stands, the exit status is 1.
+    if (status.error) throw new Error(`${status.error}; ${line}`);
     return {
       out,
       status: { ...status, samples: Object.fromEntries(frames) },
-      line: `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ")} samples; ${status.dropped} dropped; ${report.events} events; ${status.elapsed_s.toFixed(1)} s`,
+      line,
     };
   } finally {
     for (const s of stopSignals) process.off(s, requestStop);
     if (session?.state === "recording") await session.stop().catch(() => undefined);
     await running?.close();
+  }
+}
+
+/**
+ * Refuses, in one line and before any device starts, an --out that the writer would fail on: a directory or
+ * other non-file, a file another writer holds, an existing file without --force, a folder that cannot be
+ * made or written (read-only, under a regular file). Makes the folder. Throws UsageError.
+ */
+function checkOut(out: string, given: string, force: boolean): void {
+  const refuse = (e: unknown) => new UsageError(`--out ${given} cannot be written: ${(e as Error).message}`);
+  let stat: Stats | undefined;
+  try {
+    stat = statSync(out);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw refuse(e);
+  }
+  if (stat?.isDirectory()) throw new UsageError(`--out ${given} is a directory; expected the path of the file to write`);
+  if (stat && !stat.isFile()) throw new UsageError(`--out ${given} is not a regular file`);
+  if (stat) {
+    // The writer's lock refuses a second writer anyway; checked here too so that it is refused before devices start.
+    const holder = lockHolder(out);
+    if (holder) throw new UsageError(`${given} is already being written by ${formatHolder(holder)}; refusing to write it too`);
+    if (!force) throw new UsageError(`${given} exists; pass --force to replace it`);
+  }
+  try {
+    let existing = dirname(out);
+    while (!existsSync(existing)) existing = dirname(existing);
+    // access() checks permissions and, for root too, a read-only mount (EROFS), which a recursive mkdir reports as ENOENT.
+    accessSync(stat ? out : existing, constants.W_OK);
+    mkdirSync(dirname(out), { recursive: true });
+  } catch (e) {
+    throw refuse(e);
   }
 }
 

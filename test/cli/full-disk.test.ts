@@ -1,0 +1,137 @@
+// `rigd acquire` writing to a disk that fills, a real tmpfs of a few tens of MB as a new user's small disk: it stops with a
+// clear line and exit status 1, never HDF5's diagnostics, and leaves a file that reads back whole — every frame
+// in it with real pixels, what the summary says it holds, nwbinspector's rules kept. Two ways: the profile's
+// margin stops it while the file can still be closed, and with no margin the write fails (ENOSPC).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Request } from "zeromq";
+import { afterEach, expect, it } from "vitest";
+import { openRead } from "../nwb/h5read.js";
+import { violations } from "../nwb/inspector-rules.js";
+import { rigd, simProfile, waitFor } from "./rigd-child.js";
+
+let disk: string;
+
+/** A real file system that really fills (CI runs as root, as this workplace does). */
+function mountDisk(mb: number): void {
+  disk = mkdtempSync(join(tmpdir(), "rigd-full-disk-"));
+  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${mb}m`, "tmpfs", disk]);
+}
+
+afterEach(() => {
+  if (!disk) return;
+  execFileSync("umount", ["-l", disk]);
+  rmSync(disk, { recursive: true, force: true });
+});
+
+/**
+ * sim-2p at 128 × 128 pixels (2 MB/s, so the disk fills in seconds with more frames than pixels along an axis,
+ * as nwbinspector asks), with the writer's free-space margin set to `stopBelowMB`.
+ */
+function profile(stopBelowMB: number): string {
+  const path = simProfile();
+  const text = readFileSync(path, "utf8").replaceAll("[512, 512]", "[128, 128]");
+  writeFileSync(path, text.replace("compression: none", `compression: none\n  stop_below_free_MB: ${stopBelowMB}`));
+  return path;
+}
+
+/** Frames per series in the file, and whether any frame is all zeros (a chunk that was never written). */
+async function check(out: string): Promise<{ samples: Record<string, number>; zeroFrames: number; problems: string[] }> {
+  const f = await openRead(out);
+  const samples: Record<string, number> = {};
+  let zeroFrames = 0;
+  for (const name of ["PlanarMicroscopySeriesGreen", "PlanarMicroscopySeriesRed"]) {
+    const data = f.get(`acquisition/${name}/data`) as { shape: number[]; slice(r: ([number, number] | [])[]): Uint16Array } | null;
+    if (!data) continue;
+    const timestamps = f.get(`acquisition/${name}/timestamps`) as { shape: number[] };
+    expect(timestamps.shape[0], `${name}: one timestamp per frame`).toBe(data.shape[0]);
+    samples[name] = data.shape[0]!;
+    for (let i = 0; i < data.shape[0]!; i++) if (data.slice([[i, i + 1], [], []]).every((v) => v === 0)) zeroFrames++;
+  }
+  return { samples, zeroFrames, problems: violations(f) };
+}
+
+it("with no margin, the first failed write stops the session: one line, exit 1, the file holds every checkpointed frame", async () => {
+  mountDisk(32);
+  const out = join(disk, "f.nwb");
+  const run = rigd(["acquire", "--profile", profile(0), "--session", "examples/session.yaml", "--out", out, "--duration", "20s"]);
+  const { code, stdout, stderr } = await run.done;
+  console.log(`full disk, no margin: exit ${code}; stderr: ${stderr.trim()}`);
+  expect(code).toBe(1);
+  expect(stdout).toBe("");
+  expect(stderr).not.toMatch(/HDF5-DIAG/);
+  const lines = stderr.trim().split("\n").filter((l) => l.startsWith("rigd acquire:"));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/no space left on device \(ENOSPC\)/);
+  expect(lines[0]).toMatch(/f\.nwb holds PlanarMicroscopySeriesGreen \d+ samples over [\d.]+ s, PlanarMicroscopySeriesRed \d+ samples/);
+  const { samples, zeroFrames, problems } = await check(out);
+  expect(samples["PlanarMicroscopySeriesGreen"]).toBeGreaterThan(128);
+  expect(lines[0]).toContain(`PlanarMicroscopySeriesGreen ${samples["PlanarMicroscopySeriesGreen"]} samples`);
+  expect(zeroFrames).toBe(0);
+  expect(problems).toEqual([]);
+}, 60_000);
+
+it("with the profile's margin, the session stops while the file can still be closed: exit 1, a summary of what it holds", async () => {
+  // Room for the 8 MiB reserve and 2 s of frames above the margin; the margin holds the last frames and a
+  // 4 MiB chunk per series, which the file takes whole.
+  mountDisk(40);
+  const out = join(disk, "f.nwb");
+  const run = rigd(["acquire", "--profile", profile(16), "--session", "examples/session.yaml", "--out", out, "--duration", "20s"]);
+  const { code, stdout, stderr } = await run.done;
+  console.log(`full disk, 16 MB margin: exit ${code}; stderr: ${stderr.trim()}`);
+  expect(code).toBe(1);
+  expect(stdout).toBe("");
+  expect(stderr).not.toMatch(/HDF5-DIAG|ENOSPC/);
+  const lines = stderr.trim().split("\n").filter((l) => l.startsWith("rigd acquire:"));
+  expect(lines).toHaveLength(1);
+  const line = lines[0]!;
+  expect(line).toMatch(/stopping while the file can still be closed: \d+ MB free on .*f\.nwb's disk, under the profile's stop_below_free_MB of 16/);
+  const { samples, zeroFrames, problems } = await check(out);
+  expect(line).toContain(`PlanarMicroscopySeriesGreen ${samples["PlanarMicroscopySeriesGreen"]}, PlanarMicroscopySeriesRed ${samples["PlanarMicroscopySeriesRed"]} samples`);
+  expect(samples["PlanarMicroscopySeriesGreen"]).toBeGreaterThan(128);
+  expect(zeroFrames).toBe(0);
+  expect(problems).toEqual([]);
+}, 60_000);
+
+it("rigd serve stops a session whose disk fills, says why in its status, and keeps answering", async () => {
+  mountDisk(32);
+  const port = () => 20000 + Math.floor(Math.random() * 20000);
+  const control = `tcp://127.0.0.1:${port()}`;
+  const daemon = rigd(["serve", "--profile", profile(0), "--control", control, "--publish", `tcp://127.0.0.1:${port()}`]);
+  let listening = false;
+  daemon.child.stdout!.once("data", () => (listening = true));
+  await waitFor("rigd serve to listen", () => listening);
+  const socket = new Request({ receiveTimeout: 10_000 });
+  socket.connect(control);
+  const ask = async (body: object) => {
+    await socket.send(JSON.stringify(body));
+    const [reply] = await socket.receive();
+    return JSON.parse(reply!.toString()) as { ok: boolean; result?: Record<string, any> };
+  };
+  const out = join(disk, "served.nwb");
+  const session = {
+    session_description: "Full disk.", experimenter: ["Doe, Jane"], institution: "Example Institute", experiment_description: "A disk that fills.",
+    keywords: ["calcium imaging"], subject: { subject_id: "m1", species: "Mus musculus", sex: "F", age: "P90D" },
+  };
+  expect((await ask({ cmd: "start", out, session })).ok).toBe(true);
+  let status: Record<string, any> = {};
+  const deadline = Date.now() + 30_000;
+  while (status["state"] !== "closed" && Date.now() < deadline) {
+    status = (await ask({ cmd: "status" })).result!;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(status["error"]).toMatch(/no space left on device \(ENOSPC\); .*served\.nwb holds PlanarMicroscopySeriesGreen \d+ samples/);
+  // Still up, and still answering at once.
+  const asked = Date.now();
+  expect((await ask({ cmd: "status" })).result).toMatchObject({ state: "closed", error: status["error"] });
+  expect(Date.now() - asked).toBeLessThan(1000);
+  socket.close();
+  const { samples, zeroFrames, problems } = await check(out);
+  expect(samples["PlanarMicroscopySeriesGreen"]).toBeGreaterThan(128);
+  expect(zeroFrames).toBe(0);
+  expect(problems).toEqual([]);
+  daemon.child.kill("SIGINT");
+  expect((await daemon.done).code).toBe(0);
+}, 60_000);
