@@ -392,6 +392,7 @@ export class Session {
 
   /** A session that never started: what it listened to is let go, and what waited for the file is not written. */
   private async abandon(): Promise<void> {
+    clearInterval(this.diskTimer);
     this.failWriter(new Error("the session did not start"));
     await this.drain();
   }
@@ -514,7 +515,16 @@ export class Session {
     const limit = this.options.samplesPerSeries;
     const limited = limit === undefined ? (samples: Observable<Sample>) => samples : limitSamples(limit, Object.keys(this.samples), this.fill);
     const clocks = new Map(profile.recording.frame_sources.map((f) => [f.name, f.clock]));
-    const limits: WriteLimits = { maxBytes: 64 * 2 ** 20, maxLagMs: 300, ...this.options.writeLimits };
+    const { maxBytes = 64 * 2 ** 20, maxLagMs = 300 } = this.options.writeLimits ?? {};
+    const writing = () => this.writer !== undefined;
+    // The lag bounds what a crash loses; before the file exists (devices being identified) nothing can be lost
+    // to a crash, so frames wait by bytes alone rather than make the producer drop the session's first seconds.
+    const limits: WriteLimits = {
+      maxBytes,
+      get maxLagMs() {
+        return writing() ? maxLagMs : Infinity;
+      },
+    };
     for (const [name, source] of devices.frameSources) {
       const pipeline = source.frames$.pipe(
         takeUntil(this.stopFrames),

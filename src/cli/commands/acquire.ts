@@ -176,5 +176,5 @@ function checkOut(out: string, given: string, force: boolean): void {
 function statusLine(s: SessionStatus): string {
   const elapsed = Math.max(s.elapsed_s, 0.001);
   const rates = Object.entries(s.samples).map(([name, n]) => `${name.replace(/^(Planar|Volumetric)MicroscopySeries/, "") || name} ${n} (${(n / elapsed).toFixed(1)}/s)`);
-  return `${s.elapsed_s.toFixed(0).padStart(4)} s  ${rates.join("  ")}  ${(s.written_bytes / 1e6 / elapsed).toFixed(1)} MB/s  drops ${s.dropped}  queue ${(s.queue_bytes / 1e6).toFixed(1)} MB  file ${(s.file_bytes / 1e6).toFixed(0)} MB`;
+  return `${s.elapsed_s.toFixed(0).padStart(4)} s  ${rates.join("  ")}  ${(s.written_bytes / 1e6 / elapsed).toFixed(1)} MB/s  lost ${s.dropped}  queue ${(s.queue_bytes / 1e6).toFixed(1)} MB  file ${(s.file_bytes / 1e6).toFixed(0)} MB  disk ${s.disk_free_MB} MB free${s.minutes_left === null ? "" : ` (${s.minutes_left} min)`}`;
 }
