@@ -152,7 +152,7 @@ describe("rigd acquire on the simulated two-photon rig", { timeout: 60_000 }, ()
     }
   });
 
-  it("killed outright (SIGKILL) mid-recording, leaves a file that opens with every checkpointed frame", async () => {
+  it("killed outright (SIGKILL) mid-recording, leaves a file that opens with every checkpointed frame, made consistent by rigd recover", async () => {
     const out = tempPath("killed.nwb");
     const run = acquire(["--profile", profileCopy(), "--out", out, "--duration", "60s", "--json"]);
     // Status lines come once a second; the profile checkpoints every second. Frames counted 3 s before the
@@ -169,6 +169,15 @@ describe("rigd acquire on the simulated two-photon rig", { timeout: 60_000 }, ()
     const { signal } = await run.done;
     expect(signal).toBe("SIGKILL");
     const earlier = counted.at(-4)!;
+    // As the kill left it: every checkpointed frame and timestamp readable (HDF5 may have written more of one
+    // than of the other since the last checkpoint: rigd recover cuts them to the same length).
+    const left = await seriesIn(out);
+    for (const name of SERIES) {
+      expect(left.get(name)!.frames, name).toBeGreaterThanOrEqual(earlier);
+      expect(left.get(name)!.timestamps.length, name).toBeGreaterThanOrEqual(earlier);
+    }
+    const recovered = await rigd(["recover", out]).done;
+    expect(recovered.code, recovered.stderr).toBe(0);
     const series = await seriesIn(out);
     for (const name of SERIES) {
       const s = series.get(name)!;
@@ -176,6 +185,6 @@ describe("rigd acquire on the simulated two-photon rig", { timeout: 60_000 }, ()
       expect(s.timestamps.length, name).toBe(s.frames);
       expectAscending(s.timestamps);
     }
-    console.log(`killed: ${earlier} frames counted 3 s before, ${counted.at(-1)} at the last status line, ${series.get(SERIES[0]!)!.frames} in the file`);
+    console.log(`killed: ${earlier} frames counted 3 s before, ${counted.at(-1)} at the last status line, ${left.get(SERIES[0]!)!.frames} frames and ${left.get(SERIES[0]!)!.timestamps.length} timestamps as the kill left them, ${series.get(SERIES[0]!)!.frames} after rigd recover`);
   });
 });
