@@ -149,12 +149,12 @@ export class Daemon {
   private watch(session: Session): void {
     void session.mustStop.then(async (why) => {
       if (session.state !== "recording") return;
-      const status = session.status();
       const error = await session.stop().then(
         () => why,
         (e: Error) => e.message,
       );
-      this.lastStatus = { ...status, state: "closed", error };
+      // After the stop: what the file holds (a failed write cuts it back), not what was handed to the writer.
+      this.lastStatus = { ...session.status(), state: "closed", error };
       this.options.log?.(`session stopped: ${error}`);
       this.publish("status", this.lastStatus);
     });

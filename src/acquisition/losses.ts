@@ -11,7 +11,7 @@ export interface SeriesLosses {
 
 const zero = () => Object.fromEntries(LOSS_CAUSES.map((c) => [c, 0])) as Record<LossCause, number>;
 
-/** How each cause reads in the event record ("N frames missing: …" is what `rigd inspect` and pynwb users parse). */
+/** How each cause reads in the event record ("N frame(s) missing: …" is what `rigd inspect` and pynwb users parse). */
 const WORDING: Record<LossCause, { frames: string; volumes: string }> = {
   producer_gap: { frames: "frames missing: the producer's counter skipped them", volumes: "volumes dropped: no plane of them arrived" },
   implausible: { frames: "frames set aside: their counter or time cannot be true", volumes: "volumes dropped: a plane was set aside" },
@@ -84,7 +84,8 @@ export class LossRecorder {
   private write(series: string, cause: LossCause, w: Pick<Window, "frames" | "volumes" | "bursts" | "time" | "latest">): void {
     const within = w.bursts > 1 ? ` (${w.bursts} times within ${this.intervalMs} ms; the latest: ${w.latest})` : ` (${w.latest})`;
     // A volumetric loss names volumes first: they are the samples the series lacks.
-    const text = w.volumes > 0 ? `${w.volumes} ${WORDING[cause].volumes}${w.frames ? `, with ${w.frames} planes that arrived` : ""}` : `${w.frames} ${WORDING[cause].frames}`;
+    const count = (n: number, words: string) => `${n} ${n === 1 ? words.replace(/^(frame|plane|volume)s/, "$1") : words}`;
+    const text = w.volumes > 0 ? `${count(w.volumes, WORDING[cause].volumes)}${w.frames ? `, with ${count(w.frames, "planes that arrived")}` : ""}` : count(w.frames, WORDING[cause].frames);
     this.emit({ time: w.time, kind: "dropped_frames", source: series, message: `${text}${within}` });
   }
 }

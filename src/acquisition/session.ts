@@ -10,7 +10,7 @@ import type { ExcitationSource, ExcitationSourceState } from "../drivers/excitat
 import type { FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
 import { freeBytes } from "../nwb/disk.js";
-import { NwbWriteFailure, NwbWriter, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
+import { NwbWriteFailure, NwbWriter, type RigEvent, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
 import { summarize } from "../nwb/inspect.js";
 import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
 import { LossRecorder, type SeriesLosses } from "./losses.js";
@@ -65,7 +65,7 @@ export interface SessionStatus {
   dropped: number;
   /** Per series that lost any: frames (planes) and whole volumes lost, by cause. */
   losses: Record<string, SeriesLosses>;
-  /** Frames that arrived while no session was listening (before this one started): not part of it, not losses. */
+  /** Frames not part of this session, and not losses: received while no session listened, or begun before it started (a producer's backlog). */
   frames_before_start: number;
   queue_bytes: number;
   events: number;
@@ -74,7 +74,7 @@ export interface SessionStatus {
   file_bytes: number;
   /** Resident memory of this process, in MB. */
   rss_MB: number;
-  /** Free space on the output's file system (MB), and how long it lasts at the last 10 s' write rate (null: not writing). */
+  /** Free space on the output's file system (MB), and how long it lasts at the last minute's write rate (null: not writing). */
   disk_free_MB: number;
   minutes_left: number | null;
   /** Why the session stopped on its own (a failed write, a nearly full disk); absent while all is well. */
@@ -120,6 +120,8 @@ export class Session {
   private readonly startedMs = Date.now();
   /** Frames the sources received unobserved before this session (a daemon's sources outlive sessions). */
   private readonly unobservedBefore: number;
+  /** Frames received in the session that began before it. */
+  private earlyFrames = 0;
   private writer: NwbWriter | undefined;
   /** Resolves with the writer once the file is laid out: frames and events arriving before wait for it. */
   private readonly writerReady: Promise<NwbWriter>;
@@ -144,6 +146,9 @@ export class Session {
    */
   readonly mustStop = new Promise<string>((resolve) => (this.end = resolve));
   private endedWhy: string | undefined;
+  private writeFailure: NwbWriteFailure | undefined;
+  /** Every event handed to the writer, so that a file cut back by a failed write can be given them again. */
+  private readonly recorded: RigEvent[] = [];
   private disk = { freeMB: 0, minutesLeft: null as number | null, warnedAtMinutes: Infinity, samples: [] as { ms: number; bytes: number }[] };
   private diskTimer: NodeJS.Timeout | undefined;
 
@@ -196,7 +201,10 @@ export class Session {
       }
       session.writer = writer;
       session.setWriter(writer);
-      void writer.failed.then((f) => session.stopOnItsOwn(`writing ${options.out} failed: ${f.message}`));
+      void writer.failed.then((f) => {
+        session.writeFailure = f;
+        session.stopOnItsOwn(`writing ${options.out} failed: ${f.message}`);
+      });
       session.watchDisk();
       await session.startTelemetry();
     } catch (e) {
@@ -221,7 +229,7 @@ export class Session {
       samples: { ...this.samples },
       dropped: this.losses.frames,
       losses: this.losses.losses,
-      frames_before_start: this.unobservedBefore,
+      frames_before_start: this.unobservedBefore + this.earlyFrames,
       disk_free_MB: this.disk.freeMB,
       minutes_left: this.disk.minutesLeft,
       ...(this.endedWhy ? { error: this.endedWhy } : {}),
@@ -294,12 +302,21 @@ export class Session {
     this.stateValue = "stopping";
     clearInterval(this.diskTimer);
     try {
-      await this.drain();
+      await this.drain(() => {
+        if (this.writeFailure?.saved) this.cutBack(this.writeFailure.saved);
+      });
+      const writer = this.writer!;
+      if (this.writeFailure?.closed) {
+        // The file was cut back and closed: what the record lacks since its last checkpoint goes in now.
+        const note = `closed when writing failed (${this.writeFailure.message}); the session's events after its last checkpoint were added after that`;
+        await writer.completeEvents(this.recorded, note).catch((e: Error) => this.options.log?.(`error: ${e.message}`));
+      }
       let report: CheckpointReport;
       try {
-        report = await this.writer!.close();
+        report = await writer.close();
       } catch (e) {
-        if (e instanceof NwbWriteFailure && e.saved) this.cutBack(e.saved);
+        // A failure in the last checkpoint itself: too late to complete the record, not to count the losses.
+        if (e instanceof NwbWriteFailure && e.saved && !this.writeFailure) this.cutBack(e.saved);
         throw new Error(`${this.endedWhy ?? (e as Error).message}; ${await this.holds()}`);
       }
       if (this.failure) throw this.failure;
@@ -316,6 +333,7 @@ export class Session {
       if (n <= 0) continue;
       const depths = this.depths.get(series);
       this.lose({ series, cause: "not_written", time: this.now(), frames: n * (depths ?? 1), volumes: depths ? n : 0, detail: "written after the last good checkpoint, cut back with it when writing failed" });
+      this.samples[series] = handed - n; // status says what the file holds
     }
     this.losses.flush();
   }
@@ -340,7 +358,7 @@ export class Session {
   }
 
   /**
-   * Four times a second: free space on the output's disk and how long it lasts at the write rate of the last 10 s;
+   * Four times a second: free space on the output's disk and how long it lasts at the write rate of the last minute;
    * a warning (log + event) under `warn_below_free_minutes`, again each time what is left halves; and a clean
    * stop under `stop_below_free_MB`, while there is still room to close the file.
    */
@@ -356,7 +374,8 @@ export class Session {
       const now = Date.now();
       const d = this.disk;
       d.samples.push({ ms: now, bytes: this.writtenBytes });
-      while (d.samples.length > 1 && now - d.samples[0]!.ms > 10_000) d.samples.shift();
+      // A minute's average: a burst (a producer's backlog draining) is not a rate the disk must last at.
+      while (d.samples.length > 1 && now - d.samples[0]!.ms > 60_000) d.samples.shift();
       const first = d.samples[0]!;
       const rate = now > first.ms ? ((this.writtenBytes - first.bytes) / (now - first.ms)) * 1000 : 0; // bytes/s
       d.freeMB = Math.round(free / 1e6);
@@ -364,7 +383,8 @@ export class Session {
       if (stopMB > 0 && free < stopMB * 1e6) {
         return this.stopOnItsOwn(`stopping while the file can still be closed: ${d.freeMB} MB free on ${this.options.out}'s disk, under the profile's stop_below_free_MB of ${stopMB}`);
       }
-      if (warnMinutes > 0 && d.minutesLeft !== null && d.minutesLeft < warnMinutes && d.minutesLeft <= d.warnedAtMinutes / 2) {
+      const measured = now - first.ms >= 10_000;
+      if (warnMinutes > 0 && measured && d.minutesLeft !== null && d.minutesLeft < warnMinutes && d.minutesLeft <= d.warnedAtMinutes / 2) {
         d.warnedAtMinutes = d.minutesLeft;
         const left = d.minutesLeft >= 1 ? `${d.minutesLeft} minutes` : `${Math.round(d.minutesLeft * 60)} s`;
         const warning = `${d.freeMB} MB free on ${this.options.out}'s disk: about ${left} left at ${(rate / 1e6).toFixed(1)} MB/s`;
@@ -378,12 +398,17 @@ export class Session {
     this.diskTimer.unref();
   }
 
-  /** Ends listening: the sources' last frames go through, held losses and events are written, previews end. */
-  private async drain(): Promise<void> {
+  /**
+   * Ends listening: the sources' last frames go through, held losses and events are written (after `last`,
+   * which may add some), previews end.
+   */
+  private async drain(last: () => void = () => undefined): Promise<void> {
     this.stopFrames.next();
     this.stopFrames.complete();
     await Promise.all(this.pipelines);
     this.losses.flush();
+    last();
+    if (this.earlyFrames > 1) this.event({ time: this.now(), kind: "before_start", source: "rigd", message: `${this.earlyFrames} frames in all began before the session started and are not recorded` });
     this.events$.complete();
     for (const s of this.subscriptions) s.unsubscribe();
     this.previews.complete();
@@ -399,6 +424,13 @@ export class Session {
 
   private lose(loss: Loss): void {
     this.losses.record(loss);
+  }
+
+  /** A frame that began before the session started, delivered after (a producer's backlog): counted, said once. */
+  private early(source: string): void {
+    if (this.earlyFrames++ === 0) {
+      this.event({ time: 0, kind: "before_start", source, message: "frames that began before the session started (a backlog the producer had queued) are not recorded: status counts them in frames_before_start" });
+    }
   }
 
   /** Writer calls made outside the frame pipelines (events, telemetry) run in order, and a failure is kept. */
@@ -419,7 +451,9 @@ export class Session {
       // Straight to the file: one dated back (a shutter confirmed a second after it moved) goes in at its place in time.
       this.events$.subscribe((e) => {
         this.eventCount++;
-        this.enqueue((w) => w.addEvent({ time: e.time, kind: e.kind, source: nwbSafeSource(e.source), message: e.message }));
+        const event = { time: e.time, kind: e.kind, source: nwbSafeSource(e.source), message: e.message };
+        this.recorded.push(event);
+        this.enqueue((w) => w.addEvent(event));
       }),
     );
     const { lasers, photodetectors, frameSources } = this.options.devices;
@@ -528,7 +562,7 @@ export class Session {
     for (const [name, source] of devices.frameSources) {
       const pipeline = source.frames$.pipe(
         takeUntil(this.stopFrames),
-        tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", () => undefined, emit, lose),
+        tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", () => undefined, emit, lose, () => this.early(name)),
         tap((t) => this.preview(t)),
         recordGaps(lose),
         assembleVolumes(routes, lose),

@@ -59,8 +59,13 @@ export interface Loss {
 
 export const routeKey = (source: string, channel: number, plane: number) => `${source}/${channel}/${plane}`;
 
-/** Frames whose arrival calibrates a stream's clock offset before any is passed on. */
+/**
+ * Frames whose arrival calibrates a source's clock offset before any is passed on: at least this many, and
+ * more while their deliveries keep getting faster (a backlog the producer queued before the session drains).
+ */
 export const CLOCK_CALIBRATION_FRAMES = 30;
+/** However the deliveries go, calibration waits for no more than this many bytes of frames. */
+const CALIBRATION_MAX_BYTES = 128 * 2 ** 20;
 /** A frame dated this far (s) after it arrived cannot be true: frames are sent after they are acquired. */
 const FUTURE_TOLERANCE_S = 2;
 /** At calibration, an offset this much (s) below all others is a frame with a wrong clock, not a fast delivery. */
@@ -105,6 +110,8 @@ export function tagAndTime(
   unrouted: (frame: Frame) => void,
   emit: (e: EngineEvent) => void,
   lose: (loss: Loss) => void,
+  /** A frame that began before the session started (one a producer had queued): not part of the session. */
+  early: (frame: Frame) => void,
 ): OperatorFunction<Frame, TaggedFrame> {
   return (frames) =>
     new Observable<TaggedFrame>((subscriber) => {
@@ -119,6 +126,9 @@ export function tagAndTime(
       const streams = new Map<number, StreamState>();
       const lastTime = new Map<string, number>();
       const waiting: { frame: Frame; series: string; missing: number }[] = [];
+      let waitingBytes = 0;
+      /** The smallest (arrival − hardware time) after each waiting frame: it falls frame by frame while a backlog drains. */
+      const fastestSoFar: number[] = [];
       /** Hardware times of the frames calibrating the offset, for the frame interval. */
       const began = new Set<number>();
       const describe = (f: Frame) => `channel ${f.channel} plane ${f.plane} counter ${f.counter}${clock === "hardware" ? ` (hardware time ${f.hardware_time_s} s)` : ""}`;
@@ -126,6 +136,7 @@ export function tagAndTime(
       const setAside = (frame: Frame, series: string, why: string) =>
         lose({ series, cause: "implausible", time: Math.max(0, arrival(frame)), frames: 1, volumes: 0, detail: `${describe(frame)}: ${why}` });
       const send = (series: string, frame: Frame, time: number, missing: number) => {
+        if (time < 0) return early(frame);
         const last = lastTime.get(series) ?? -Infinity;
         if (time <= last) return setAside(frame, series, `dated ${time.toFixed(6)} s, not after the series' last frame at ${last.toFixed(6)} s`);
         lastTime.set(series, time);
@@ -142,10 +153,25 @@ export function tagAndTime(
         const outliers = new Set(ranked.slice(0, wrong).map((r) => r.w));
         fastest = ranked[wrong]!.d;
         offset = fastest;
+        fastestSoFar.length = 0;
+        waitingBytes = 0;
         for (const w of waiting.splice(0)) {
           if (outliers.has(w)) setAside(w.frame, w.series, `its hardware time is ${(fastest - (arrival(w.frame) - w.frame.hardware_time_s! - interval)).toFixed(0)} s ahead of its source's other frames`);
-          else send(w.series, w.frame, Math.max(0, w.frame.hardware_time_s! + offset), w.missing);
+          else send(w.series, w.frame, w.frame.hardware_time_s! + offset, w.missing);
         }
+      };
+      /**
+       * Enough frames to calibrate: the fastest delivery has not improved by more than half a frame interval over
+       * the last half of CLOCK_CALIBRATION_FRAMES (a backlog arrives all at once, so each of its frames looks a
+       * frame interval faster than the one before), or the frames waiting are too many bytes to hold.
+       */
+      const settled = () => {
+        const n = waiting.length;
+        if (waitingBytes >= CALIBRATION_MAX_BYTES) return true;
+        if (n < CLOCK_CALIBRATION_FRAMES) return false;
+        const times = [...began].sort((a, b) => a - b);
+        const step = Math.min(Infinity, ...times.slice(1).map((t, i) => t - times[i]!));
+        return fastestSoFar[n - 1]! >= fastestSoFar[n - 1 - CLOCK_CALIBRATION_FRAMES / 2]! - (Number.isFinite(step) ? step / 2 : 0);
       };
       const place = (series: string, frame: Frame, missing: number) => {
         if (clock === "arrival") return send(series, frame, arrival(frame), missing);
@@ -153,16 +179,18 @@ export function tagAndTime(
         if (offset === undefined) {
           began.add(hardware);
           waiting.push({ frame, series, missing });
-          if (waiting.length >= CLOCK_CALIBRATION_FRAMES) calibrate();
+          waitingBytes += frame.data.byteLength;
+          fastestSoFar.push(Math.min(fastestSoFar.at(-1) ?? Infinity, arrival(frame) - hardware));
+          if (settled()) calibrate();
           return;
         }
         fastest = Math.min(fastest, arrival(frame) - hardware - interval);
         if (hardware > latestHardware && offset > fastest) offset = Math.max(fastest, offset - interval / 2);
         latestHardware = Math.max(latestHardware, hardware);
-        send(series, frame, Math.max(0, hardware + offset), missing);
+        send(series, frame, hardware + offset, missing);
       };
-      /** Why `frame` cannot be the frame after `from` in a stream, or undefined when it can. */
-      const follows = (from: { counter: number; time: number; interval: number }, frame: Frame): string | undefined => {
+      /** Why `frame` cannot be the frame after `from` in a stream (counter and time), or undefined when it can. */
+      const continues = (from: { counter: number; time: number; interval: number }, frame: Frame): string | undefined => {
         const steps = frame.counter - from.counter;
         const dt = own(frame) - from.time;
         if (steps < 1) return `its counter does not advance from ${from.counter}`;
@@ -170,9 +198,12 @@ export function tagAndTime(
         if (from.interval > 0 && dt < 0.5 * steps * from.interval) {
           return `its counter jumps by ${steps} from ${from.counter} in ${dt.toFixed(6)} s, where ${steps} frames take ${(steps * from.interval).toFixed(3)} s`;
         }
-        const ahead = clock === "hardware" && offset !== undefined ? own(frame) + offset - arrival(frame) : 0;
-        if (ahead > FUTURE_TOLERANCE_S) return `its hardware time dates it ${ahead.toFixed(1)} s after it arrived`;
         return undefined;
+      };
+      /** Why `frame`'s hardware time cannot be true on the session clock as calibrated, or undefined. */
+      const dated = (frame: Frame): string | undefined => {
+        const ahead = clock === "hardware" && offset !== undefined ? own(frame) + offset - arrival(frame) : 0;
+        return ahead > FUTURE_TOLERANCE_S ? `its hardware time dates it ${ahead.toFixed(1)} s after it arrived` : undefined;
       };
       const advance = (state: StreamState, frame: Frame) => {
         const steps = frame.counter - state.counter;
@@ -192,22 +223,27 @@ export function tagAndTime(
             streams.set(key, { counter: frame.counter, time: own(frame), interval: 0 });
             return place(route.series, frame, 0);
           }
-          const why = follows(state, frame);
+          const why = continues(state, frame) ?? dated(frame);
           const doubt = state.doubt;
           if (why === undefined) {
             if (doubt) setAside(doubt.frame, route.series, doubt.why);
             delete state.doubt;
             return place(route.series, frame, advance(state, frame));
           }
-          if (doubt && follows({ counter: doubt.frame.counter, time: own(doubt.frame), interval: state.interval }, frame) === undefined) {
-            // The stream restarted at the doubted frame: its counter (and clock) begin anew there.
+          if (doubt && continues({ counter: doubt.frame.counter, time: own(doubt.frame), interval: state.interval }, frame) === undefined) {
+            // The stream goes on from the doubted frame: the acquisition restarted there (counter and clock
+            // begin anew), or its clock is not where the session clock put it — dated after they arrive, two
+            // frames in a row cannot both be wrong.
             const clockBack = own(doubt.frame) < state.time;
-            const recalibrate = clock === "hardware" && clockBack && offset !== undefined;
+            const counterBack = doubt.frame.counter <= state.counter;
+            const misdated = dated(doubt.frame) !== undefined && dated(frame) !== undefined;
+            const recalibrate = clock === "hardware" && offset !== undefined && (clockBack || misdated);
+            const what = clockBack || counterBack ? `the acquisition restarted (counter ${state.counter} → ${doubt.frame.counter}${clockBack ? `, clock ${state.time} s → ${own(doubt.frame)} s` : ""})` : `frames are dated after they arrive (${dated(frame)})`;
             emit({
               time: Math.max(0, arrival(doubt.frame)),
               kind: "fault",
               source,
-              message: `channel ${frame.channel} plane ${frame.plane}: the acquisition restarted (counter ${state.counter} → ${doubt.frame.counter}${clockBack ? `, clock ${state.time} s → ${own(doubt.frame)} s` : ""})${recalibrate ? ": relating the hardware clock to the session clock anew" : ""}`,
+              message: `channel ${frame.channel} plane ${frame.plane}: ${what}${recalibrate ? ": relating the hardware clock to the session clock anew" : ""}`,
             });
             if (recalibrate) offset = undefined;
             streams.set(key, { counter: doubt.frame.counter, time: own(doubt.frame), interval: 0 });

@@ -73,7 +73,7 @@ export async function summarize(path: string): Promise<FileSummary> {
       const name = p.split("/").pop()!;
       // Dropped-sample entries read "dropped_frames [SeriesName] N frames missing …" or, for volumes (whose
       // lost planes are recorded too), "… 1 volume dropped …": count the samples this series lacks.
-      const lost = type.startsWith("Volumetric") ? / volumes? dropped/ : / frames (missing|set aside)/;
+      const lost = type.startsWith("Volumetric") ? / volumes? dropped/ : / frames? (missing|set aside)/;
       const dropped = events.reduce((n, e) => {
         const m = /^dropped_frames \[([^\]]+)\] (\d+)/.exec(e.text);
         return m && m[1] === name && lost.test(e.text) ? n + Number(m[2]) : n;

@@ -29,6 +29,7 @@ import {
   textArrayDataset,
   textAttr,
   textDataset,
+  readText,
   writeRows,
   writeText,
   type ElementType,
@@ -875,6 +876,42 @@ export class NwbFile {
    * file is left as a crash would leave it (HDF5's descriptor closed without a flush). Returns what failed and
    * what the file holds; the NwbFile is closed afterwards, and a second call returns the same.
    */
+  /**
+   * After a failed write closed the file: adds to its event record every one of `events` it lacks (those written
+   * after the last checkpoint were cut back with it; those that came after the failure were never written), in
+   * time order after what is there, and marks the file closed with `note`. Needs only a little space (the
+   * released reserve). Returns how many entries it added. Throws if the file cannot be opened or written.
+   */
+  static async completeEvents(path: string, events: readonly M.RigEvent[], note: string): Promise<number> {
+    await loadHdf5();
+    const lock = WriteLock.take(path, { overwrite: true });
+    try {
+      const file = new File(path, "a", { libver: ["earliest", "v110"] });
+      try {
+        const g = file.get(`acquisition/${EVENTS_NAME}`) as Group | null;
+        const { text, timestamps } = g ? { text: g.get("data") as Dataset, timestamps: g.get("timestamps") as Dataset } : createEventRecord(file);
+        const texts = g ? readText(text) : [];
+        const times = g ? Array.from(timestamps.value as Float64Array) : [];
+        const there = new Set(texts.map((t, i) => `${times[i]}\n${t}`));
+        const last = times.length ? times[times.length - 1]! : -Infinity;
+        const missing = events
+          .map((e) => ({ time: e.time, text: `${e.kind} [${e.source}] ${e.message}` }))
+          .filter((e) => !there.has(`${e.time}\n${e.text}`))
+          .sort((a, b) => a.time - b.time)
+          .map((e) => (e.time < last ? { time: last, text: `${e.text} (at ${e.time.toFixed(3)} s)` } : e));
+        writeText(text, texts.length, missing.map((e) => e.text));
+        writeRows(timestamps, times.length, missing.length, [], Float64Array.from(missing, (e) => e.time));
+        if (!file.get(CLOSING_NOTE_PATH)) writeClosingNote(file, note);
+        file.flush();
+        return missing.length;
+      } finally {
+        file.close();
+      }
+    } finally {
+      lock.release();
+    }
+  }
+
   fail(cause: unknown): WriteFailure {
     if (this.failure) return this.failure;
     const error = WriteError.from("writing the file", cause);

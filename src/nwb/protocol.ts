@@ -2,7 +2,7 @@
 import type { NumericArray } from "./element-types.js";
 import type { WriteFailure } from "./failure.js";
 import type { CheckpointReport, NwbFile, OpenOptions } from "./nwb-file.js";
-import type { NwbFileMetadata } from "./model.js";
+import type { NwbFileMetadata, RigEvent } from "./model.js";
 
 /** NwbFile methods the main thread calls by name (appends, checkpoints and closing have their own messages). */
 export type FileMethod =
@@ -26,6 +26,8 @@ export type Request = { id: number } & (
   | { op: "appendPlanes"; series: string; planes: NumericArray[]; timestamps?: Float64Array }
   | { op: "checkpoint" }
   | { op: "close" }
+  // After a failed write closed the file: the session's events it lacks, and the closing note.
+  | { op: "completeEvents"; path: string; events: RigEvent[]; note: string }
 );
 
 export type Response =

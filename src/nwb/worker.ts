@@ -109,6 +109,15 @@ function answer(req: Request, e: unknown): NonNullable<Extract<Response, { kind:
 }
 
 port.on("message", async (req: Request) => {
+  if (req.op === "completeEvents") {
+    // Runs on the closed file, so after a failure too; an error here is said as it is, and changes nothing else.
+    try {
+      port.postMessage({ kind: "result", id: req.id, value: await NwbFile.completeEvents(req.path, req.events, req.note) } satisfies Response);
+    } catch (e) {
+      port.postMessage({ kind: "result", id: req.id, error: { name: "Error", message: `completing the event record of ${req.path}: ${describeCause(e).detail}` } } satisfies Response);
+    }
+    return;
+  }
   if (failure) {
     port.postMessage({ kind: "result", id: req.id, error: { name: "NwbWriteFailure", message: failure.message, failure } } satisfies Response);
     return;

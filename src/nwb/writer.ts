@@ -157,6 +157,15 @@ export class NwbWriter {
   }
 
   /**
+   * After a failed write (`failed` resolved with `closed`): adds to the file's event record each of `events` it
+   * lacks — the ones cut back with the last checkpoint or written after the failure — and marks the file closed
+   * with `note`; resolves with how many it added. Call it before close(), which ends the worker.
+   */
+  completeEvents(events: readonly M.RigEvent[], note: string): Promise<number> {
+    return this.request({ op: "completeEvents", path: this.path, events: [...events], note }) as Promise<number>;
+  }
+
+  /**
    * Drains the queue, writes the last checkpoint and closes the file and the worker; resolves with what the
    * file holds. After a failed write it rejects with that NwbWriteFailure, whose `saved` is what the file holds.
    */

@@ -4,7 +4,10 @@
 // with its cause, and the timestamps stay monotonic and sane.
 import { spawn } from "node:child_process";
 import { expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import { Session } from "../../src/acquisition/session.js";
+import { openRig } from "../../src/cli/running-rig.js";
+import { parseRigProfile } from "../../src/config/index.js";
 import type { RigProfile } from "../../src/config/index.js";
 import type { ProducerOptions, ProducerSummary } from "../fixtures/producer.js";
 import { pixelOf } from "../fixtures/producer.js";
@@ -154,3 +157,41 @@ it("faster than a gzip writer: rigd holds the reading, the producer's sends fail
   // Per burst, never one entry per frame: at most one per series a second, plus the first of each.
   expect(events.length).toBeLessThanOrEqual(2 * (Math.ceil(status.elapsed_s) + 2));
 }, 120_000);
+
+it("a producer already streaming before rigd listens: its backlog is counted as before the start, the live frames are all recorded and timed right", async () => {
+  const checked = parseRigProfile(outsideFrames(64)(readFileSync("profiles/sim-2p.yaml", "utf8")), "sim-2p.yaml");
+  if (!checked.ok) throw new Error("profile");
+  const address = `tcp://127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}`;
+  const profile = { ...checked.value, bindings: checked.value.bindings.map((b) => (b.driver === "zmq-frames" ? { ...b, address } : b)) };
+  // The producer starts 3 s before rigd exists: its send queue (100 messages) fills, and it drops the rest.
+  const producing = produce({ address, frames: 450, channels: 2, rate: 30 });
+  await new Promise((r) => setTimeout(r, 3000));
+  const running = await openRig(profile);
+  try {
+    const out = tempPath("already-streaming.nwb");
+    const session = await Session.start({ profile, metadata, out, overwrite: false, devices: running.rig });
+    const sent = await producing;
+    await until(() => (session.status().samples["PlanarMicroscopySeriesGreen"] ?? 0) > 0 && session.status().queue_bytes === 0, "the frames", 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const status = session.status();
+    await session.stop();
+    console.log(`already streaming: producer sent ${sent.sent}, ${sent.failed} sends failed; ${status.frames_before_start} frames before the start; file ${JSON.stringify(status.samples)}; lost ${JSON.stringify(status.losses)}`);
+
+    expect(sent.failed).toBeGreaterThan(0);
+    expect(status.frames_before_start).toBeGreaterThan(0);
+    for (const series of Object.values(status.losses)) expect(series.frames.implausible).toBe(0);
+    const { counters, timestamps } = await readSeries(out, "PlanarMicroscopySeriesGreen");
+    // From the first frame recorded to the last sent, every counter is in the file, or failed at the producer.
+    const failed = new Set(sent.failedFrames.filter((f) => f.endsWith("/0/0")).map((f) => Number(f.split("/")[0])));
+    const expected = Array.from({ length: 450 - counters[0]! }, (_, k) => counters[0]! + k).filter((c) => !failed.has(c));
+    expect(counters).toEqual(expected);
+    // Timed by the producer's clock, not by the backlog's burst: the span is its counters' at 30 Hz. (Each interval
+    // is within half a frame of 1/30 s: the offset moves toward faster deliveries that much per frame, issue 10.)
+    const intervals = timestamps.slice(1).map((t, i) => (t - timestamps[i]!) / (counters[i + 1]! - counters[i]!));
+    for (const dt of intervals) expect(dt).toBeGreaterThan(0.5 / 30);
+    expect(timestamps.at(-1)! - timestamps[0]!).toBeCloseTo((counters.at(-1)! - counters[0]!) / 30, 1);
+    expect(timestamps[0]!).toBeGreaterThanOrEqual(0);
+  } finally {
+    await running.close();
+  }
+}, 60_000);

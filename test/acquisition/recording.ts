@@ -30,7 +30,7 @@ export async function recordAndCheck(file: string, seconds: number, options: { d
   const f = await summarize(out);
   const series = f.series.filter((s) => s.neurodata_type.endsWith("MicroscopySeries"));
   const samples = series.reduce((n, s) => n + s.samples, 0);
-  const framesLost = lostIn(f.events, /^frames missing/);
+  const framesLost = lostIn(f.events, /^frames? missing/);
   const volumesLost = lostIn(f.events, /^volumes? dropped/);
   const planes = profile.recording.frame_sources[0]!.plane_count;
   const volumetric = series.some((s) => s.neurodata_type === "VolumetricMicroscopySeries");

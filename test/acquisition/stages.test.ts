@@ -26,7 +26,7 @@ describe("engine stages", () => {
     // the second promptly: 10 ms after it began.
     const late = frame(0, 0, 1, { received_time: 1_000_800 });
     const prompt = frame(1, 0, 2, { received_time: 1_000_520 });
-    const out = await lastValueFrom(from([late, prompt, frame(2, 1, 3)]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", (f) => stray.push(f), () => undefined, () => undefined), toArray()));
+    const out = await lastValueFrom(from([late, prompt, frame(2, 1, 3)]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", (f) => stray.push(f), () => undefined, () => undefined, () => undefined), toArray()));
     expect(out.map((t) => t.series)).toEqual(["Green", "Green"]);
     // The prompt frame (began at hardware 100.01 s, delivered 0.52 s into the session) fixes the offset:
     // it began at 0.51 s. The late one would have said 0.79 s.
@@ -44,7 +44,7 @@ describe("engine stages", () => {
     const first = Array.from({ length: 30 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_000_010 + c * 10 }));
     const duplicate = { ...first[29]!, received_time: 1_000_400 };
     const again = Array.from({ length: 30 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_002_510 + c * 10 }));
-    const out = await lastValueFrom(from([...first, duplicate, ...again]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l)), toArray()));
+    const out = await lastValueFrom(from([...first, duplicate, ...again]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), () => undefined), toArray()));
     expect(out).toHaveLength(60);
     expect(out[29]!.time).toBeCloseTo(0.29, 9);
     expect(out[30]!.time).toBeCloseTo(2.5, 9); // the restarted clock's offset, from its own first frames
@@ -65,7 +65,7 @@ describe("engine stages", () => {
       frame(2 ** 53 - 1, 0, 0, { hardware_time_s: 0.455, received_time: 1_000_465 }),
     ];
     const stream = [...good.slice(0, 35), rogue[0]!, rogue[1]!, ...good.slice(35, 43), rogue[2]!, ...good.slice(43)];
-    const out = await lastValueFrom(from(stream).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l)), toArray()));
+    const out = await lastValueFrom(from(stream).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), () => undefined), toArray()));
     expect(out.map((t) => t.frame.counter)).toEqual(good.map((f) => f.counter));
     expect(out.map((t) => t.missing_before).filter((n) => n > 0)).toEqual([2]);
     expect(out.every((t, i) => i === 0 || t.time > out[i - 1]!.time)).toBe(true);
@@ -79,13 +79,33 @@ describe("engine stages", () => {
     expect(events).toEqual([]);
   });
 
+  it("tag + time: a backlog the producer queued before the session is not taken for the clock: its frames are counted as before the start, the live ones timed right", async () => {
+    const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
+    const losses: Loss[] = [];
+    const events: EngineEvent[] = [];
+    let early = 0;
+    // The producer's clock read 0 s four seconds before the session started (host ms 1 000 000). It queued
+    // counters 0–99 (33 ms apart) while nobody listened; they arrive together 50 ms into the session. Its
+    // queue being full, it lost 100–129; from 130 on, each frame arrives as it ends.
+    const backlog = Array.from({ length: 100 }, (_, c) => frame(c, 0, c, { hardware_time_s: c / 30, received_time: 1_000_050 + c * 0.01 }));
+    const live = Array.from({ length: 60 }, (_, k) => 130 + k).map((c) => frame(c, 0, c, { hardware_time_s: c / 30, received_time: 996_000 + ((c + 1) / 30) * 1000 + 2 }));
+    const out = await lastValueFrom(from([...backlog, ...live]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), () => early++), toArray()));
+    expect(early).toBe(100);
+    expect(out.map((t) => t.frame.counter)).toEqual(live.map((f) => f.counter));
+    // On the session clock: began 4 s after the producer's clock read 0, to within the 2 ms of delivery.
+    for (const t of out) expect(Math.abs(t.time - (t.frame.hardware_time_s! - 4))).toBeLessThan(0.003);
+    expect(out[0]!.missing_before).toBe(30);
+    expect(losses).toEqual([]);
+    expect(events).toEqual([]);
+  });
+
   it("tag + time: streams are judged apart: all planes of channel 0, then of channel 1, is no restart", async () => {
     const routes = new Map<string, Route>([0, 1].flatMap((ch) => [0, 1, 2].map((p) => [routeKey("scan", ch, p), { series: `S${ch}${p}`, depths: 0 }] as const)));
     const events: EngineEvent[] = [];
     const losses: Loss[] = [];
     // Volumes every 30 ms, planes 10 ms apart; the producer sends channel 0's three planes, then channel 1's.
     const frames = Array.from({ length: 40 }, (_, v) => [0, 1].flatMap((ch) => [0, 1, 2].map((p) => frame(v, p, v, { channel: ch, hardware_time_s: v * 0.03 + p * 0.01, received_time: 1_000_030 + v * 30 + ch }))));
-    const out = await lastValueFrom(from(frames.flat()).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l)), toArray()));
+    const out = await lastValueFrom(from(frames.flat()).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), () => undefined), toArray()));
     expect(out).toHaveLength(240);
     expect(events).toEqual([]);
     expect(losses).toEqual([]);
@@ -95,7 +115,7 @@ describe("engine stages", () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     // Frames begin every 10 ms. The 30 that calibrate are each delivered 80 ms after they end; the rest promptly.
     const frames = Array.from({ length: 60 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_000_010 + c * 10 + (c < 30 ? 80 : 0) }));
-    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, () => undefined, () => undefined), toArray()));
+    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, () => undefined, () => undefined, () => undefined), toArray()));
     const times = out.map((t) => t.time);
     expect(times[29]).toBeCloseTo(0.37, 9);
     expect(times[30]).toBeCloseTo(0.375, 9);
@@ -107,7 +127,7 @@ describe("engine stages", () => {
   it("tag + time: a source without a clock of its own gets arrival times", async () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const frames = [0, 1, 2].map((c) => frame(c, 0, c, { hardware_time_s: undefined, received_time: 1_000_500.25 + c * 33.3 }));
-    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "arrival", () => undefined, () => undefined, () => undefined), toArray()));
+    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "arrival", () => undefined, () => undefined, () => undefined, () => undefined), toArray()));
     expect(out.map((t) => t.time)).toEqual([0.50025, 0.53355, 0.56685].map((x) => expect.closeTo(x, 9)));
   });
 
@@ -124,7 +144,7 @@ describe("engine stages", () => {
     const gap = (time: number, frames: number): Loss => ({ series: "Green", cause: "producer_gap", time, frames, volumes: 0, detail: `gap at ${time}` });
     for (let i = 0; i < 100; i++) recorder.record(gap(i / 1000, 1 + (i % 2)));
     recorder.record({ series: "Vol", cause: "incomplete_volume", time: 0.5, frames: 3, volumes: 1, detail: "volume 7: plane 3 never arrived" });
-    expect(events.map((e) => e.message)).toEqual(["1 frames missing: the producer's counter skipped them (gap at 0)", "1 volumes dropped: incomplete, with 3 planes that arrived (volume 7: plane 3 never arrived)"]);
+    expect(events.map((e) => e.message)).toEqual(["1 frame missing: the producer's counter skipped them (gap at 0)", "1 volume dropped: incomplete, with 3 planes that arrived (volume 7: plane 3 never arrived)"]);
     await new Promise((r) => setTimeout(r, 80));
     expect(events.map((e) => e.message)[2]).toBe("149 frames missing: the producer's counter skipped them (99 times within 50 ms; the latest: gap at 0.099)");
     expect(recorder.frames).toBe(153);

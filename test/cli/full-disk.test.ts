@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Request } from "zeromq";
 import { afterEach, expect, it } from "vitest";
+import { summarize } from "../../src/nwb/inspect.js";
 import { openRead } from "../nwb/h5read.js";
 import { violations } from "../nwb/inspector-rules.js";
 import { rigd, simProfile, waitFor } from "./rigd-child.js";
@@ -74,6 +75,16 @@ it("with no margin, the first failed write stops the session: one line, exit 1, 
   expect(lines[0]).toContain(`PlanarMicroscopySeriesGreen ${samples["PlanarMicroscopySeriesGreen"]} samples`);
   expect(zeroFrames).toBe(0);
   expect(problems).toEqual([]);
+  // The file's own event record counts every frame the line says was lost, the failure among its events,
+  // and the file is marked closed: nothing for rigd recover to do.
+  const f = await summarize(out);
+  for (const s of f.series.filter((x) => x.neurodata_type === "PlanarMicroscopySeries")) {
+    const name = s.path.split("/").pop()!;
+    expect(lines[0]).toContain(`${name} ${s.dropped} frames (`);
+  }
+  expect(f.events.some((e) => /^fault \[rigd\] writing .* failed: .*ENOSPC/.test(e.text))).toBe(true);
+  const recovered = await rigd(["recover", out]).done;
+  expect(recovered.stderr).toMatch(/nothing to recover/);
 }, 60_000);
 
 it("with the profile's margin, the session stops while the file can still be closed: exit 1, a summary of what it holds", async () => {
@@ -126,6 +137,9 @@ it("rigd serve stops a session whose disk fills, says why in its status, and kee
     await new Promise((r) => setTimeout(r, 100));
   }
   expect(status["error"]).toMatch(/no space left on device \(ENOSPC\); .*served\.nwb holds PlanarMicroscopySeriesGreen \d+ samples/);
+  const held = Number(/PlanarMicroscopySeriesGreen (\d+) samples/.exec(status["error"])![1]);
+  // Status counts what the file holds, not what was handed to the writer before it was cut back.
+  expect(status["samples"]["PlanarMicroscopySeriesGreen"]).toBe(held);
   // Still up, and still answering at once.
   const asked = Date.now();
   expect((await ask({ cmd: "status" })).result).toMatchObject({ state: "closed", error: status["error"] });

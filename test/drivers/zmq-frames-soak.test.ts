@@ -29,7 +29,7 @@ it("receives 10 000 frames from a simulator process, or accounts for them as gap
   const routes = new Map(Array.from({ length: CHANNELS * PLANES }, (_, k) => [routeKey("scan", Math.floor(k / PLANES), k % PLANES), { series: `${Math.floor(k / PLANES)}/${k % PLANES}`, depths: 0 }] as const));
   let missing = 0;
   const lose = (l: Loss) => (missing += l.cause === "producer_gap" ? l.frames : 0);
-  source.frames$.pipe(tagAndTime("scan", routes, Date.now(), "hardware", () => undefined, () => undefined, lose), recordGaps(lose)).subscribe((t) => {
+  source.frames$.pipe(tagAndTime("scan", routes, Date.now(), "hardware", () => undefined, () => undefined, lose, () => undefined), recordGaps(lose)).subscribe((t) => {
     const stream = accounted.get(t.series) ?? { received: 0, missing: 0, last: -1 };
     accounted.set(t.series, { received: stream.received + 1, missing: stream.missing + t.missing_before, last: t.frame.counter });
   });

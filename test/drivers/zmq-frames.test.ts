@@ -48,7 +48,7 @@ function gapsOf(frames$: Observable<Frame>, channels: number, planes: number): {
   const routes = new Map(Array.from({ length: channels * planes }, (_, k) => [routeKey("s", Math.floor(k / planes), k % planes), { series: `${k}`, depths: 0 }] as const));
   const counted = { missing: 0 };
   const lose = (l: Loss) => (counted.missing += l.cause === "producer_gap" ? l.frames : 0);
-  frames$.pipe(tagAndTime("s", routes, Date.now(), "hardware", () => undefined, () => undefined, lose), recordGaps(lose)).subscribe();
+  frames$.pipe(tagAndTime("s", routes, Date.now(), "hardware", () => undefined, () => undefined, lose, () => undefined), recordGaps(lose)).subscribe();
   return counted;
 }
 
