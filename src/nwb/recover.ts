@@ -6,6 +6,7 @@ import { closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync, re
 import { basename, dirname } from "node:path";
 import h5wasm from "h5wasm/node";
 import { File, type Dataset, type Group, loadHdf5, readText, writeRows, writeText } from "./hdf5.js";
+import { removeStaleReserves } from "./disk.js";
 import { WriteLock } from "./lock.js";
 import { NwbInputError } from "./errors.js";
 import { EVENTS_NAME } from "./model.js";
@@ -78,6 +79,8 @@ export async function recover(path: string): Promise<RecoveryReport> {
     if (!(e instanceof NwbInputError)) throw e;
     throw new RecoverRefused(`${e.message}: it is still being recorded, not left by a crash`, "in-use");
   }
+  // The killed writer's reserve (.NAME.rigd-reserve-PID) is of no use to anyone now.
+  removeStaleReserves(dirname(path));
   try {
     const found = readLeftByCrash(path);
     if (existsSync(original)) throw new RecoverRefused(`${original} exists (the original of an earlier recovery?): move it away first`, "orig-exists");

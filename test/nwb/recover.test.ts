@@ -2,7 +2,8 @@
 // crash can leave (data past its timestamps, half-written timestamps, events out of order, an empty series);
 // and its refusals: a file rigd did not write, and one closed cleanly.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import h5wasm from "h5wasm/node";
 import { describe, expect, it } from "vitest";
 import { NwbWriter } from "../../src/nwb/index.js";
@@ -31,8 +32,11 @@ describe("rigd recover", () => {
   it("makes the file of a writer killed with SIGKILL consistent and closed, keeping every checkpointed sample, and passing the checks", async () => {
     const path = tempPath("killed.nwb");
     const checkpoint = await killedRecording(path, 6);
+    const reserve = (dir: string) => readdirSync(dir).filter((name) => name.startsWith(`.${basename(path)}.rigd-reserve-`));
+    expect(reserve(dirname(path))).toHaveLength(1); // the killed writer's, left behind
     const report = await recover(path);
     console.log(formatRecovery(report));
+    expect(reserve(dirname(path))).toEqual([]);
 
     // The series that never got a sample was never written; the others hold at least what was checkpointed.
     expect(report.series.map((s) => s.path).sort()).toEqual(["/acquisition/Frames", "/acquisition/LaserPower"]);
