@@ -53,10 +53,13 @@ export class PtyPair {
   async stop(): Promise<void> {
     const socat = this.socat;
     this.socat = undefined;
-    if (!socat || socat.exitCode !== null) return;
-    const exited = new Promise((r) => socat.once("exit", r));
-    socat.kill("SIGTERM");
-    await exited;
+    if (!socat) return;
+    // socat may be gone already (killed from outside, as an unplugged adapter): its links and folder still go.
+    if (socat.exitCode === null && socat.signalCode === null) {
+      const exited = new Promise((r) => socat.once("exit", r));
+      socat.kill("SIGTERM");
+      await exited;
+    }
     for (const p of [this.devicePath, this.clientPath]) rmSync(p, { force: true });
     if (this.ownDir) rmSync(this.ownDir, { recursive: true, force: true });
   }

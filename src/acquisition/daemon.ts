@@ -106,6 +106,7 @@ export class Daemon {
         if (this.session?.state === "recording") throw new RequestError("busy", `already recording to ${this.session.status().out}`);
         const metadata = SessionMetadataSchema.safeParse(r.session);
         if (!metadata.success) throw new RequestError("invalid_request", `session: ${metadata.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+        this.lastStatus = undefined;
         this.session = await Session.start({
           profile: this.options.profile,
           metadata: metadata.data as SessionMetadata,
@@ -119,9 +120,10 @@ export class Daemon {
       }
       case "stop": {
         const s = this.recording();
-        const status = s.status();
-        const report = await s.stop();
-        this.lastStatus = { ...status, state: "closed" };
+        const report = await s.stop().catch((e: Error) => e);
+        // After the stop: a failed write cut the file back, and status counts what it holds.
+        this.lastStatus = { ...s.status(), state: "closed", ...(report instanceof Error ? { error: report.message } : {}) };
+        if (report instanceof Error) throw new RequestError("failed", report.message);
         return { ...this.lastStatus, samples: report.samples, events: report.events };
       }
       case "set":
@@ -138,8 +140,13 @@ export class Daemon {
     return this.session;
   }
 
+  /**
+   * The session's own status until its final one is known (recording, then stopping, with `error` once it
+   * must stop on its own); then that final status. Never a previous session's: lastStatus is only ever this
+   * session's, set when its stop is done.
+   */
   private status(): SessionStatus | { state: "idle" } {
-    return this.session?.state === "recording" ? this.session.status() : (this.lastStatus ?? { state: "idle" });
+    return this.lastStatus ?? this.session?.status() ?? { state: "idle" };
   }
 
   /**

@@ -426,9 +426,12 @@ export class Session {
     this.losses.record(loss);
   }
 
-  /** A frame that began before the session started, delivered after (a producer's backlog): counted, said once. */
-  private early(source: string): void {
-    if (this.earlyFrames++ === 0) {
+  /** Frames that began before the session started, delivered after (a producer's backlog): counted, said once. */
+  private early(source: string, frames: number): void {
+    if (frames === 0) return;
+    const first = this.earlyFrames === 0;
+    this.earlyFrames += frames;
+    if (first) {
       this.event({ time: 0, kind: "before_start", source, message: "frames that began before the session started (a backlog the producer had queued) are not recorded: status counts them in frames_before_start" });
     }
   }
@@ -562,7 +565,7 @@ export class Session {
     for (const [name, source] of devices.frameSources) {
       const pipeline = source.frames$.pipe(
         takeUntil(this.stopFrames),
-        tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", () => undefined, emit, lose, () => this.early(name)),
+        tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", () => undefined, emit, lose, (n) => this.early(name, n)),
         tap((t) => this.preview(t)),
         recordGaps(lose),
         assembleVolumes(routes, lose),

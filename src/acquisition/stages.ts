@@ -110,8 +110,11 @@ export function tagAndTime(
   unrouted: (frame: Frame) => void,
   emit: (e: EngineEvent) => void,
   lose: (loss: Loss) => void,
-  /** A frame that began before the session started (one a producer had queued): not part of the session. */
-  early: (frame: Frame) => void,
+  /**
+   * Frames that began before the session started (a backlog the producer had queued), and frames missing from a
+   * gap that straddles the start and began before it: not part of the session, so not losses either.
+   */
+  early: (frames: number) => void,
 ): OperatorFunction<Frame, TaggedFrame> {
   return (frames) =>
     new Observable<TaggedFrame>((subscriber) => {
@@ -135,8 +138,22 @@ export function tagAndTime(
 
       const setAside = (frame: Frame, series: string, why: string) =>
         lose({ series, cause: "implausible", time: Math.max(0, arrival(frame)), frames: 1, volumes: 0, detail: `${describe(frame)}: ${why}` });
+      /** Per series, the session time of the last frame that began before the start, while no later one was sent. */
+      const lastEarly = new Map<string, number>();
       const send = (series: string, frame: Frame, time: number, missing: number) => {
-        if (time < 0) return early(frame);
+        if (time < 0) {
+          lastEarly.set(series, time);
+          return early(1);
+        }
+        const before = lastEarly.get(series);
+        if (before !== undefined && missing > 0) {
+          // Of the frames missing since that one, those that began before the start are not the session's loss.
+          const step = (time - before) / (missing + 1);
+          const n = Math.min(missing, Math.max(0, Math.ceil(-before / step) - 1));
+          early(n);
+          missing -= n;
+        }
+        lastEarly.delete(series);
         const last = lastTime.get(series) ?? -Infinity;
         if (time <= last) return setAside(frame, series, `dated ${time.toFixed(6)} s, not after the series' last frame at ${last.toFixed(6)} s`);
         lastTime.set(series, time);
@@ -195,7 +212,9 @@ export function tagAndTime(
         const dt = own(frame) - from.time;
         if (steps < 1) return `its counter does not advance from ${from.counter}`;
         if (dt <= 0) return `its time does not advance from ${from.time} s`;
-        if (from.interval > 0 && dt < 0.5 * steps * from.interval) {
+        // A counter that skips more values than the time allows; a few are let pass, since a clock stamped in
+        // software jitters by about a frame (the interval is the smallest step seen, so it shrinks with jitter).
+        if (from.interval > 0 && dt < (0.5 * steps - 2) * from.interval) {
           return `its counter jumps by ${steps} from ${from.counter} in ${dt.toFixed(6)} s, where ${steps} frames take ${(steps * from.interval).toFixed(3)} s`;
         }
         return undefined;
@@ -228,7 +247,9 @@ export function tagAndTime(
           if (why === undefined) {
             if (doubt) setAside(doubt.frame, route.series, doubt.why);
             delete state.doubt;
-            return place(route.series, frame, advance(state, frame));
+            // A frame set aside whose counter lies in the gap arrived: it is counted once, as set aside.
+            const counted = doubt && doubt.frame.counter > state.counter && doubt.frame.counter < frame.counter ? 1 : 0;
+            return place(route.series, frame, advance(state, frame) - counted);
           }
           if (doubt && continues({ counter: doubt.frame.counter, time: own(doubt.frame), interval: state.interval }, frame) === undefined) {
             // The stream goes on from the doubted frame: the acquisition restarted there (counter and clock

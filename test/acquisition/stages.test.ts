@@ -84,19 +84,35 @@ describe("engine stages", () => {
     const losses: Loss[] = [];
     const events: EngineEvent[] = [];
     let early = 0;
-    // The producer's clock read 0 s four seconds before the session started (host ms 1 000 000). It queued
-    // counters 0–99 (33 ms apart) while nobody listened; they arrive together 50 ms into the session. Its
-    // queue being full, it lost 100–129; from 130 on, each frame arrives as it ends.
+    // The producer's clock read 0 s 3.99 s before the session started (host ms 1 000 000). It queued counters
+    // 0–99 (33 ms apart) while nobody listened; they arrive together 50 ms into the session. Its queue being
+    // full, it lost 100–129, of which 100–119 began before the session; from 130 on, each arrives as it ends.
     const backlog = Array.from({ length: 100 }, (_, c) => frame(c, 0, c, { hardware_time_s: c / 30, received_time: 1_000_050 + c * 0.01 }));
-    const live = Array.from({ length: 60 }, (_, k) => 130 + k).map((c) => frame(c, 0, c, { hardware_time_s: c / 30, received_time: 996_000 + ((c + 1) / 30) * 1000 + 2 }));
-    const out = await lastValueFrom(from([...backlog, ...live]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), () => early++), toArray()));
-    expect(early).toBe(100);
+    const live = Array.from({ length: 60 }, (_, k) => 130 + k).map((c) => frame(c, 0, c, { hardware_time_s: c / 30, received_time: 996_010 + ((c + 1) / 30) * 1000 + 2 }));
+    const out = await lastValueFrom(from([...backlog, ...live]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), (n) => (early += n)), toArray()));
+    expect(early).toBe(120);
     expect(out.map((t) => t.frame.counter)).toEqual(live.map((f) => f.counter));
-    // On the session clock: began 4 s after the producer's clock read 0, to within the 2 ms of delivery.
-    for (const t of out) expect(Math.abs(t.time - (t.frame.hardware_time_s! - 4))).toBeLessThan(0.003);
-    expect(out[0]!.missing_before).toBe(30);
+    // On the session clock: began 3.99 s after the producer's clock read 0, to within the 2 ms of delivery.
+    for (const t of out) expect(Math.abs(t.time - (t.frame.hardware_time_s! - 3.99))).toBeLessThan(0.003);
+    expect(out[0]!.missing_before).toBe(10);
     expect(losses).toEqual([]);
     expect(events).toEqual([]);
+  });
+
+  it("tag + time: a software-stamped clock's jitter is no counter jump; a frame set aside inside a gap is counted once", async () => {
+    const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
+    const losses: Loss[] = [];
+    // 250 frames/s stamped when sent: now 1.5 ms apart, now 6.5 ms; counter 44 comes with Unix time for its clock
+    // and 43 never comes.
+    const jitter = (c: number) => (c % 7 === 3 ? -0.0025 : c % 7 === 4 ? 0.002 : 0);
+    const frames = Array.from({ length: 60 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.004 + jitter(c), received_time: 1_000_010 + c * 4 + jitter(c) * 1000 }));
+    const stream = frames.filter((f) => f.counter !== 43).map((f) => (f.counter === 44 ? { ...f, hardware_time_s: 1.7e9 } : f));
+    const out = await lastValueFrom(from(stream).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, () => undefined, (l) => losses.push(l), () => undefined), recordGaps((l) => losses.push(l)), toArray()));
+    expect(out.map((t) => t.frame.counter)).toEqual(frames.map((f) => f.counter).filter((c) => c !== 43 && c !== 44));
+    expect(losses.map((l) => [l.cause, l.frames])).toEqual([
+      ["implausible", 1],
+      ["producer_gap", 1],
+    ]);
   });
 
   it("tag + time: streams are judged apart: all planes of channel 0, then of channel 1, is no restart", async () => {

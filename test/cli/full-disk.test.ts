@@ -92,11 +92,12 @@ it("with the profile's margin, the session stops while the file can still be clo
   // 4 MiB chunk per series, which the file takes whole.
   mountDisk(40);
   const out = join(disk, "f.nwb");
-  const run = rigd(["acquire", "--profile", profile(16), "--session", "examples/session.yaml", "--out", out, "--duration", "20s"]);
+  const run = rigd(["acquire", "--profile", profile(16), "--session", "examples/session.yaml", "--out", out, "--duration", "20s", "--json"]);
   const { code, stdout, stderr } = await run.done;
   console.log(`full disk, 16 MB margin: exit ${code}; stderr: ${stderr.trim()}`);
   expect(code).toBe(1);
-  expect(stdout).toBe("");
+  // A script reading --json gets the summary too: what the file holds, and why it stopped.
+  const { summary } = JSON.parse(stdout.trimEnd().split("\n").at(-1)!) as { summary: { status: { samples: Record<string, number> }; error: string } };
   expect(stderr).not.toMatch(/HDF5-DIAG|ENOSPC/);
   const lines = stderr.trim().split("\n").filter((l) => l.startsWith("rigd acquire:"));
   expect(lines).toHaveLength(1);
@@ -104,6 +105,8 @@ it("with the profile's margin, the session stops while the file can still be clo
   expect(line).toMatch(/stopping while the file can still be closed: \d+ MB free on .*f\.nwb's disk, under the profile's stop_below_free_MB of 16/);
   const { samples, zeroFrames, problems } = await check(out);
   expect(line).toContain(`PlanarMicroscopySeriesGreen ${samples["PlanarMicroscopySeriesGreen"]}, PlanarMicroscopySeriesRed ${samples["PlanarMicroscopySeriesRed"]} samples`);
+  expect(summary.status.samples).toEqual(samples);
+  expect(`rigd acquire: ${summary.error}`).toBe(line);
   expect(samples["PlanarMicroscopySeriesGreen"]).toBeGreaterThan(128);
   expect(zeroFrames).toBe(0);
   expect(problems).toEqual([]);

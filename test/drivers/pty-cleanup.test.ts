@@ -1,7 +1,9 @@
 // Nothing of a rigd killed with SIGKILL outlives it: its socat helpers die with it, its output file is not
 // left locked, and the next rigd to start removes the pty folders it left in the temp dir.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { describe, expect, it } from "vitest";
+import { PtyPair } from "../../simulators/pty.js";
 import { lockHolder, WriteLock } from "../../src/nwb/lock.js";
 import { rigd, simProfile, waitFor } from "../cli/rigd-child.js";
 import { tempDir, tempPath } from "../nwb/h5read.js";
@@ -65,5 +67,18 @@ describe("after rigd is killed with SIGKILL", () => {
     expect(next.code, next.stderr).toBe(0);
     // The next rigd removed the dead one's folders at its start and its own at its clean stop.
     expect(readdirSync(tmp)).toEqual([]);
+  });
+});
+
+describe("a pty pair whose socat was killed from outside (an adapter pulled)", () => {
+  it("still removes its links and folder when stopped", async () => {
+    const pair = new PtyPair();
+    await pair.start();
+    const [socat] = childrenNamed(process.pid, "socat").concat(childrenNamed(childrenNamed(process.pid, "setpriv")[0] ?? -1, "socat"));
+    expect(socat).toBeDefined();
+    process.kill(socat!, "SIGKILL");
+    await waitFor("socat to end", () => !running(socat!));
+    await pair.stop();
+    expect(existsSync(dirname(pair.clientPath))).toBe(false);
   });
 });

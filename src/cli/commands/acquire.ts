@@ -55,7 +55,14 @@ export const acquireCommand: CommandModule<object, AcquireArgs> = {
   handler: async (args) => {
     try {
       const summary = await acquire(args);
-      process.stdout.write(args.json ? `${JSON.stringify({ summary })}\n` : `${summary.line}\n`);
+      // A session that stopped on its own still has a summary (what the file holds): a script reads it, a
+      // person reads the one line on stderr.
+      if (args.json) process.stdout.write(`${JSON.stringify({ summary })}\n`);
+      else if (!summary.error) process.stdout.write(`${summary.line}\n`);
+      if (summary.error) {
+        process.stderr.write(`rigd acquire: ${summary.error}\n`);
+        process.exitCode = 1;
+      }
     } catch (e) {
       process.stderr.write(`rigd acquire: ${(e as Error).message}\n`);
       process.exitCode = e instanceof UsageError ? 2 : 1;
@@ -63,7 +70,15 @@ export const acquireCommand: CommandModule<object, AcquireArgs> = {
   },
 };
 
-async function acquire(args: AcquireArgs): Promise<{ line: string; status: SessionStatus; out: string }> {
+/** What a session left: the summary line, status as the file holds it, and why it stopped on its own, if it did. */
+interface Summary {
+  line: string;
+  status: SessionStatus;
+  out: string;
+  error?: string;
+}
+
+async function acquire(args: AcquireArgs): Promise<Summary> {
   const profile = await loadRigProfile(args.profile);
   if (!profile.ok) throw new UsageError(`invalid profile:\n${profile.errors.map(formatConfigError).join("\n")}`);
   let fromFile: SessionPart | undefined;
@@ -120,19 +135,21 @@ async function acquire(args: AcquireArgs): Promise<{ line: string; status: Sessi
     clearInterval(ticker);
     if (timer) clearTimeout(timer);
     if (process.stdout.isTTY && !args.json) process.stdout.write("\n");
-    const report = await session.stop();
+    const report = await live.stop().catch((e: Error) => e);
     // After the drain: what the file holds, not what had been written when stop was asked for.
-    const status = session.status();
+    const status = live.status();
+    // A failed write: stop() says what failed and what the file holds; status counts the same.
+    if (report instanceof Error) return { out, status, line: report.message, error: report.message };
     const frames = Object.entries(report.samples).filter(([name]) => name in status.samples);
     // A series that never got a sample is not in the file (an empty series fails nwbinspector): say which.
     const empty = report.empty.filter((name) => name in status.samples);
     const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}; ${describeLosses(status.losses)}; ${report.events} events; ${status.elapsed_s.toFixed(1)} s`;
-    // Stopped on its own (a nearly full disk) with the file closed: the summary stands, the exit status is 1.
-    if (status.error) throw new Error(`${status.error}; ${line}`);
     return {
       out,
       status: { ...status, samples: Object.fromEntries(frames) },
       line,
+      // Stopped on its own (a nearly full disk) with the file closed: the summary stands, the exit status is 1.
+      ...(status.error ? { error: `${status.error}; ${line}` } : {}),
     };
   } finally {
     for (const s of stopSignals) process.off(s, requestStop);
