@@ -65,7 +65,11 @@ export interface SessionStatus {
   dropped: number;
   /** Per series that lost any: frames (planes) and whole volumes lost, by cause. */
   losses: Record<string, SeriesLosses>;
-  /** Frames not part of this session, and not losses: received while no session listened, or begun before it started (a producer's backlog). */
+  /**
+   * Frames not part of this session, and not losses: received while no session listened (under rigd serve,
+   * since the daemon started, between sessions too), or received in it but begun before it started (a
+   * producer's backlog; the event record counts only these).
+   */
   frames_before_start: number;
   queue_bytes: number;
   events: number;
