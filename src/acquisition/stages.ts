@@ -130,6 +130,8 @@ export function tagAndTime(
       const lastTime = new Map<string, number>();
       const waiting: { frame: Frame; series: string; missing: number }[] = [];
       let waitingBytes = 0;
+      /** The smallest change of hardware time from one waiting frame to the next: about a frame interval, kept as they come (sorting per frame would cost thousands of frames squared). */
+      let smallestStep = Infinity;
       /** The smallest (arrival − hardware time) after each waiting frame: it falls frame by frame while a backlog drains. */
       const fastestSoFar: number[] = [];
       /** Hardware times of the frames calibrating the offset, for the frame interval. */
@@ -172,6 +174,7 @@ export function tagAndTime(
         offset = fastest;
         fastestSoFar.length = 0;
         waitingBytes = 0;
+        smallestStep = Infinity;
         for (const w of waiting.splice(0)) {
           if (outliers.has(w)) setAside(w.frame, w.series, `its hardware time is ${(fastest - (arrival(w.frame) - w.frame.hardware_time_s! - interval)).toFixed(0)} s ahead of its source's other frames`);
           else send(w.series, w.frame, w.frame.hardware_time_s! + offset, w.missing);
@@ -186,15 +189,15 @@ export function tagAndTime(
         const n = waiting.length;
         if (waitingBytes >= CALIBRATION_MAX_BYTES) return true;
         if (n < CLOCK_CALIBRATION_FRAMES) return false;
-        const times = [...began].sort((a, b) => a - b);
-        const step = Math.min(Infinity, ...times.slice(1).map((t, i) => t - times[i]!));
-        return fastestSoFar[n - 1]! >= fastestSoFar[n - 1 - CLOCK_CALIBRATION_FRAMES / 2]! - (Number.isFinite(step) ? step / 2 : 0);
+        return fastestSoFar[n - 1]! >= fastestSoFar[n - 1 - CLOCK_CALIBRATION_FRAMES / 2]! - (Number.isFinite(smallestStep) ? smallestStep / 2 : 0);
       };
       const place = (series: string, frame: Frame, missing: number) => {
         if (clock === "arrival") return send(series, frame, arrival(frame), missing);
         const hardware = frame.hardware_time_s!;
         if (offset === undefined) {
           began.add(hardware);
+          const step = waiting.length ? Math.abs(hardware - waiting[waiting.length - 1]!.frame.hardware_time_s!) : 0;
+          if (step > 0) smallestStep = Math.min(smallestStep, step);
           waiting.push({ frame, series, missing });
           waitingBytes += frame.data.byteLength;
           fastestSoFar.push(Math.min(fastestSoFar.at(-1) ?? Infinity, arrival(frame) - hardware));
