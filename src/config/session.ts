@@ -5,18 +5,17 @@ import { z } from "zod";
 import { text } from "./fields.js";
 import { formatPath, type Checked, type ConfigError, type Problem } from "./errors.js";
 import { validate } from "./validate.js";
+import { AGE_EXPECTED, SEXES, SPECIES_EXPECTED, SPECIES_FORM, isAge, sexMismatch } from "../nwb/subject-rules.js";
 
-const SPECIES = "expected a Latin binomial such as \"Mus musculus\"";
-const AGE = "expected an ISO 8601 duration such as P90D";
+const SPECIES = `expected ${SPECIES_EXPECTED}`;
+const AGE = `expected ${AGE_EXPECTED}`;
 const EXPERIMENTER = "expected a name written \"Last, First\"";
 
 export const Subject = z.strictObject({
   subject_id: text,
-  species: z.string({ error: SPECIES }).regex(/^[A-Z][a-z]+ [a-z]+( [a-z]+)?$/, { error: SPECIES }),
-  sex: z.enum(["M", "F", "U", "O"]),
-  age: z
-    .string({ error: AGE })
-    .regex(/^P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/, { error: AGE }),
+  species: z.string({ error: SPECIES }).regex(SPECIES_FORM, { error: SPECIES }),
+  sex: z.enum(SEXES),
+  age: z.string({ error: AGE }).refine(isAge, { error: AGE }),
   description: text.optional(),
   genotype: text.optional(),
   strain: text.optional(),
@@ -33,7 +32,10 @@ const sessionFields = {
   keywords: z.array(text, { error: "expected a list" }).optional(),
 };
 
-export const SessionMetadata = z.strictObject({ ...sessionFields, subject: Subject });
+export const SessionMetadata = z.strictObject({ ...sessionFields, subject: Subject }).superRefine(({ subject }, ctx) => {
+  const mismatch = sexMismatch(subject.species, subject.sex);
+  if (mismatch) ctx.addIssue({ code: "custom", path: ["subject", "sex"], message: mismatch });
+});
 export type SessionMetadata = z.output<typeof SessionMetadata>;
 
 /** What a --session file or the flags give: any part of the metadata. Merged, they must be complete. */

@@ -2,6 +2,7 @@
 // what callers pass in. Field names are those of NWB core 2.7.0, ndx-ophys-devices 0.2.0 and
 // ndx-microscopy 0.3.0, so a value here lands in the attribute or dataset of the same name.
 import { z } from "zod";
+import { AGE_EXPECTED, SEXES, SPECIES_EXPECTED, SPECIES_FORM, isAge } from "./subject-rules.js";
 
 /** An NWB object name: one HDF5 link name, without the slashes and colons nwbinspector rejects. */
 export const NwbName = z
@@ -32,9 +33,9 @@ export const IsoDateTime = z
 
 export const Subject = z.strictObject({
   subject_id: text,
-  species: text.regex(/^[A-Z][a-z]+ [a-z]+/, "expected a Latin binomial such as 'Mus musculus'"),
-  sex: z.enum(["M", "F", "U", "O"]),
-  age: text.regex(/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?(\/P.*)?$/, "expected an ISO 8601 duration such as P90D"),
+  species: text.regex(SPECIES_FORM, `expected ${SPECIES_EXPECTED}`),
+  sex: z.enum(SEXES),
+  age: text.refine(isAge, `expected ${AGE_EXPECTED}`),
   age__reference: z.enum(["birth", "gestational"]).default("birth"),
   description: text,
   genotype: text.optional(),

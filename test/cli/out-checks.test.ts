@@ -50,3 +50,14 @@ describe("rigd acquire --out", { timeout: 30_000 }, () => {
     expect(readFileSync(out, "utf8")).toBe("an earlier session\n");
   });
 });
+
+describe("rigd acquire without session metadata", { timeout: 30_000 }, () => {
+  it("says in one line which file or flags give it, and what is missing", async () => {
+    const { code, stdout, stderr } = await rigd(["acquire", "--profile", simProfile(), "--out", join(tempDir(), "s.nwb"), "--duration", "1s", "--species", "Mus musculus"]).done;
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toBe(
+      "rigd acquire: session metadata missing (session_description, subject.subject_id, subject.sex, subject.age): give --session FILE.yaml (like examples/session.yaml), or --session-description, --subject-id, --species, --sex and --age\n",
+    );
+  });
+});

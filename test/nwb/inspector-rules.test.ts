@@ -1,5 +1,6 @@
 // The example file (every type rigd writes) against nwbinspector's rules, and the rules against a file
 // that breaks them.
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { writeExampleSession } from "../../examples/write-example-nwb.js";
 import { openRead, tempPath } from "./h5read.js";
@@ -24,5 +25,29 @@ describe("the example file against nwbinspector's rules", () => {
     const found = violations(await openRead(path));
     expect(found).toContain("/acquisition/Regular: regular timestamps should be starting_time + rate");
     expect(found).toContain("/general/experimenter missing");
+  });
+
+  it("holds the subject to nwbinspector's forms: a file given other values (with h5py) breaks them, and accepted ones do not", async () => {
+    const { NwbWriter } = await import("../../src/nwb/index.js");
+    const subjectIn = async (fields: Record<string, string>) => {
+      const path = tempPath("subject.nwb");
+      const w = await NwbWriter.create(path, {
+        session_description: "Subject forms.", session_start_time: "2026-11-23T09:00:00Z", experimenter: ["Doe, Jane"], institution: "Example Institute",
+        experiment_description: "Subject forms.", keywords: ["test"], subject: { subject_id: "m1", species: "Mus musculus", sex: "F", age: "P90D", description: "A mouse." },
+      });
+      await w.close();
+      // The writer refuses these values itself, so a file that holds them is made as another program would.
+      const script = `import h5py, sys, json\nwith h5py.File(sys.argv[1], "a") as f:\n  for k, v in json.loads(sys.argv[2]).items():\n    del f["general/subject"][k]\n    f["general/subject"][k] = v\n`;
+      execFileSync("/usr/bin/python3", ["-c", script, path, JSON.stringify(fields)]);
+      return violations(await openRead(path)).filter((v) => /species|sex|age/.test(v));
+    };
+    expect(await subjectIn({ species: "Mus musculus domesticus", sex: "XX", age: "P120D/P90D" })).toEqual([
+      "species 'Mus musculus domesticus' is not a Latin binomial or an NCBI taxonomy IRI",
+      "sex 'XX' is not M/F/O/U",
+      "age range 'P120D/P90D' does not increase",
+    ]);
+    expect(await subjectIn({ species: "Caenorhabditis elegans", sex: "M", age: "90 days" })).toEqual(["sex 'M' is not XO/XX", "age '90 days' is not an ISO 8601 duration or range"]);
+    expect(await subjectIn({ species: "http://purl.obolibrary.org/obo/NCBITaxon_10090", sex: "U", age: "P90D/" })).toEqual([]);
+    expect(await subjectIn({ species: "Caenorhabditis elegans", sex: "XX", age: "P1.5D/P2W" })).toEqual([]);
   });
 });

@@ -51,9 +51,26 @@ export function violations(f: InstanceType<typeof h5wasm.File>): string[] {
   const text = (p: string) => (f.get(p) as InstanceType<typeof h5wasm.Dataset> | null)?.value;
   for (const p of ["general/experiment_description", "general/institution", "general/keywords", "general/experimenter"]) if (!text(p)) found.push(`/${p} missing`);
   for (const e of (text("general/experimenter") as string[]) ?? []) if (!/^([\w\s\-.']+),\s+([\w\s\-.']+)$/.test(e)) found.push(`experimenter '${e}' is not 'Last, First'`);
-  if (!/^([A-Z][a-z]* [a-z]+)$/.test(String(text("general/subject/species")))) found.push("species is not a Latin binomial");
-  if (!["M", "F", "O", "U"].includes(String(text("general/subject/sex")))) found.push("sex is not M/F/O/U");
-  if (!/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/.test(String(text("general/subject/age")))) found.push("age is not an ISO 8601 duration");
+  // check_subject_species_form (fullmatch of a binomial or an NCBI taxonomy IRI), check_subject_sex (XO/XX for
+  // C. elegans, else M/F/O/U), check_subject_age with check_subject_proper_age_range (a duration with decimals,
+  // or a range "lower/upper" or "lower/" whose upper bound is longer).
+  const species = String(text("general/subject/species"));
+  if (!/^(?:[A-Z][a-z]* [a-z]+|http:\/\/purl\.obolibrary\.org\/obo\/NCBITaxon_\d+)$/.test(species)) found.push(`species '${species}' is not a Latin binomial or an NCBI taxonomy IRI`);
+  const sex = String(text("general/subject/sex"));
+  const worm = species === "Caenorhabditis elegans" || species === "C. elegans";
+  if (!(worm ? ["XO", "XX"] : ["M", "F", "O", "U"]).includes(sex)) found.push(`sex '${sex}' is not ${worm ? "XO/XX" : "M/F/O/U"}`);
+  const age = String(text("general/subject/age"));
+  const duration = /^P(?!$)(\d+(?:\.\d+)?Y)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?W)?(\d+(?:\.\d+)?D)?(T(?=\d)(\d+(?:\.\d+)?H)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?S)?)?$/;
+  const [lower = "", upper, ...more] = age.split("/");
+  const range = upper !== undefined && more.length === 0 && duration.test(lower) && (upper === "" || duration.test(upper));
+  if (!duration.test(age) && !range) found.push(`age '${age}' is not an ISO 8601 duration or range`);
+  // Ordered as isodate would: each unit at its length (a month 30.44 days, a year 365.25), the time part after T.
+  const seconds = (d: string) => {
+    const [date = "", time = ""] = d.slice(1).split("T");
+    const n = (text: string, unit: string) => Number(new RegExp(`([\\d.]+)${unit}`).exec(text)?.[1] ?? 0);
+    return (n(date, "Y") * 365.25 + n(date, "M") * 30.44 + n(date, "W") * 7 + n(date, "D")) * 86400 + n(time, "H") * 3600 + n(time, "M") * 60 + n(time, "S");
+  };
+  if (range && upper !== "" && seconds(upper!) <= seconds(lower)) found.push(`age range '${age}' does not increase`);
   if (Date.parse(String(text("session_start_time"))) >= Date.now()) found.push("session_start_time is in the future");
   for (const p of ((f.get("processing") as InstanceType<typeof h5wasm.Group>).keys())) {
     if (!["ophys", "ecephys", "icephys", "behavior", "misc", "ogen", "retinotopy"].includes(p)) found.push(`processing module '${p}'`);

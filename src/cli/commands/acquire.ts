@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from "yargs";
 import { describeLosses, Session, type SessionStatus } from "../../acquisition/session.js";
 import { formatConfigError, loadRigProfile, loadSessionFile, mergeSession, type SessionPart } from "../../config/index.js";
 import { formatHolder, lockHolder } from "../../nwb/lock.js";
+import { SEXES } from "../../nwb/subject-rules.js";
 import { openRig, type RunningRig } from "../running-rig.js";
 
 interface AcquireArgs {
@@ -49,7 +50,7 @@ export const acquireCommand: CommandModule<object, AcquireArgs> = {
       .option("experimenter", { type: "string", array: true, describe: "'Last, First' (repeatable)" })
       .option("subject-id", { type: "string" })
       .option("species", { type: "string", describe: "Latin binomial, e.g. 'Mus musculus'" })
-      .option("sex", { type: "string", choices: ["M", "F", "U", "O"] })
+      .option("sex", { type: "string", choices: SEXES, describe: "M, F, O or U; XO or XX for C. elegans" })
       .option("age", { type: "string", describe: "ISO 8601 duration, e.g. P90D" })
       .conflicts("duration", "frames") as unknown as Argv<AcquireArgs>,
   handler: async (args) => {
@@ -94,7 +95,14 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
     ...(Object.values(subject).some((v) => v !== undefined) ? { subject } : {}),
   } as SessionPart;
   const metadata = mergeSession(fromFile, flags);
-  if (!metadata.ok) throw new UsageError(`session metadata:\n${metadata.errors.map(formatConfigError).join("\n")}`);
+  if (!metadata.ok) {
+    // Nothing given for them at all: say in one line where the session's subject and description come from.
+    const missing = metadata.errors.filter((e) => e.message.endsWith("found nothing (the key is missing)"));
+    if (!args.session && missing.length === metadata.errors.length) {
+      throw new UsageError(`session metadata missing (${missing.map((e) => e.path).join(", ")}): give --session FILE.yaml (like examples/session.yaml), or --session-description, --subject-id, --species, --sex and --age`);
+    }
+    throw new UsageError(`session metadata:\n${metadata.errors.map(formatConfigError).join("\n")}`);
+  }
   const stopAfterMs = args.duration === undefined ? undefined : parseDuration(args.duration);
   if (args.frames !== undefined && !(Number.isInteger(args.frames) && args.frames > 0)) throw new UsageError(`--frames: expected a whole number of frames ≥ 1, found '${args.frames}'`);
   const out = resolve(args.out);
