@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
 import { SessionMetadata as SessionMetadataSchema } from "../config/index.js";
 import type { ConnectedRig } from "./devices.js";
-import { Session, type SessionStatus } from "./session.js";
+import { Session, type SessionStatus, tooShortForInspector } from "./session.js";
 
 /** Largest request answered: a request is a few hundred bytes of JSON. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
@@ -124,7 +124,9 @@ export class Daemon {
         // After the stop: a failed write cut the file back, and status counts what it holds.
         this.lastStatus = { ...s.status(), state: "closed", ...(report instanceof Error ? { error: report.message } : {}) };
         if (report instanceof Error) throw new RequestError("failed", report.message);
-        return { ...this.lastStatus, samples: report.samples, events: report.events };
+        const warnings = tooShortForInspector(this.options.profile, report.samples);
+        for (const w of warnings) this.options.log?.(`warning: ${w}`);
+        return { ...this.lastStatus, samples: report.samples, events: report.events, warnings };
       }
       case "set":
         await this.recording().set(r.device, r.property, r.value);

@@ -610,6 +610,23 @@ function nwbMetadata(m: SessionMetadata, startedMs: number): NwbFileMetadata {
   };
 }
 
+/**
+ * nwbinspector's check_data_orientation (CRITICAL) wants time to be the longest axis of a series' data: for each
+ * microscopy series of `profile` with no more `samples` than pixels (or depths) along an axis, a line saying so
+ * and how long a session must run at the profile's rate (frame_rate_in_Hz ÷ plane_count samples/s).
+ */
+export function tooShortForInspector(profile: RigProfile, samples: Readonly<Record<string, number>>): string[] {
+  return profile.recording.series.flatMap((s) => {
+    const source = profile.recording.frame_sources.find((f) => f.name === s.frames.source)!;
+    const axes = s.neurodata_type === "VolumetricMicroscopySeries" ? [...source.frame_shape, source.plane_count] : [...source.frame_shape];
+    const longest = Math.max(...axes);
+    const n = samples[s.name] ?? 0;
+    if (n === 0 || n > longest) return [];
+    const rate = source.frame_rate_in_Hz / source.plane_count;
+    return [`${s.name} holds ${n} samples of ${axes.join("×")}: nwbinspector's check_data_orientation (critical) wants more samples than ${longest}, the longest other axis: at ${Number(rate.toFixed(2))} samples/s a session of at least ${Math.ceil((longest + 1) / rate)} s`];
+  });
+}
+
 /** Losses for a person, per series and cause: "nothing lost", or "Green 12 frames (12 producer gap); Vol 3 volumes (incomplete_volume 3), 7 planes (…)". */
 export function describeLosses(losses: Record<string, SeriesLosses>): string {
   const causes = (counts: Record<string, number>) => Object.entries(counts).filter(([, n]) => n > 0).map(([c, n]) => `${n} ${c.replace("_", " ")}`).join(", ");

@@ -3,7 +3,7 @@
 import { accessSync, constants, existsSync, mkdirSync, type Stats, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import { describeLosses, Session, type SessionStatus } from "../../acquisition/session.js";
+import { describeLosses, Session, type SessionStatus, tooShortForInspector } from "../../acquisition/session.js";
 import { formatConfigError, loadRigProfile, loadSessionFile, mergeSession, type SessionPart } from "../../config/index.js";
 import { formatHolder, lockHolder } from "../../nwb/lock.js";
 import { SEXES } from "../../nwb/subject-rules.js";
@@ -58,6 +58,7 @@ export const acquireCommand: CommandModule<object, AcquireArgs> = {
       const summary = await acquire(args);
       // A session that stopped on its own still has a summary (what the file holds): a script reads it, a
       // person reads the one line on stderr.
+      for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);
       if (args.json) process.stdout.write(`${JSON.stringify({ summary })}\n`);
       else if (!summary.error) process.stdout.write(`${summary.line}\n`);
       if (summary.error) {
@@ -76,6 +77,8 @@ interface Summary {
   line: string;
   status: SessionStatus;
   out: string;
+  /** Series nwbinspector will call too short (fewer samples than pixels along an axis). */
+  warnings: string[];
   error?: string;
 }
 
@@ -147,7 +150,8 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
     // After the drain: what the file holds, not what had been written when stop was asked for.
     const status = live.status();
     // A failed write: stop() says what failed and what the file holds; status counts the same.
-    if (report instanceof Error) return { out, status, line: report.message, error: report.message };
+    const warnings = tooShortForInspector(profile.value, status.samples);
+    if (report instanceof Error) return { out, status, line: report.message, warnings, error: report.message };
     const frames = Object.entries(report.samples).filter(([name]) => name in status.samples);
     // A series that never got a sample is not in the file (an empty series fails nwbinspector): say which.
     const empty = report.empty.filter((name) => name in status.samples);
@@ -156,6 +160,7 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
       out,
       status: { ...status, samples: Object.fromEntries(frames) },
       line,
+      warnings,
       // Stopped on its own (a nearly full disk) with the file closed: the summary stands, the exit status is 1.
       ...(status.error ? { error: `${status.error}; ${line}` } : {}),
     };
