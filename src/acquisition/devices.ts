@@ -40,7 +40,7 @@ export async function connectRig(profile: RigProfile, ports: ReadonlyMap<number,
     for (const [index, b] of profile.bindings.entries()) {
       if (b.driver === "zmq-frames") {
         const spec = profile.recording.frame_sources.find((f) => f.name === b.device)!;
-        const source = new ZmqFrameSource({ address: b.address, frame_shape: spec.frame_shape, data_type: spec.data_type, channel_count: spec.channel_count, plane_count: spec.plane_count, clock: spec.clock });
+        const source = new ZmqFrameSource({ address: b.address, frame_shape: spec.frame_shape, data_type: spec.data_type, channel_count: spec.channel_count, plane_count: spec.plane_count, flyback_planes: spec.flyback_planes, clock: spec.clock });
         all.push(source);
         await source.connect();
         frameSources.set(b.device, source);

@@ -106,7 +106,9 @@ export function planNwb(profile: RigProfile, identities: ReadonlyMap<string, Rep
     const st = seriesStorage(profile.writer, s);
     const common = {
       name: s.name,
-      description: s.description,
+      description: source.flyback_planes
+        ? `${s.description.replace(/\.?$/, ".")} The ${source.flyback_planes} flyback frame${source.flyback_planes === 1 ? "" : "s"} ${source.name} sends after the ${source.plane_count} imaged planes of each volume ${source.flyback_planes === 1 ? "is" : "are"} not stored.`
+        : s.description,
       data_type: source.data_type,
       microscopy_rig: rigNameOf(s.microscopy_channel),
       microscopy_channel: s.microscopy_channel,

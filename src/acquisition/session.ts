@@ -7,7 +7,7 @@ import { type Observable, type Subscription, Subject, map, merge, takeUntil, tap
 import type { RigProfile, SessionMetadata } from "../config/index.js";
 import type { DeviceEvent, Stamped } from "../drivers/device.js";
 import type { ExcitationSource, ExcitationSourceState } from "../drivers/excitation-source.js";
-import type { FrameSource } from "../drivers/frame-source.js";
+import type { Frame, FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
 import { freeBytes } from "../nwb/disk.js";
 import { NwbWriteFailure, NwbWriter, type RigEvent, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
@@ -71,6 +71,10 @@ export interface SessionStatus {
    * producer's backlog; the event record counts only these).
    */
   frames_before_start: number;
+  /** Flyback frames received (the frame source's flyback_planes): expected, not stored, not losses. */
+  flyback_frames: number;
+  /** Frames of a channel or plane the profile records in no series: received, not stored, not losses. */
+  unrecorded_frames: number;
   queue_bytes: number;
   events: number;
   /** Bytes of samples handed to the writer, and the file's size on disk. */
@@ -126,6 +130,8 @@ export class Session {
   private readonly unobservedBefore: number;
   /** Frames received in the session that began before it. */
   private earlyFrames = 0;
+  private flybackFrames = 0;
+  private unrecordedFrames = 0;
   private writer: NwbWriter | undefined;
   /** Resolves with the writer once the file is laid out: frames and events arriving before wait for it. */
   private readonly writerReady: Promise<NwbWriter>;
@@ -234,6 +240,8 @@ export class Session {
       dropped: this.losses.frames,
       losses: this.losses.losses,
       frames_before_start: this.unobservedBefore + this.earlyFrames,
+      flyback_frames: this.flybackFrames,
+      unrecorded_frames: this.unrecordedFrames,
       disk_free_MB: this.disk.freeMB,
       minutes_left: this.disk.minutesLeft,
       ...(this.endedWhy ? { error: this.endedWhy } : {}),
@@ -430,6 +438,12 @@ export class Session {
     this.losses.record(loss);
   }
 
+  /** A frame no series records: a flyback frame (a plane past the imaged ones), or a channel or plane the profile leaves out. */
+  private unrouted(frame: Frame, imagedPlanes: number): void {
+    if (frame.plane >= imagedPlanes) this.flybackFrames++;
+    else this.unrecordedFrames++;
+  }
+
   /** Frames that began before the session started, delivered after (a producer's backlog): counted, said once. */
   private early(source: string, frames: number): void {
     if (frames === 0) return;
@@ -556,6 +570,7 @@ export class Session {
     const limit = this.options.samplesPerSeries;
     const limited = limit === undefined ? (samples: Observable<Sample>) => samples : limitSamples(limit, Object.keys(this.samples), this.fill);
     const clocks = new Map(profile.recording.frame_sources.map((f) => [f.name, f.clock]));
+    const planes = new Map(profile.recording.frame_sources.map((f) => [f.name, f.plane_count]));
     const { maxBytes = 64 * 2 ** 20, maxLagMs = 300 } = this.options.writeLimits ?? {};
     const writing = () => this.writer !== undefined;
     // The lag bounds what a crash loses; before the file exists (devices being identified) nothing can be lost
@@ -569,7 +584,7 @@ export class Session {
     for (const [name, source] of devices.frameSources) {
       const pipeline = source.frames$.pipe(
         takeUntil(this.stopFrames),
-        tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", () => undefined, emit, lose, (n) => this.early(name, n)),
+        tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", (f) => this.unrouted(f, planes.get(name) ?? 1), emit, lose, (n) => this.early(name, n)),
         tap((t) => this.preview(t)),
         recordGaps(lose),
         assembleVolumes(routes, lose),
@@ -613,7 +628,7 @@ function nwbMetadata(m: SessionMetadata, startedMs: number): NwbFileMetadata {
 /**
  * nwbinspector's check_data_orientation (CRITICAL) wants time to be the longest axis of a series' data: for each
  * microscopy series of `profile` with no more `samples` than pixels (or depths) along an axis, a line saying so
- * and how long a session must run at the profile's rate (frame_rate_in_Hz ÷ plane_count samples/s).
+ * and how long a session must run at the profile's rate (frame_rate_in_Hz ÷ (plane_count + flyback_planes) samples/s).
  */
 export function tooShortForInspector(profile: RigProfile, samples: Readonly<Record<string, number>>): string[] {
   return profile.recording.series.flatMap((s) => {
@@ -622,7 +637,7 @@ export function tooShortForInspector(profile: RigProfile, samples: Readonly<Reco
     const longest = Math.max(...axes);
     const n = samples[s.name] ?? 0;
     if (n === 0 || n > longest) return [];
-    const rate = source.frame_rate_in_Hz / source.plane_count;
+    const rate = source.frame_rate_in_Hz / (source.plane_count + source.flyback_planes);
     return [`${s.name} holds ${n} samples of ${axes.join("×")}: nwbinspector's check_data_orientation (critical) wants more samples than ${longest}, the longest other axis: at ${Number(rate.toFixed(2))} samples/s a session of at least ${Math.ceil((longest + 1) / rate)} s`];
   });
 }

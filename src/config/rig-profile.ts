@@ -252,8 +252,11 @@ export const FrameSource = z.strictObject({
   plane_count: wholeWithin(1, 65536, "a number of planes")
     .default(1)
     .describe("Planes per cycle (per volume); plane indices in frame headers run from 0 to plane_count - 1"),
+  flyback_planes: wholeWithin(0, 65536, "a number of planes")
+    .default(0)
+    .describe("Frames the producer sends after the imaged planes of each volume while the focus returns (fast-z flyback, piezo or ETL), as planes plane_count … plane_count + flyback_planes - 1: expected, counted, never stored"),
   data_type: z.enum(FRAME_DATA_TYPES),
-  frame_rate_in_Hz: within(0.001, 1e5, "a rate in Hz").describe("Frames per second of one channel; each plane is a frame"),
+  frame_rate_in_Hz: within(0.001, 1e5, "a rate in Hz").describe("Frames per second of one channel; each plane is a frame, flyback frames included"),
   clock: z
     .enum(["hardware", "arrival"])
     .default("hardware")

@@ -29,6 +29,8 @@ export interface FrameSpec {
   data_type: FrameDtype;
   channel_count: number;
   plane_count: number;
+  /** Flyback frames the producer sends after the imaged planes of each volume, as planes plane_count and up (default 0). */
+  flyback_planes?: number;
   /** "arrival": the source has no clock of its own, and frames may leave out hardware_time_s (default "hardware"). */
   clock?: "hardware" | "arrival";
 }

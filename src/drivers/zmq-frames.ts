@@ -46,9 +46,10 @@ export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec): Decoded 
   const [height, width] = shape as [number, number];
   if (height !== spec.frame_shape[0] || width !== spec.frame_shape[1]) return reject("shape", `shape [${height}, ${width}], but this source delivers [${spec.frame_shape.join(", ")}]`);
 
-  const below = (name: "channel" | "plane", count: number) => {
+  const below = (name: "channel" | "plane", count: number, flyback = 0) => {
     const n = h[name];
-    return Number.isInteger(n) && (n as number) >= 0 && (n as number) < count ? undefined : `${name} must be a whole number below ${name}_count ${count}, got ${show(n)}`;
+    const limit = flyback ? `plane_count ${count} + flyback_planes ${flyback}` : `${name}_count ${count}`;
+    return Number.isInteger(n) && (n as number) >= 0 && (n as number) < count + flyback ? undefined : `${name} must be a whole number below ${limit}, got ${show(n)}`;
   };
   const problem =
     (Number.isSafeInteger(h.counter) && (h.counter as number) >= 0 ? undefined : `counter must be a whole number from 0 to 2^53 - 1, got ${show(h.counter)}`) ??
@@ -56,7 +57,7 @@ export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec): Decoded 
       ? undefined
       : `hardware_time_s must be a number of seconds${spec.clock === "arrival" ? " or absent" : ""}, got ${show(h.hardware_time_s)}`) ??
     below("channel", spec.channel_count) ??
-    below("plane", spec.plane_count);
+    below("plane", spec.plane_count, spec.flyback_planes);
   if (problem) return reject("field", problem);
   const scanner = h.scanner === undefined ? undefined : parseScanner(h.scanner);
   if (typeof scanner === "string") return reject("field", scanner);

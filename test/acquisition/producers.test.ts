@@ -195,3 +195,25 @@ it("a producer already streaming before rigd listens: its backlog is counted as 
     await running.close();
   }
 }, 60_000);
+
+it("fast-z with a flyback frame per volume: declared in the profile, counted, kept out of the planes and out of the rejects", async () => {
+  const flyback = (yaml: string) => yaml.replace("plane_count: 4", "plane_count: 4\n      flyback_planes: 1");
+  const { profile, rig } = await simulatedRig("sim-multiplane.yaml", outsideFrames(32, flyback));
+  const out = tempPath("flyback.nwb");
+  const session = await Session.start({ profile, metadata, out, overwrite: false, devices: rig });
+  const sent = await produce({ address: frameAddress(profile), frames: 100, channels: 2, planes: 4, flyback: 1, height: 32, width: 32, rate: 30 });
+  await until(() => Object.values(session.status().samples).every((n) => n >= 100), "every plane's frames");
+  const status = session.status();
+  const counts = rig.frameSources.get("ScanFrames")!.counts;
+  await session.stop();
+
+  expect(sent).toMatchObject({ sent: 1000, failed: 0 });
+  expect(Object.values(status.samples)).toEqual(Array.from({ length: 8 }, () => 100));
+  expect(status).toMatchObject({ flyback_frames: 200, unrecorded_frames: 0, dropped: 0 });
+  expect(counts.rejected).toBe(0);
+  const f = await openRead(out);
+  const events = Array.from((f.get("acquisition/rig_events/data") as { value: string[] } | null)?.value ?? []);
+  expect(events.filter((e) => /garbage|plane must be/.test(e))).toEqual([]);
+  const description = (f.get("acquisition/MultiPlaneMicroscopyContainerGreen/PlanarMicroscopySeriesGreenPlane0") as { attrs: Record<string, { value: unknown }> }).attrs["description"]!.value;
+  expect(description).toMatch(/The 1 flyback frame ScanFrames sends after the 4 imaged planes of each volume is not stored\.$/);
+}, 60_000);

@@ -61,6 +61,14 @@ async function until(done: () => boolean, what: string, ms = 5000): Promise<void
 }
 
 describe("decodeFrame", () => {
+  it("takes a source's flyback frames as the planes after its imaged ones, and no further", () => {
+    const spec = { ...SPEC, flyback_planes: 1 };
+    const plane = (p: number) => decodeFrame(message({ counter: 0, plane: p }), spec);
+    expect("frame" in plane(2) && plane(2)).toMatchObject({ frame: { plane: 2 } });
+    expect(plane(3)).toEqual({ reason: "field", message: "plane must be a whole number below plane_count 2 + flyback_planes 1, got 3" });
+    expect(decodeFrame(message({ counter: 0, plane: 2 }), SPEC)).toEqual({ reason: "field", message: "plane must be a whole number below plane_count 2, got 2" });
+  });
+
   it("views the received bytes in place, without a copy", () => {
     const bytes = new ArrayBuffer(8 + 48);
     const payload = Buffer.from(bytes, 8, 48);
