@@ -157,6 +157,17 @@ export async function writeExampleSession(path: string, scale: ExampleScale = DE
     rois: masks.map((m, i) => (i === 0 ? { image_mask: pixelToImage(m, [p, p]) } : { pixel_mask: m })),
     summary_images: [{ name: "mean", description: "Mean projection of the green channel.", shape: [p, p], data: meanXY }],
   });
+  // The random-access targets: one point per cell body, on the imaging space whose pattern is a RandomAccessScan.
+  await nwb.addPlanarSegmentation({
+    name: "PlanarSegmentationTargets",
+    description: "Random-access scan points, one at the centre of each cell body.",
+    imaging_space: "Targets",
+    rois: masks.map((m) => {
+      const [x, y] = m.reduce((best, px) => (px[2]! > best[2]! ? px : best));
+      return { pixel_mask: [[x!, y!, 1]] };
+    }),
+    summary_images: [],
+  });
   const voxelMask = (cell: number): VoxelMask => {
     const mask: VoxelMask = [];
     for (let x = 0; x < v; x++) for (let y = 0; y < v; y++) for (let z = 0; z < scale.depths; z++) {
@@ -202,6 +213,8 @@ export async function writeExampleSession(path: string, scale: ExampleScale = DE
   await nwb.addEvent({ time: scale.seconds * 0.8, kind: "mark", source: "user", message: "whisker puff" });
 
   const report = await nwb.close();
+  // Every object added is in the file: the writer names any it had to leave out.
+  if (report.empty.length + report.unused.length) throw new Error(`not in the file: ${[...report.empty, ...report.unused].join(", ")}`);
   return { frames: report.samples[green.name] ?? 0, droppedFrames: frames - written };
 }
 

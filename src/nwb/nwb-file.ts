@@ -218,6 +218,11 @@ export interface CheckpointReport {
   events: number;
   /** Series created that have no sample yet, so are not in the file (at close: never will be). */
   empty: string[];
+  /**
+   * Rigs, channels and imaging spaces added that no written series or segmentation uses yet: NWB keeps them
+   * inside what uses them, so they are not in the file (at close: never will be).
+   */
+  unused: string[];
   /** When it was made durable: ms since the Unix epoch (Date.now()). */
   time: number;
 }
@@ -238,7 +243,7 @@ export class NwbFile {
   private readonly fd: number;
   private closed = false;
   /** What the file holds for sure: the last checkpoint that completed. */
-  private saved: CheckpointReport = { samples: {}, events: 0, empty: [], time: Date.now() };
+  private saved: CheckpointReport = { samples: {}, events: 0, empty: [], unused: [], time: Date.now() };
   private failure?: WriteFailure;
 
   private constructor(
@@ -829,7 +834,8 @@ export class NwbFile {
     }
     const moved = this.outputMoved();
     if (moved) throw new WriteError("checkpoint", `${this.path} ${moved}`, "ENOENT");
-    this.saved = { samples, events: this.events?.count ?? 0, empty: [...this.series.keys()].filter((name) => !this.recorders.has(name)), time: Date.now() };
+    const unused = [...this.rigs, ...this.channels, ...this.spaces].filter(([, placed]) => !placed.path).map(([name]) => name);
+    this.saved = { samples, events: this.events?.count ?? 0, empty: [...this.series.keys()].filter((name) => !this.recorders.has(name)), unused, time: Date.now() };
     return this.saved;
   }
 
@@ -846,7 +852,11 @@ export class NwbFile {
   close(): CheckpointReport {
     const report = this.checkpoint();
     // Last, after the checkpoint's fsync: a file that says it was closed holds everything appended.
-    writeClosingNote(this.file, `closed normally on ${isoNow()}${report.empty.length ? `; series created that got no sample, so are not in the file: ${report.empty.join(", ")}` : ""}.`);
+    const absent = [
+      ...(report.empty.length ? [`series created that got no sample, so are not in the file: ${report.empty.join(", ")}`] : []),
+      ...(report.unused.length ? [`added but used by no series or segmentation, so not in the file: ${report.unused.join(", ")}`] : []),
+    ];
+    writeClosingNote(this.file, `closed normally on ${isoNow()}${absent.map((a) => `; ${a}`).join("")}.`);
     this.closed = true;
     this.file.close();
     fsyncSync(this.fd);

@@ -124,6 +124,17 @@ describe("series with no samples", () => {
     expect(f.get("processing/ophys/MicroscopyResponseSeriesContainer")).toBeNull();
   });
 
+  it("names the rig, channel and imaging spaces no written series or segmentation used: not in the file, and said so", async () => {
+    const path = tempPath("unused.nwb");
+    const w = await rigWriter(path);
+    // A second imaging space, a random-access one, that nothing uses (what the example file once did).
+    await w.addImagingSpace({ neurodata_type: "PlanarImagingSpace", name: "Targets", description: "Targets.", dimensions_in_pixels: [8, 8], illumination_pattern: { neurodata_type: "RandomAccessScan", description: "AOD points." } });
+    const report = await w.close();
+    expect(report.unused).toEqual(["Rig", "Green", "Plane", "Targets"]);
+    const f = await openRead(path);
+    expect(String((f.get("general/data_collection") as { value: string }).value)).toMatch(/added but used by no series or segmentation, so not in the file: Rig, Green, Plane, Targets\.$/);
+  });
+
   it("leaves a file closed right after it started (no sample yet) with no series at all, and passing the checks", async () => {
     const path = tempPath("short.nwb");
     const w = await NwbWriter.create(path, session);

@@ -155,7 +155,8 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
     const frames = Object.entries(report.samples).filter(([name]) => name in status.samples);
     // A series that never got a sample is not in the file (an empty series fails nwbinspector): say which.
     const empty = report.empty.filter((name) => name in status.samples);
-    const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}; ${describeLosses(status.losses)}; ${report.events} events; ${status.elapsed_s.toFixed(1)} s`;
+    const unused = report.unused.length ? `; not in the file, as no recorded series uses them: ${report.unused.join(", ")}` : "";
+    const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}${unused}; ${describeLosses(status.losses)}; ${report.events} events; ${status.elapsed_s.toFixed(1)} s`;
     return {
       out,
       status: { ...status, samples: Object.fromEntries(frames) },
