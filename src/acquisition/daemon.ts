@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
 import { SessionMetadata as SessionMetadataSchema } from "../config/index.js";
 import type { ConnectedRig } from "./devices.js";
+import type { CheckpointReport } from "../nwb/index.js";
 import { Session, type SessionStatus, tooShortForInspector } from "./session.js";
 
 /** Largest request answered: a request is a few hundred bytes of JSON. */
@@ -119,14 +120,9 @@ export class Daemon {
         return this.session.status();
       }
       case "stop": {
-        const s = this.recording();
-        const report = await s.stop().catch((e: Error) => e);
-        // After the stop: a failed write cut the file back, and status counts what it holds.
-        this.lastStatus = { ...s.status(), state: "closed", ...(report instanceof Error ? { error: report.message } : {}) };
+        const { report, status, warnings } = await this.finish(this.recording());
         if (report instanceof Error) throw new RequestError("failed", report.message);
-        const warnings = tooShortForInspector(this.options.profile, report.samples);
-        for (const w of warnings) this.options.log?.(`warning: ${w}`);
-        return { ...this.lastStatus, samples: report.samples, events: report.events, warnings };
+        return { ...status, samples: report.samples, events: report.events, warnings };
       }
       case "set":
         await this.recording().set(r.device, r.property, r.value);
@@ -147,6 +143,21 @@ export class Daemon {
    * must stop on its own); then that final status. Never a previous session's: lastStatus is only ever this
    * session's, set when its stop is done.
    */
+  /**
+   * Stops a session and keeps its final status: taken after the stop, so it counts what the file holds (a
+   * failed write cuts it back), with `error` when writing failed or it had to stop on its own (`why`).
+   * Warns in the log of series nwbinspector will call too short.
+   */
+  private async finish(session: Session, why?: string): Promise<{ report: CheckpointReport | Error; status: SessionStatus; warnings: string[] }> {
+    const report = await session.stop().catch((e: Error) => e);
+    const error = report instanceof Error ? report.message : why;
+    const status: SessionStatus = { ...session.status(), state: "closed", ...(error ? { error } : {}) };
+    this.lastStatus = status;
+    const warnings = report instanceof Error ? [] : tooShortForInspector(this.options.profile, report.samples);
+    for (const w of warnings) this.options.log?.(`warning: ${w}`);
+    return { report, status, warnings };
+  }
+
   private status(): SessionStatus | { state: "idle" } {
     return this.lastStatus ?? this.session?.status() ?? { state: "idle" };
   }
@@ -158,14 +169,9 @@ export class Daemon {
   private watch(session: Session): void {
     void session.mustStop.then(async (why) => {
       if (session.state !== "recording") return;
-      const error = await session.stop().then(
-        () => why,
-        (e: Error) => e.message,
-      );
-      // After the stop: what the file holds (a failed write cuts it back), not what was handed to the writer.
-      this.lastStatus = { ...session.status(), state: "closed", error };
-      this.options.log?.(`session stopped: ${error}`);
-      this.publish("status", this.lastStatus);
+      const { status } = await this.finish(session, why);
+      this.options.log?.(`session stopped: ${status.error}`);
+      this.publish("status", status);
     });
     const subscriptions = [
       ...[...this.options.rig.lasers].map(([name, d]) => d.state$.subscribe(({ time, state }) => this.publish("telemetry", { device: name, time, state }))),

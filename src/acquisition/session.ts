@@ -14,7 +14,7 @@ import { NwbWriteFailure, NwbWriter, type RigEvent, isoNow, type CheckpointRepor
 import { summarize } from "../nwb/inspect.js";
 import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
 import { LossRecorder, type SeriesLosses } from "./losses.js";
-import { type EngineEvent, type Loss, type Route, type TaggedFrame, type WriteLimits, assembleVolumes, boundedWrite, limitSamples, recordGaps, routeKey, type Sample, sampleBytes, tagAndTime } from "./stages.js";
+import { type EngineEvent, type Loss, type Route, type TaggedFrame, type WriteLimits, assembleVolumes, boundedWrite, limitSamples, recordGaps, routeKey, type Sample, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
 export interface RigDevices {
@@ -540,8 +540,7 @@ export class Session {
   }
 
   /** One sample to the file, once it is open; one that cannot be written is a loss, never an error in the pipeline. */
-  private async write(s: Sample): Promise<void> {
-    const bytes = sampleBytes(s); // read before append: the buffers may be transferred
+  private async write(s: Sample, bytes: number): Promise<void> {
     try {
       const writer = await this.writerReady;
       if ("data" in s) await writer.append(s.series, s.data, [s.time]);
@@ -589,7 +588,7 @@ export class Session {
         recordGaps(lose),
         assembleVolumes(routes, lose),
         limited,
-        boundedWrite(limits, (s) => this.write(s), (until) => source.hold(until), (bytes) => (this.queueBytes = bytes)),
+        boundedWrite(limits, (s, bytes) => this.write(s, bytes), (until) => source.hold(until), (bytes) => (this.queueBytes = bytes)),
       );
       this.pipelines.push(
         new Promise<void>((resolve) =>

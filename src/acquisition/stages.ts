@@ -130,12 +130,10 @@ export function tagAndTime(
       const lastTime = new Map<string, number>();
       const waiting: { frame: Frame; series: string; missing: number }[] = [];
       let waitingBytes = 0;
-      /** The smallest change of hardware time from one waiting frame to the next: about a frame interval, kept as they come (sorting per frame would cost thousands of frames squared). */
+      /** The smallest change of hardware time from one waiting frame to the next: the frame interval, kept as frames come. */
       let smallestStep = Infinity;
       /** The smallest (arrival − hardware time) after each waiting frame: it falls frame by frame while a backlog drains. */
       const fastestSoFar: number[] = [];
-      /** Hardware times of the frames calibrating the offset, for the frame interval. */
-      const began = new Set<number>();
       const describe = (f: Frame) => `channel ${f.channel} plane ${f.plane} counter ${f.counter}${clock === "hardware" ? ` (hardware time ${f.hardware_time_s} s)` : ""}`;
 
       const setAside = (frame: Frame, series: string, why: string) =>
@@ -162,10 +160,7 @@ export function tagAndTime(
         subscriber.next({ series, frame, time, missing_before: missing });
       };
       const calibrate = () => {
-        const times = [...began].sort((a, b) => a - b);
-        const step = Math.min(Infinity, ...times.slice(1).map((t, i) => t - times[i]!));
-        began.clear();
-        interval = Number.isFinite(step) ? step : 0;
+        interval = Number.isFinite(smallestStep) ? smallestStep : 0;
         const ranked = waiting.map((w) => ({ w, d: arrival(w.frame) - w.frame.hardware_time_s! - interval })).sort((a, b) => a.d - b.d);
         let wrong = 0;
         while (wrong < ranked.length - 1 && ranked[wrong]!.d < ranked[wrong + 1]!.d - OUTLIER_S) wrong++;
@@ -195,7 +190,6 @@ export function tagAndTime(
         if (clock === "arrival") return send(series, frame, arrival(frame), missing);
         const hardware = frame.hardware_time_s!;
         if (offset === undefined) {
-          began.add(hardware);
           const step = waiting.length ? Math.abs(hardware - waiting[waiting.length - 1]!.frame.hardware_time_s!) : 0;
           if (step > 0) smallestStep = Math.min(smallestStep, step);
           waiting.push({ frame, series, missing });
@@ -388,13 +382,14 @@ export interface WriteLimits {
 }
 
 /**
- * wait for the writer: samples go to `write` one at a time, in order. When more than `maxBytes` wait, or the
+ * wait for the writer: samples go to `write` one at a time, in order, with their bytes (counted before `write`
+ * may transfer the buffers). When more than `maxBytes` wait, or the
  * oldest has waited longer than `maxLagMs`, the source is held (`hold`, until the next sample is written):
  * rigd stops reading, its socket's small queue fills, and the producer's sends fail, so the producer — which
  * is where the hardware is — knows at once and its counter shows each frame it could not send. Nothing that
  * reached rigd is dropped here, and what waits in memory stays bounded in bytes and in time (a crash loses it).
  */
-export function boundedWrite(limits: WriteLimits, write: (s: Sample) => Promise<void>, hold: (until: Promise<void>) => void, depth: (bytes: number) => void, now: () => number = Date.now): OperatorFunction<Sample, Sample> {
+export function boundedWrite(limits: WriteLimits, write: (s: Sample, bytes: number) => Promise<void>, hold: (until: Promise<void>) => void, depth: (bytes: number) => void, now: () => number = Date.now): OperatorFunction<Sample, Sample> {
   let queued = 0;
   const arrivals: number[] = [];
   let wake: (() => void) | undefined;
@@ -415,7 +410,7 @@ export function boundedWrite(limits: WriteLimits, write: (s: Sample) => Promise<
       }),
       concatMap(({ s, bytes }) =>
         from(
-          write(s).finally(() => {
+          write(s, bytes).finally(() => {
             queued -= bytes;
             arrivals.shift();
             depth(queued);
