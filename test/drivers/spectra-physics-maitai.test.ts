@@ -2,11 +2,11 @@
 import { filter, firstValueFrom, take, timeout, toArray } from "rxjs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { DeviceEvent } from "../../src/drivers/device.js";
-import type { ExcitationSourceState } from "../../src/drivers/excitation-source.js";
 import { SpectraPhysicsMaiTai } from "../../src/drivers/spectra-physics-maitai.js";
 import type { TunableLaserBehaviour } from "../../simulators/tunable-laser.js";
 import { MaiTaiSimulator } from "../../simulators/spectra-physics-maitai.js";
 import { lineFaultTests } from "./line-faults.js";
+import { readingsWhileTuning } from "./tuning.js";
 
 let sim: MaiTaiSimulator;
 let laser: SpectraPhysicsMaiTai;
@@ -103,16 +103,7 @@ describe("Spectra-Physics Mai Tai over a pty", () => {
     const at800 = (await laser.readState()).power_W;
     await laser.setWavelength(920); // 120 nm at 5 ms/nm: 600 ms
     expect(sim.targetNm).toBe(920);
-    // Read until it is there: on a busy machine a reading may come before the first nm or after the last.
-    const during: ExcitationSourceState[] = [];
-    await vi.waitFor(
-      async () => {
-        const s = await laser.readState();
-        if (s.tuning) during.push(s);
-        expect(s.tuning).toBe(false);
-      },
-      { timeout: 3000, interval: 20 },
-    );
+    const during = await readingsWhileTuning(laser);
     expect(during.length).toBeGreaterThan(0);
     expect(during.every((s) => !s.mode_locked)).toBe(true);
     expect(during.some((s) => s.wavelength_nm > 800 && s.wavelength_nm < 920)).toBe(true);
