@@ -110,10 +110,7 @@ export function tagAndTime(
   unrouted: (frame: Frame) => void,
   emit: (e: EngineEvent) => void,
   lose: (loss: Loss) => void,
-  /**
-   * Frames that began before the session started (a backlog the producer had queued), and frames missing from a
-   * gap that straddles the start and began before it: not part of the session, so not losses either.
-   */
+  /** Frames received that began before the session started (a backlog the producer had queued): not part of it. */
   early: (frames: number) => void,
 ): OperatorFunction<Frame, TaggedFrame> {
   return (frames) =>
@@ -147,11 +144,10 @@ export function tagAndTime(
         }
         const before = lastEarly.get(series);
         if (before !== undefined && missing > 0) {
-          // Of the frames missing since that one, those that began before the start are not the session's loss.
+          // Of the frames missing since that one, those that began before the start are not the session's loss
+          // (nor frames it received: the producer never sent them).
           const step = (time - before) / (missing + 1);
-          const n = Math.min(missing, Math.max(0, Math.ceil(-before / step) - 1));
-          early(n);
-          missing -= n;
+          missing -= Math.min(missing, Math.max(0, Math.ceil(-before / step) - 1));
         }
         lastEarly.delete(series);
         const last = lastTime.get(series) ?? -Infinity;
@@ -286,7 +282,8 @@ export function tagAndTime(
 export function recordGaps(lose: (loss: Loss) => void): OperatorFunction<TaggedFrame, TaggedFrame> {
   return map((t) => {
     const n = t.missing_before;
-    if (n > 0) lose({ series: t.series, cause: "producer_gap", time: t.time, frames: n, volumes: 0, detail: `counter ${t.frame.counter - n - 1} → ${t.frame.counter} on channel ${t.frame.channel} plane ${t.frame.plane}` });
+    const c = t.frame.counter;
+    if (n > 0) lose({ series: t.series, cause: "producer_gap", time: t.time, frames: n, volumes: 0, detail: `${n === 1 ? `counter ${c - 1}` : `counters ${c - n}–${c - 1}`} never came, before ${c} on channel ${t.frame.channel} plane ${t.frame.plane}` });
     return t;
   });
 }
