@@ -3,6 +3,7 @@
 // record. Lifecycle: idle → recording → stopping → closed. After a normal stop the file is complete;
 // after a crash the writer's last checkpoint holds.
 import { existsSync, statSync } from "node:fs";
+import { frameBuffers } from "../buffer-pool.js";
 import { type Observable, type Subscription, Subject, map, merge, takeUntil, tap } from "rxjs";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
 import type { DeviceEvent, Stamped } from "../drivers/device.js";
@@ -10,7 +11,7 @@ import type { ExcitationSource, ExcitationSourceState } from "../drivers/excitat
 import type { Frame, FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
 import { freeBytes } from "../nwb/disk.js";
-import { NwbWriteFailure, NwbWriter, type RigEvent, isoNow, type CheckpointReport, type NwbFileMetadata, type SeriesInfo } from "../nwb/index.js";
+import { NwbWriteFailure, NwbWriter, type RigEvent, isoNow, type CheckpointReport, type NwbFileMetadata, type Percentiles, type SeriesInfo } from "../nwb/index.js";
 import { summarize } from "../nwb/inspect.js";
 import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
 import { LossRecorder, type SeriesLosses } from "./losses.js";
@@ -82,6 +83,11 @@ export interface SessionStatus {
   file_bytes: number;
   /** Resident memory of this process, in MB. */
   rss_MB: number;
+  /**
+   * Per sample (frame, or volume at its last plane), ms from its arrival to written into the file and to
+   * durable (fsynced by a checkpoint): p50, p99 and the largest over the session, as of the last checkpoint.
+   */
+  latency_ms: { written: Percentiles | null; durable: Percentiles | null };
   /** Free space on the output's file system (MB), and how long it lasts at the last minute's write rate (null: not writing). */
   disk_free_MB: number;
   minutes_left: number | null;
@@ -250,6 +256,7 @@ export class Session {
       written_bytes: this.writtenBytes,
       file_bytes: existsSync(this.options.out) ? statSync(this.options.out).size : 0,
       rss_MB: Math.round(process.memoryUsage().rss / 1e6),
+      latency_ms: { written: this.writer?.latency.written ?? null, durable: this.writer?.latency.durable ?? null },
     };
   }
 
@@ -335,6 +342,7 @@ export class Session {
       return report;
     } finally {
       this.stateValue = "closed";
+      frameBuffers.clear();
     }
   }
 
@@ -543,8 +551,8 @@ export class Session {
   private async write(s: Sample, bytes: number): Promise<void> {
     try {
       const writer = await this.writerReady;
-      if ("data" in s) await writer.append(s.series, s.data, [s.time]);
-      else await writer.appendVolume(s.series, s.planes, s.time);
+      if ("data" in s) await writer.append(s.series, s.data, [s.time], s.received);
+      else await writer.appendVolume(s.series, s.planes, s.time, s.received);
       this.samples[s.series] = (this.samples[s.series] ?? 0) + 1;
       this.writtenBytes += bytes;
     } catch (e) {

@@ -64,8 +64,12 @@ export const routeKey = (source: string, channel: number, plane: number) => `${s
  * more while their deliveries keep getting faster (a backlog the producer queued before the session drains).
  */
 export const CLOCK_CALIBRATION_FRAMES = 30;
-/** However the deliveries go, calibration waits for no more than this many bytes of frames. */
-const CALIBRATION_MAX_BYTES = 128 * 2 ** 20;
+/**
+ * However the deliveries go, calibration waits for no more than this many bytes of frames: they are released
+ * at once, and must fit the writer's queue (64 MiB by default) with room to spare, or the source is held right
+ * at the start (at 2048² uint16 that is 4 frames; the offset goes on improving frame by frame afterwards).
+ */
+const CALIBRATION_MAX_BYTES = 32 * 2 ** 20;
 /** A frame dated this far (s) after it arrived cannot be true: frames are sent after they are acquired. */
 const FUTURE_TOLERANCE_S = 2;
 /** At calibration, an offset this much (s) below all others is a frame with a wrong clock, not a fast delivery. */

@@ -45,7 +45,7 @@ export interface Frame {
   /** [height, width]; `data` is row-major, x fastest. */
   shape: readonly [number, number];
   dtype: FrameDtype;
-  /** The pixels, viewing the received bytes in place. */
+  /** The pixels, in a buffer of their own (from the frame buffer pool: it can be transferred to a worker). */
   data: FrameData;
   /** When the frame was received, in ms since the epoch with sub-ms resolution (performance.timeOrigin + performance.now()). */
   received_time: number;

@@ -77,7 +77,7 @@ function checkTimestamps(info: SeriesInfo, cursor: SeriesCursor, rows: number, t
 
 /**
  * Validates one volume given as its depth planes (each height × width) for a series of
- * [height, width, depths] samples; the worker interleaves them (interleavePlanes).
+ * [height, width, depths] samples; each is written in place, depth last (chooseVolumeChunkShape).
  */
 export function checkPlanes(info: SeriesInfo, cursor: SeriesCursor, planes: readonly ArrayBufferView[], timestamps: ArrayLike<number> | undefined): void {
   const [height, width, depths] = info.rowShape;

@@ -6,6 +6,7 @@ export { DEFAULT_RESERVE_BYTES, freeBytes, removeStaleReserves } from "./disk.js
 export type { CheckpointReport, OpenOptions } from "./nwb-file.js";
 export { isoNow } from "./time.js";
 export type { SeriesInfo } from "./append-check.js";
+export type { Latency, Percentiles } from "./protocol.js";
 export { NwbInputError } from "./errors.js";
 export * from "./model.js";
 export { getFOVSize } from "./fov.js";

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { fstatSync, fsyncSync, statSync } from "node:fs";
-import { advance, checkAppend, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
+import { advance, checkAppend, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError, parseInput } from "./errors.js";
 import { WriteLock } from "./lock.js";
 import { DEFAULT_RESERVE_BYTES, Reserve } from "./disk.js";
@@ -34,7 +34,7 @@ import {
   writeText,
   type ElementType,
 } from "./hdf5.js";
-import { chooseChunkShape, GrowingDataset, SMALL_CHUNK_BYTES } from "./growing.js";
+import { chooseChunkShape, chooseVolumeChunkShape, GrowingDataset, SMALL_CHUNK_BYTES } from "./growing.js";
 import { imageToPixel, pixelToImage, volumeToVoxel, voxelToVolume } from "./masks.js";
 import * as M from "./model.js";
 import { EVENTS_NAME } from "./model.js";
@@ -533,9 +533,13 @@ export class NwbFile {
     // Small samples (timestamps, telemetry, ROI traces) grow a few bytes at a time: small chunks suit them.
     const rowBytes = rowShape.reduce((a, b) => a * b, 1) * ELEMENT_TYPES[elementType].bytes;
     const chunkBytes = rowBytes < 4096 ? SMALL_CHUNK_BYTES : storage.chunkBytes;
-    const chunks = storage.chunkShape ?? chooseChunkShape(rowShape, elementType, chunkBytes);
+    const volumetric = type === "VolumetricMicroscopySeries";
+    const chunks = storage.chunkShape ?? (volumetric ? chooseVolumeChunkShape : chooseChunkShape)(rowShape, elementType, chunkBytes);
     if (chunks.length !== rowShape.length + 1 || chunks.slice(1).some((c, i) => c > rowShape[i]!)) {
       throw new NwbInputError(`${type} '${s.name}': chunkShape [${chunks.join(", ")}] does not fit samples of [${rowShape.join(", ")}]`);
+    }
+    if (volumetric && (chunks[0] !== 1 || chunks[3] !== 1)) {
+      throw new NwbInputError(`${type} '${s.name}': chunkShape [${chunks.join(", ")}] must be one sample and one depth plane, [1, rows, columns, 1]: planes are written as they arrive`);
     }
     const clock = s.clock;
     const timestamped = clock !== "source" && "timestamps" in clock;
@@ -586,9 +590,23 @@ export class NwbFile {
 
   /** Appends samples (and their timestamps, for a timestamped series) to a series. */
   append(seriesName: string, data: NumericArray, timestamps?: ArrayLike<number>): void {
+    this.appendTo(seriesName, timestamps, (r) => checkAppend(r.info, r.cursor, data, timestamps), (w, rows) => w.data.append(data, rows));
+  }
+
+  /** Appends one volume of a volumetric series as its depth planes, each height × width; none is interleaved. */
+  appendVolume(seriesName: string, planes: readonly NumericArray[], timestamps?: ArrayLike<number>): void {
+    this.appendTo(
+      seriesName,
+      timestamps,
+      (r) => (checkPlanes(r.info, r.cursor, planes, timestamps), 1),
+      (w) => w.data.appendPlanes(planes),
+    );
+  }
+
+  private appendTo(seriesName: string, timestamps: ArrayLike<number> | undefined, check: (r: Declared) => number, write: (w: Recorder, rows: number) => void): void {
     const r = this.series.get(seriesName);
     if (!r) throw new NwbInputError(`append: no series named '${seriesName}' (known: ${[...this.series.keys()].join(", ") || "none"})`);
-    const rows = checkAppend(r.info, r.cursor, data, timestamps);
+    const rows = check(r);
     if (r.clockSource && r.cursor.rows + rows > r.clockSource.cursor.rows) {
       throw new NwbInputError(
         `${seriesName}: shares the timestamps of '${r.clockSource.info.name}', which has ${r.clockSource.cursor.rows} samples; ${r.cursor.rows + rows} would run past them`,
@@ -597,7 +615,7 @@ export class NwbFile {
     this.requireOpen();
     try {
       const w = this.recorders.get(seriesName) ?? this.writeSeries(r);
-      w.data.append(data, rows);
+      write(w, rows);
       if (w.timestamps) w.timestamps.append(Float64Array.from(timestamps!), rows);
     } catch (e) {
       throw e instanceof NwbInputError ? e : WriteError.from(`writing ${seriesName}`, e);

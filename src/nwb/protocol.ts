@@ -22,8 +22,9 @@ export type FileMethod =
 export type Request = { id: number } & (
   | { op: "open"; path: string; metadata: NwbFileMetadata; options: OpenOptions; checkpointIntervalMs: number }
   | { op: "call"; method: FileMethod; args: unknown[] }
-  | { op: "append"; series: string; data: NumericArray; timestamps?: Float64Array }
-  | { op: "appendPlanes"; series: string; planes: NumericArray[]; timestamps?: Float64Array }
+  // received: when the sample arrived, ms since the epoch (performance.timeOrigin + performance.now()), for its latency.
+  | { op: "append"; series: string; data: NumericArray; timestamps?: Float64Array; received?: number }
+  | { op: "appendPlanes"; series: string; planes: NumericArray[]; timestamps?: Float64Array; received?: number }
   | { op: "checkpoint" }
   | { op: "close" }
   // After a failed write closed the file: the session's events it lacks, and the closing note.
@@ -32,9 +33,28 @@ export type Request = { id: number } & (
 
 export type Response =
   // After a failed write every request is answered with an error carrying that failure.
-  | { kind: "result"; id: number; value?: unknown; error?: { name: string; message: string; failure?: WriteFailure } }
-  | { kind: "checkpoint"; report: CheckpointReport }
+  // recycled: an append's buffers, transferred back once written, for the main thread to reuse (buffer-pool.ts).
+  | { kind: "result"; id: number; value?: unknown; error?: { name: string; message: string; failure?: WriteFailure }; recycled?: ArrayBuffer[] }
+  | { kind: "checkpoint"; report: CheckpointReport; latency: Latency }
   // Sent once, as soon as a write fails (the file is already cut back to its last checkpoint and closed).
   | { kind: "failed"; failure: WriteFailure };
+
+/** p50, p99 and the largest, in ms. */
+export interface Percentiles {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * How long samples took from arrival (the `received` time given to append) to being written into the file
+ * (handed to HDF5, which passes it to the OS at the next checkpoint) and to being durable (fsynced by a
+ * checkpoint), over every sample of the file so far that came with a `received` time; null before the first.
+ */
+export interface Latency {
+  samples: number;
+  written: Percentiles | null;
+  durable: Percentiles | null;
+}
 
 export type FileMethods = Pick<NwbFile, FileMethod>;

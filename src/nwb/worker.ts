@@ -2,13 +2,12 @@
 // event loop (serial ports, ZeroMQ) never waits on HDF5. Requests run strictly in arrival order.
 // The first failed write stops the writer for good: the file is cut back to its last checkpoint and
 // closed at once, the main thread is told, and every later request is answered with that failure.
+import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
 import { parentPort } from "node:worker_threads";
 import { type CheckpointReport, NwbFile } from "./nwb-file.js";
-import type { NumericArray } from "./element-types.js";
 import { NwbInputError } from "./errors.js";
 import { describeCause, isHdf5Stack, WriteError, type WriteFailure } from "./failure.js";
-import { interleavePlanes } from "./planes.js";
-import type { FileMethod, Request, Response } from "./protocol.js";
+import type { FileMethod, Latency, Percentiles, Request, Response } from "./protocol.js";
 
 if (!parentPort) throw new Error("worker.ts runs as a worker thread of NwbWriter");
 const port = parentPort;
@@ -19,14 +18,38 @@ let checkpointIntervalMs = 1000;
 let lastCheckpoint = Date.now();
 let dirty = false;
 let timer: NodeJS.Timeout | undefined;
-let volume: NumericArray | undefined;
+
+// Latency in µs (the histograms hold integers), from each sample's arrival to written, and to durable.
+const written = createHistogram();
+const durable = createHistogram();
+/** Arrival times (ms since the epoch) of samples written since the last checkpoint: durable at the next. */
+let undurable: number[] = [];
+
+const now = () => performance.timeOrigin + performance.now();
+const record = (h: RecordableHistogram, since: number, at: number) => h.record(Math.max(1, Math.round((at - since) * 1000)));
+const percentiles = (h: RecordableHistogram): Percentiles | null =>
+  h.count === 0 ? null : { p50: h.percentile(50) / 1000, p99: h.percentile(99) / 1000, max: h.max / 1000 };
+const latency = (): Latency => ({ samples: written.count, written: percentiles(written), durable: percentiles(durable) });
+
+function wrote(received: number | undefined): void {
+  if (received === undefined) return;
+  record(written, received, now());
+  undurable.push(received);
+}
 
 function checkpoint(): CheckpointReport {
   const report = file!.checkpoint();
+  madeDurable();
   lastCheckpoint = Date.now();
   dirty = false;
-  port.postMessage({ kind: "checkpoint", report } satisfies Response);
+  port.postMessage({ kind: "checkpoint", report, latency: latency() } satisfies Response);
   return report;
+}
+
+function madeDurable(): void {
+  const at = now();
+  for (const received of undurable) record(durable, received, at);
+  undurable = [];
 }
 
 /** Stops writing after the failure `e`: the file makes itself as good as it can and closes; the main thread is told at once. */
@@ -76,18 +99,19 @@ function run(req: Request): unknown {
     case "close": {
       clearInterval(timer);
       const report = file.close();
+      madeDurable();
       file = undefined; // nothing may touch it after this, not even a due checkpoint
-      port.postMessage({ kind: "checkpoint", report } satisfies Response);
+      port.postMessage({ kind: "checkpoint", report, latency: latency() } satisfies Response);
       return report;
     }
     case "append":
       dirty = true;
-      return file.append(req.series, req.data, req.timestamps);
+      file.append(req.series, req.data, req.timestamps);
+      return wrote(req.received);
     case "appendPlanes":
       dirty = true;
-      // append() copies what it keeps (into a chunk's staging or HDF5), so one volume buffer serves every volume.
-      volume = interleavePlanes(req.planes, volume);
-      return file.append(req.series, volume, req.timestamps);
+      file.appendVolume(req.series, req.planes, req.timestamps);
+      return wrote(req.received);
     case "call": {
       dirty = true;
       const method = file[req.method] as (...args: unknown[]) => unknown;
@@ -124,7 +148,9 @@ port.on("message", async (req: Request) => {
   }
   try {
     const value = await run(req);
-    port.postMessage({ kind: "result", id: req.id, value } satisfies Response);
+    // What an append kept is in HDF5 or a chunk's staging now: its buffers go back for reuse.
+    const recycled = req.op === "append" ? [req.data.buffer as ArrayBuffer] : req.op === "appendPlanes" ? req.planes.map((p) => p.buffer as ArrayBuffer) : [];
+    port.postMessage({ kind: "result", id: req.id, value, ...(recycled.length ? { recycled } : {}) } satisfies Response, recycled);
   } catch (e) {
     port.postMessage({ kind: "result", id: req.id, error: answer(req, e) } satisfies Response);
   }

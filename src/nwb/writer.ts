@@ -9,7 +9,8 @@ import type { NumericArray } from "./element-types.js";
 import type { WriteFailure } from "./failure.js";
 import type * as M from "./model.js";
 import type { CheckpointReport, OpenOptions } from "./nwb-file.js";
-import type { FileMethod, FileMethods, Request, Response } from "./protocol.js";
+import type { FileMethod, FileMethods, Latency, Request, Response } from "./protocol.js";
+import { frameBuffers } from "../buffer-pool.js";
 
 export interface WriterOptions extends OpenOptions {
   /** The worker checkpoints on its own this often while data arrives (default 1000 ms). */
@@ -62,6 +63,7 @@ export class NwbWriter {
   readonly failed: Promise<NwbWriteFailure>;
   private resolveFailed: (failure: NwbWriteFailure) => void = () => undefined;
   private lastReport: CheckpointReport | undefined;
+  private lastLatency: Latency = { samples: 0, written: null, durable: null };
   private workerGone = false;
   private readonly pending = new Map<number, Pending>();
   private readonly cursors = new Map<string, { info: SeriesInfo; cursor: SeriesCursor }>();
@@ -114,6 +116,11 @@ export class NwbWriter {
   createTelemetrySeries = this.series("createTelemetrySeries");
   createResponseSeries = this.series("createResponseSeries");
 
+  /** Arrival → written and arrival → durable of the samples appended with a `received` time, as of the last checkpoint. */
+  get latency(): Latency {
+    return this.lastLatency;
+  }
+
   /** Bytes of samples handed to the worker and not yet written. */
   get queuedBytes(): number {
     return this.queued;
@@ -121,33 +128,37 @@ export class NwbWriter {
 
   /**
    * Appends samples to a series: validated here, then handed to the worker. A typed array that owns
-   * its whole buffer is transferred (it is detached afterwards); a view into a larger buffer is copied.
+   * its whole buffer is transferred (it is detached afterwards; once written, the buffer goes to the
+   * frame buffer pool); a view into a larger buffer is copied. `received` is when the samples arrived
+   * (ms since the epoch, performance.timeOrigin + performance.now()), for `latency`.
    * Resolves when the queue has room, not when the data is on disk: checkpoint() is that.
    */
-  async append(series: SeriesInfo | string, data: NumericArray, timestamps?: ArrayLike<number>): Promise<void> {
+  async append(series: SeriesInfo | string, data: NumericArray, timestamps?: ArrayLike<number>, received?: number): Promise<void> {
     this.throwIfFailed();
     const { name, cursor, info } = this.cursorOf(series);
     const rows = checkAppend(info, cursor, data, timestamps);
     advance(cursor, rows, timestamps);
     const [payload] = await this.room([data]);
-    const stamps = timestamps ? Float64Array.from(timestamps) : undefined;
-    this.send({ op: "append", series: name, data: payload!, ...(stamps ? { timestamps: stamps } : {}) }, [payload!], stamps);
+    this.send({ op: "append", series: name, data: payload!, ...this.extras(timestamps, received) }, [payload!]);
   }
 
   /**
    * Appends one volume of a volumetric series given as its depth planes, each height × width: the worker
-   * interleaves them depth last, so the main thread never walks the volume. Planes are transferred or
-   * copied as in append().
+   * writes each where it belongs, depth last, so nobody walks the volume. Planes are transferred or
+   * copied as in append(); `received` is when the last plane arrived.
    */
-  async appendVolume(series: SeriesInfo | string, planes: readonly NumericArray[], timestamp?: number): Promise<void> {
+  async appendVolume(series: SeriesInfo | string, planes: readonly NumericArray[], timestamp?: number, received?: number): Promise<void> {
     this.throwIfFailed();
     const { name, cursor, info } = this.cursorOf(series);
     const timestamps = timestamp === undefined ? undefined : [timestamp];
     checkPlanes(info, cursor, planes, timestamps);
     advance(cursor, 1, timestamps);
     const payload = await this.room(planes);
-    const stamps = timestamps ? Float64Array.from(timestamps) : undefined;
-    this.send({ op: "appendPlanes", series: name, planes: payload, ...(stamps ? { timestamps: stamps } : {}) }, payload, stamps);
+    this.send({ op: "appendPlanes", series: name, planes: payload, ...this.extras(timestamps, received) }, payload);
+  }
+
+  private extras(timestamps: ArrayLike<number> | undefined, received: number | undefined): { timestamps?: Float64Array; received?: number } {
+    return { ...(timestamps ? { timestamps: Float64Array.from(timestamps) } : {}), ...(received === undefined ? {} : { received }) };
   }
 
   /** Makes everything appended so far durable; resolves with what the file now holds. */
@@ -204,15 +215,15 @@ export class NwbWriter {
     return arrays.map((a) => {
       const owned = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer && !sent.has(a.buffer);
       sent.add(a.buffer);
-      return owned ? a : (a.slice() as NumericArray);
+      return owned ? a : copyInto(frameBuffers.take(a.byteLength), a);
     });
   }
 
   /** Sends an append with its arrays transferred; the queue holds their bytes until the worker is done. */
-  private send(req: Extract<DistributiveOmit<Request, "id">, { op: "append" | "appendPlanes" }>, arrays: readonly NumericArray[], stamps: Float64Array | undefined): void {
+  private send(req: Extract<DistributiveOmit<Request, "id">, { op: "append" | "appendPlanes" }>, arrays: readonly NumericArray[]): void {
     const bytes = arrays.reduce((n, a) => n + a.byteLength, 0);
     this.queued += bytes;
-    const done = this.request(req, [...arrays.map((a) => a.buffer as ArrayBuffer), ...(stamps ? [stamps.buffer as ArrayBuffer] : [])]);
+    const done = this.request(req, [...arrays.map((a) => a.buffer as ArrayBuffer), ...(req.timestamps ? [req.timestamps.buffer as ArrayBuffer] : [])]);
     done.then(
       () => this.release(bytes),
       (e: Error) => {
@@ -250,6 +261,7 @@ export class NwbWriter {
   private receive(msg: Response): void {
     if (msg.kind === "checkpoint") {
       this.lastReport = msg.report;
+      this.lastLatency = msg.latency;
       this.checkpoints.next(msg.report);
       return;
     }
@@ -257,6 +269,7 @@ export class NwbWriter {
       this.fail(new NwbWriteFailure(msg.failure));
       return;
     }
+    for (const buffer of msg.recycled ?? []) frameBuffers.give(buffer);
     const p = this.pending.get(msg.id);
     if (!p) return;
     this.pending.delete(msg.id);
@@ -298,6 +311,12 @@ export class NwbWriter {
     if (this.failure) throw this.failure;
     if (this.closing) throw new NwbWriterError(`${this.path} is closing`);
   }
+}
+
+function copyInto(buffer: ArrayBuffer, a: NumericArray): NumericArray {
+  const copy = new (a.constructor as new (b: ArrayBuffer) => NumericArray)(buffer);
+  (copy as Uint8Array).set(a as Uint8Array);
+  return copy;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -4,7 +4,6 @@ import { describe, expect, it } from "vitest";
 import { LossRecorder } from "../../src/acquisition/losses.js";
 import { type EngineEvent, type Loss, type Route, type Sample, assembleVolumes, boundedWrite, recordGaps, routeKey, tagAndTime } from "../../src/acquisition/stages.js";
 import type { Frame } from "../../src/drivers/frame-source.js";
-import { interleavePlanes } from "../../src/nwb/planes.js";
 
 const frame = (counter: number, plane: number, fill: number, extra: Partial<Frame> = {}): Frame => ({
   counter,
@@ -179,8 +178,6 @@ describe("engine stages", () => {
     expect(volumes.map((v) => v.time)).toEqual([0, 2]);
     const planes = (volumes[0] as { planes: Uint16Array[] }).planes;
     expect(planes.map((p) => Array.from(p))).toEqual([[0, 1, 2, 3, 4, 5], [10, 11, 12, 13, 14, 15]]);
-    // Stored depth last: pixel k of plane d at k * 2 + d.
-    expect(Array.from(interleavePlanes(planes))).toEqual([0, 10, 1, 11, 2, 12, 3, 13, 4, 14, 5, 15]);
     expect(losses.map((l) => [l.time, l.volumes, l.frames, l.detail])).toEqual([
       [1, 1, 1, "volume 1: plane 1 never arrived"],
       [3.1, 1, 1, "volume 3: planes before 1 never arrived"],

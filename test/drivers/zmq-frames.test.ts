@@ -8,6 +8,8 @@ import { Push } from "zeromq";
 import type { DeviceEvent } from "../../src/drivers/device.js";
 import type { Frame, ScannerState } from "../../src/drivers/frame-source.js";
 import { decodeFrame, ZmqFrameSource, type ZmqFrameOptions } from "../../src/drivers/zmq-frames.js";
+import { MessageChannel } from "node:worker_threads";
+import { frameBuffers } from "../../src/buffer-pool.js";
 import { hardwareClock, LIGHT_SHEET, malformedMessages, ScannerSimulator } from "../../simulators/zmq-scanner.js";
 
 const SPEC = { frame_shape: [4, 6], data_type: "uint16", channel_count: 2, plane_count: 2 } as const;
@@ -38,7 +40,7 @@ function producer(address: string): Push {
 }
 
 /** A valid protocol v1 message for SPEC, pixels 0, 1, 2… plus `fill`. */
-function message(fields: { counter: number; channel?: number; plane?: number; scanner?: ScannerState }, fill = 0): Buffer[] {
+function message(fields: { counter: number; channel?: number; plane?: number; scanner?: ScannerState; shape?: readonly [number, number] }, fill = 0): Buffer[] {
   const header = { version: 1, hardware_time_s: fields.counter / 30, channel: 0, plane: 0, shape: SPEC.frame_shape, dtype: SPEC.data_type, ...fields };
   return [Buffer.from(JSON.stringify(header)), Buffer.from(Uint16Array.from({ length: 24 }, (_, i) => i + fill).buffer)];
 }
@@ -69,17 +71,33 @@ describe("decodeFrame", () => {
     expect(decodeFrame(message({ counter: 0, plane: 2 }), SPEC)).toEqual({ reason: "field", message: "plane must be a whole number below plane_count 2, got 2" });
   });
 
-  it("views the received bytes in place, without a copy", () => {
+  it("copies the pixels once, into a pooled buffer of their own, at any offset", () => {
     const bytes = new ArrayBuffer(8 + 48);
     const payload = Buffer.from(bytes, 8, 48);
     new Uint16Array(bytes, 8, 24).set(Array.from({ length: 24 }, (_, i) => 100 + i));
     const decoded = decodeFrame([message({ counter: 3 })[0]!, payload], SPEC);
     if ("reason" in decoded) throw new Error(decoded.message);
     expect(decoded.frame.data).toBeInstanceOf(Uint16Array);
-    expect(decoded.frame.data.buffer).toBe(bytes);
-    expect(decoded.frame.data.byteOffset).toBe(8);
+    expect(decoded.frame.data.byteOffset).toBe(0);
+    expect(decoded.frame.data.buffer.byteLength).toBe(48);
     expect(decoded.frame.data[23]).toBe(123);
     expect(decoded.frame).toMatchObject({ counter: 3, channel: 0, plane: 0, shape: [4, 6], dtype: "uint16" });
+    // An odd offset, which no Uint16Array can view, is the same copy.
+    const odd = Buffer.from(new ArrayBuffer(49), 1, 48);
+    odd.writeUInt16LE(0xbeef, 46);
+    const oddDecoded = decodeFrame([message({ counter: 0 })[0]!, odd], SPEC);
+    if ("reason" in oddDecoded) throw new Error(oddDecoded.message);
+    expect(oddDecoded.frame.data[23]).toBe(0xbeef);
+    // A buffer given back to the pool is the next frame's (frames of 64 KiB and up are pooled).
+    const big = { ...SPEC, frame_shape: [256, 256] as const };
+    const first = decodeFrame([message({ counter: 0, shape: [256, 256] })[0]!, Buffer.alloc(256 * 256 * 2, 7)], big);
+    if ("reason" in first) throw new Error(first.message);
+    frameBuffers.give(first.frame.data.buffer as ArrayBuffer);
+    const second = decodeFrame([message({ counter: 1, shape: [256, 256] })[0]!, Buffer.alloc(256 * 256 * 2, 9)], big);
+    if ("reason" in second) throw new Error(second.message);
+    expect(second.frame.data.buffer).toBe(first.frame.data.buffer);
+    expect(second.frame.data[0]).toBe(0x0909);
+    frameBuffers.clear();
   });
 
   it("takes frames without hardware_time_s only from a source declared to have no clock", () => {
@@ -95,14 +113,6 @@ describe("decodeFrame", () => {
     expect(decodeFrame([bad, pixels!], { ...SPEC, clock: "arrival" })).toEqual({ reason: "field", message: 'hardware_time_s must be a number of seconds or absent, got "soon"' });
   });
 
-  it("copies only a payload whose start the pixel type cannot view (an odd offset)", () => {
-    const payload = Buffer.from(new ArrayBuffer(49), 1, 48);
-    payload.writeUInt16LE(0xbeef, 46);
-    const decoded = decodeFrame([message({ counter: 0 })[0]!, payload], SPEC);
-    if ("reason" in decoded) throw new Error(decoded.message);
-    expect(decoded.frame.data.buffer).not.toBe(payload.buffer);
-    expect(decoded.frame.data[23]).toBe(0xbeef);
-  });
 });
 
 describe("ZeroMQ frame source", () => {
@@ -160,6 +170,13 @@ describe("ZeroMQ frame source", () => {
     expect(frames[0]!.received_time).toBeGreaterThan(Date.now() - 5000);
     expect(states).toEqual([resonant, { ...resonant, zoom: 4, pixel_size_um: [0.49, 0.49] }]);
     expect(source.scanner).toEqual(states[1]);
+    // A received frame can be transferred to a worker thread: postMessage detaches it instead of copying.
+    const { port1, port2 } = new MessageChannel();
+    const arrived = new Promise<Uint16Array>((resolve) => port2.once("message", resolve));
+    port1.postMessage(frames[3]!.data, [frames[3]!.data.buffer as ArrayBuffer]);
+    expect(frames[3]!.data.byteLength).toBe(0);
+    expect(Array.from(await arrived)).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    port1.close();
   });
 
   it("reports a producer that goes away, and refuses an address already bound", async () => {

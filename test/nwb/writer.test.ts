@@ -1,8 +1,8 @@
 // The writer end to end: a real worker thread, real HDF5 files on disk, read back with h5wasm.
 import { describe, expect, it } from "vitest";
 import { NwbInputError, NwbWriter, imageToPixel, pixelToImage, voxelToVolume, volumeToVoxel, getFOVSize } from "../../src/nwb/index.js";
-import { interleavePlanes } from "../../src/nwb/planes.js";
 import { attr, dataset, openRead, tempPath } from "./h5read.js";
+import { BufferPool, frameBuffers } from "../../src/buffer-pool.js";
 
 const session = { session_description: "Writer test session.", session_start_time: "2026-11-23T09:00:00+01:00" };
 
@@ -80,12 +80,15 @@ describe("growing series", () => {
     // Volume i: voxel (row, col, depth) = i * 1000 + depth * 100 + row * 10 + col.
     const volume = (i: number) => Uint16Array.from({ length: 60 }, (_, k) => i * 1000 + (k % 3) * 100 + Math.floor(k / 15) * 10 + (Math.floor(k / 3) % 5));
     for (let i = 0; i < 6; i++) await w.append(v, volume(i));
-    // Or as depth planes, as a camera delivers them: the worker interleaves them into the same layout.
+    // Or as depth planes, as a camera delivers them: each is written in place, into the same layout.
     const plane = (i: number, d: number) => Uint16Array.from({ length: 20 }, (_, k) => i * 1000 + d * 100 + Math.floor(k / 5) * 10 + (k % 5));
     await w.appendVolume(v, [0, 1, 2].map((d) => plane(6, d)));
     // A plane given twice is sent twice (copied the second time: one buffer cannot be transferred twice).
     const same = plane(7, 0);
     await w.appendVolume(v, [same, same, same]);
+    await expect(w.createVolumetricSeries({ ...planar("Deep"), frame_shape: [4, 5, 3], imaging_space: "Volume", storage: { chunkShape: [1, 4, 5, 3] } })).rejects.toThrow(
+      "VolumetricMicroscopySeries 'Deep': chunkShape [1, 4, 5, 3] must be one sample and one depth plane, [1, rows, columns, 1]",
+    );
     await expect(w.appendVolume(v, [plane(8, 0), plane(8, 1)])).rejects.toThrow("Volumes: expected 3 planes per volume, got 2");
     await expect(w.appendVolume(v, [plane(8, 0), plane(8, 1), new Uint16Array(21)])).rejects.toThrow("Volumes: expected uint16 samples of 4×5, got 21 values");
     await w.addContainer({ neurodata_type: "MultiPlaneMicroscopyContainer" });
@@ -97,7 +100,9 @@ describe("growing series", () => {
     const f = await openRead(path);
     const data = dataset(f, "acquisition/Volumes/data");
     expect(data.shape).toEqual([8, 4, 5, 3]);
-    expect(Array.from(data.value as Uint16Array)).toEqual([...Array.from({ length: 7 }, (_, i) => Array.from(volume(i))).flat(), ...Array.from(interleavePlanes([0, 0, 0].map(() => plane(7, 0))))]);
+    // One sample and one depth plane per chunk: a plane fills whole chunks as it arrives.
+    expect(data.metadata.chunks).toEqual([1, 4, 5, 1]);
+    expect(Array.from(data.value as Uint16Array)).toEqual([...Array.from({ length: 7 }, (_, i) => Array.from(volume(i))).flat(), ...Array.from({ length: 60 }, (_, k) => plane(7, 0)[Math.floor(k / 3)]!)]);
     expect(data.slice([[5, 6], [3, 4], [2, 3], [1, 2]])).toEqual(new Uint16Array([5132]));
     expect(f.get_link("/acquisition/MultiPlaneMicroscopyContainer/Plane0/Rig")).toBe("/acquisition/Volumes/Rig");
     expect(f.get_link("/acquisition/MultiPlaneMicroscopyContainer/Plane1/Green")).toBe("/acquisition/Volumes/Green");
@@ -208,6 +213,53 @@ describe("memory and transfer", () => {
     expect((await w.close()).samples["Series"]).toBe(302);
     const data = dataset(await openRead(path), "acquisition/Series/data");
     expect(data.slice([[301, 302], [0, 1], [0, 1]])).toEqual(new Uint16Array([299]));
+  });
+});
+
+describe("buffers and latency", () => {
+  it("gives each append's buffer back to the frame buffer pool once written, and times every sample from arrival to written and durable", async () => {
+    const path = tempPath("pool.nwb");
+    const w = await rigWriter(path);
+    await w.addImagingSpace({ neurodata_type: "PlanarImagingSpace", name: "Big", description: "p", illumination_pattern: { neurodata_type: "LineScan", description: "l" } });
+    const s = await w.createPlanarSeries({ ...planar("Series"), frame_shape: [128, 256], imaging_space: "Big", clock: { timestamps: true } });
+    frameBuffers.clear();
+    const t0 = performance.timeOrigin + performance.now();
+    const sent: ArrayBuffer[] = [];
+    for (let i = 0; i < 20; i++) {
+      const f = new Uint16Array(frameBuffers.take(128 * 256 * 2)).fill(i);
+      sent.push(f.buffer);
+      await w.append(s, f, [i / 30], performance.timeOrigin + performance.now());
+    }
+    await w.checkpoint();
+    const elapsed = performance.timeOrigin + performance.now() - t0;
+    // Transferred to the worker and back: the pool holds buffers again, and hands them out.
+    expect(frameBuffers.heldBytes).toBeGreaterThan(0);
+    expect(sent.every((b) => b.byteLength === 0)).toBe(true);
+    const reused = new Uint16Array(frameBuffers.take(128 * 256 * 2));
+    expect(reused.length).toBe(128 * 256);
+    const { latency } = w;
+    expect(latency.samples).toBe(20);
+    expect(latency.written!.p50).toBeGreaterThan(0);
+    expect(latency.written!.p50).toBeLessThanOrEqual(latency.durable!.p50);
+    expect(latency.durable!.max).toBeLessThanOrEqual(elapsed + 1);
+    expect((await w.close()).samples["Series"]).toBe(20);
+    frameBuffers.clear();
+  });
+
+  it("the pool keeps at most its bound, no small buffers, and exactly the size asked for", () => {
+    const pool = new BufferPool(3 * 65536);
+    const a = pool.take(65536);
+    expect(a.byteLength).toBe(65536);
+    pool.give(a);
+    pool.give(new ArrayBuffer(1024)); // too small to keep
+    pool.give(new ArrayBuffer(131072));
+    pool.give(new ArrayBuffer(65536)); // over the bound: let go
+    expect(pool.heldBytes).toBe(3 * 65536);
+    expect(pool.take(65536)).toBe(a);
+    expect(pool.take(65536).byteLength).toBe(65536); // none left of that size: a new one
+    expect(pool.heldBytes).toBe(131072);
+    pool.clear();
+    expect(pool.heldBytes).toBe(0);
   });
 });
 

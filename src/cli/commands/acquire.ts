@@ -156,7 +156,7 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
     // A series that never got a sample is not in the file (an empty series fails nwbinspector): say which.
     const empty = report.empty.filter((name) => name in status.samples);
     const unused = report.unused.length ? `; not in the file, as no recorded series uses them: ${report.unused.join(", ")}` : "";
-    const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}${unused}; ${describeLosses(status.losses)}; ${report.events} events; ${status.elapsed_s.toFixed(1)} s`;
+    const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}${unused}; ${describeLosses(status.losses)}; ${report.events} events; ${status.elapsed_s.toFixed(1)} s${latencyText(status)}`;
     return {
       out,
       status: { ...status, samples: Object.fromEntries(frames) },
@@ -204,8 +204,14 @@ function checkOut(out: string, given: string, force: boolean): void {
   }
 }
 
+/** "; arrival → durable p50 … p99 … ms" for the summary, when any sample was timed. */
+function latencyText(s: SessionStatus): string {
+  const d = s.latency_ms.durable;
+  return d ? `; arrival to durable p50 ${d.p50.toFixed(0)} ms, p99 ${d.p99.toFixed(0)} ms` : "";
+}
+
 function statusLine(s: SessionStatus): string {
   const elapsed = Math.max(s.elapsed_s, 0.001);
   const rates = Object.entries(s.samples).map(([name, n]) => `${name.replace(/^(Planar|Volumetric)MicroscopySeries/, "") || name} ${n} (${(n / elapsed).toFixed(1)}/s)`);
-  return `${s.elapsed_s.toFixed(0).padStart(4)} s  ${rates.join("  ")}  ${(s.written_bytes / 1e6 / elapsed).toFixed(1)} MB/s  lost ${s.dropped}  queue ${(s.queue_bytes / 1e6).toFixed(1)} MB  file ${(s.file_bytes / 1e6).toFixed(0)} MB  disk ${s.disk_free_MB} MB free${s.minutes_left === null ? "" : ` (${s.minutes_left} min)`}`;
+  return `${s.elapsed_s.toFixed(0).padStart(4)} s  ${rates.join("  ")}  ${(s.written_bytes / 1e6 / elapsed).toFixed(1)} MB/s  lost ${s.dropped}  queue ${(s.queue_bytes / 1e6).toFixed(1)} MB  file ${(s.file_bytes / 1e6).toFixed(0)} MB  disk ${s.disk_free_MB} MB free${s.minutes_left === null ? "" : ` (${s.minutes_left} min)`}${s.latency_ms.durable ? `  durable p99 ${s.latency_ms.durable.p99.toFixed(0)} ms` : ""}`;
 }
