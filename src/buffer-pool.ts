@@ -34,6 +34,14 @@ export class BufferPool {
     this.held += n;
   }
 
+  /** Every buffer of `byteLength` bytes held for reuse, taken out of the pool (none are made). */
+  takeHeld(byteLength: number): ArrayBuffer[] {
+    const list = this.free.get(byteLength) ?? [];
+    this.free.delete(byteLength);
+    this.held -= list.length * byteLength;
+    return list;
+  }
+
   /** Bytes held for reuse. */
   get heldBytes(): number {
     return this.held;

@@ -3,16 +3,37 @@
 // reported and dropped, and the stream goes on. Counters are judged by the session that listens (a frame that
 // arrives while none listens is counted as unobserved). Memory is bounded by the socket's queue, sized in
 // bytes and kept small, and by hold(), which lets a slow consumer stop the reading so that backpressure
-// reaches the producer, where the hardware is.
+// reaches the producer, where the hardware is. The socket lives in a thread of its own (zmq-receiver.ts).
+import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
-import { Pull } from "zeromq";
 import { frameBuffers } from "../buffer-pool.js";
+import { startWorker } from "../threads.js";
 import type { DeviceEvent, Stamped } from "./device.js";
 import { FRAME_DTYPES, type Frame, type FrameCounts, type FrameSource, type FrameSpec, isFrameDtype, REJECT_REASONS, type RejectReason, type ScannerState } from "./frame-source.js";
 
 export const PROTOCOL_VERSION = 1;
 export const HEADER_LIMIT_BYTES = 4096;
 const MAX_SIDE = 65536;
+
+/** Messages to the receiving thread (zmq-receiver.ts). */
+export type ToReceiver =
+  // inFlight: frames the thread may have handed over that the main thread has not taken yet.
+  | { op: "bind"; spec: FrameSpec & { address: string }; receiveHighWaterMark: number; maxMessageSize: number; inFlight: number }
+  // The main thread took a frame; with buffers it is done with (written, or frames nobody listened to), for the next.
+  | { op: "took"; buffers: ArrayBuffer[] }
+  | { op: "hold" }
+  | { op: "resume" }
+  | { op: "close" };
+
+/** Messages from the receiving thread; a frame's pixels come by transfer. */
+export type FromReceiver =
+  | { kind: "bound"; endpoint: string }
+  | { kind: "bind-failed"; message: string }
+  | { kind: "frame"; frame: Frame; scanner?: ScannerState }
+  | { kind: "rejected"; reason: RejectReason; message: string }
+  | { kind: "disconnected" }
+  | { kind: "stopped"; message: string }
+  | { kind: "closed" };
 
 export type Decoded = { frame: Frame; scanner: ScannerState | undefined } | { reason: RejectReason; message: string };
 
@@ -23,7 +44,7 @@ const show = (value: unknown) => {
 const reject = (reason: RejectReason, message: string): Decoded => ({ reason, message });
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Checks one message against protocol v1 and the source's spec; a good one becomes a Frame viewing the payload in place. */
+/** Checks one message against protocol v1 and the source's spec; a good one becomes a Frame, its pixels copied into a pooled buffer. */
 export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec): Decoded {
   if (parts.length !== 2) return reject("parts", `expected 2 parts (header, pixels), got ${parts.length}`);
   const [head, payload] = parts as [Buffer, Buffer];
@@ -162,8 +183,8 @@ export interface ZmqFrameOptions extends FrameSpec {
   address: string;
   /**
    * Frames the socket may queue while the consumer is busy or holds the reading, in bytes (default 16 MiB,
-   * at least 4 frames): small, so that a backlog builds at the producer, which is told, not inside rigd,
-   * where a crash would lose it.
+   * at least 4 frames), and two more between the receiving thread and the main thread: small, so that a
+   * backlog builds at the producer, which is told, not inside rigd, where a crash would lose it.
    */
   queueBytes?: number;
   /** Each kind of problem is reported at most once per interval, the rest summed (default 1000 ms). */
@@ -185,10 +206,11 @@ export class ZmqFrameSource implements FrameSource {
   /** A part this large is not a frame of this source: ZeroMQ drops the connection rather than buffer it. */
   private readonly partLimit: number;
   private latestScanner: { state: ScannerState; text: string } | undefined;
-  private held: Promise<unknown>[] = [];
-  private socket: Pull | undefined;
+  /** Work the consumer is doing; while any is pending, the receiving thread stops reading. */
+  private readonly holds = new Set<Promise<unknown>>();
+  private receiver: Worker | undefined;
   private bound: string | undefined;
-  private running: Promise<unknown> | undefined;
+  private closed: Promise<void> | undefined;
 
   constructor(private readonly options: ZmqFrameOptions) {
     const [height, width] = options.frame_shape;
@@ -210,63 +232,76 @@ export class ZmqFrameSource implements FrameSource {
     return this.bound;
   }
 
+  /** Binds the socket in a thread of its own (zmq-receiver.ts); rejects, naming the address, if it cannot. */
   async connect(): Promise<void> {
-    const socket = new Pull({
-      // Counted in messages: each as its pixels plus the most a header may take, so tiny frames cannot queue millions.
-      receiveHighWaterMark: Math.max(4, Math.floor((this.options.queueBytes ?? 16 * 2 ** 20) / (this.frameBytes + HEADER_LIMIT_BYTES))),
-      maxMessageSize: this.partLimit,
-      linger: 0,
+    const { address, queueBytes: _q, reportIntervalMs: _r, ...spec } = this.options;
+    const receiver = startWorker(import.meta.url, "./zmq-receiver.js");
+    const exited = new Promise<void>((resolve) => receiver.once("exit", () => resolve()));
+    const answer = new Promise<FromReceiver>((resolve, reject) => {
+      receiver.once("message", resolve);
+      receiver.once("error", reject);
     });
-    try {
-      await socket.bind(this.options.address);
-    } catch (e) {
-      socket.close();
-      throw new Error(`frame source cannot bind ${this.options.address}: ${(e as Error).message}`);
+    // Counted in messages: each as its pixels plus the most a header may take, so tiny frames cannot queue millions.
+    const queued = Math.max(4, Math.floor((this.options.queueBytes ?? 16 * 2 ** 20) / (this.frameBytes + HEADER_LIMIT_BYTES)));
+    // Two may wait between the threads, one taken while the next is read; then the reading stops, so the producer is told.
+    receiver.postMessage({ op: "bind", spec: { ...spec, address }, receiveHighWaterMark: queued, maxMessageSize: this.partLimit, inFlight: 2 } satisfies ToReceiver);
+    const first = await answer.catch((e: Error) => ({ kind: "bind-failed" as const, message: e.message }));
+    if (first.kind !== "bound") {
+      await exited;
+      throw new Error(`frame source cannot bind ${address}: ${first.kind === "bind-failed" ? first.message : first.kind}`);
     }
-    this.socket = socket;
-    this.bound = socket.lastEndpoint ?? this.options.address;
-    this.running = Promise.all([this.receive(socket), this.watch(socket)]).catch((e: Error) => this.event("fault", `stopped receiving: ${e.message}`));
+    this.bound = first.endpoint;
+    this.receiver = receiver;
+    receiver.on("message", (m: FromReceiver) => this.receive(m));
+    receiver.on("error", (e) => this.event("fault", `stopped receiving: ${e.message}`));
+    this.closed = exited;
   }
 
   hold(work: Promise<unknown>): void {
-    this.held.push(work);
+    if (this.holds.size === 0) this.send({ op: "hold" });
+    this.holds.add(work);
+    const done = () => {
+      this.holds.delete(work);
+      if (this.holds.size === 0) this.send({ op: "resume" });
+    };
+    work.then(done, done);
   }
 
-  private async receive(socket: Pull): Promise<void> {
-    for await (const parts of socket) {
-      this.accept(parts);
-      if (this.held.length > 0) {
-        const held = this.held;
-        this.held = [];
-        await Promise.allSettled(held);
-      }
-    }
+  private send(message: ToReceiver, transfer: ArrayBuffer[] = []): void {
+    this.receiver?.postMessage(message, transfer);
   }
 
-  private async watch(socket: Pull): Promise<void> {
-    for await (const event of socket.events) {
-      if (event.type === "disconnect") {
+  private receive(m: FromReceiver): void {
+    switch (m.kind) {
+      case "frame":
+        this.accept(m.frame, m.scanner);
+        break;
+      case "rejected":
+        this.tally.rejected++;
+        this.rejectedBy[m.reason]++;
+        this.reports.report(m.reason, "garbage", `rejected a message (${m.reason}): ${m.message}`);
+        break;
+      case "disconnected":
         this.event("disconnected", `a producer disconnected (it closed, or sent a part over ${this.partLimit} bytes)`);
-      }
+        break;
+      case "stopped":
+        this.event("fault", `stopped receiving: ${m.message}`);
+        break;
     }
   }
 
-  private accept(parts: Buffer[]): void {
-    const decoded = decodeFrame(parts, this.options);
-    if ("reason" in decoded) {
-      this.tally.rejected++;
-      this.rejectedBy[decoded.reason]++;
-      this.reports.report(decoded.reason, "garbage", `rejected a message (${decoded.reason}): ${decoded.message}`);
-      return;
-    }
-    const { frame, scanner } = decoded;
+  private accept(frame: Frame, scanner: ScannerState | undefined): void {
     if (scanner) this.updateScanner(scanner);
     if (!this.frames.observed) {
       this.tally.unobserved++;
-      return;
+      frameBuffers.give(frame.data.buffer as ArrayBuffer);
+    } else {
+      this.tally.frames++;
+      this.frames.next(frame);
     }
-    this.tally.frames++;
-    this.frames.next(frame);
+    // Taken (the pipeline has it, or let it go); buffers the writer gave back go along for the next frames.
+    const spare = frameBuffers.takeHeld(this.frameBytes);
+    this.send({ op: "took", buffers: spare }, spare);
   }
 
   private updateScanner(state: ScannerState): void {
@@ -281,9 +316,9 @@ export class ZmqFrameSource implements FrameSource {
   }
 
   async close(): Promise<void> {
-    this.socket?.close();
-    await this.running;
-    this.socket = undefined;
+    this.send({ op: "close" });
+    await this.closed;
+    this.receiver = undefined;
     this.reports.flush();
     this.frames.complete();
     this.state.complete();

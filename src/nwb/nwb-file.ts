@@ -2,7 +2,8 @@
 // (see shared/reference/reference-structure.txt); the async NwbWriter runs it in a worker thread.
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { fstatSync, fsyncSync, statSync } from "node:fs";
+import { fstatSync, fsync, fsyncSync, statSync } from "node:fs";
+import { promisify } from "node:util";
 import { advance, checkAppend, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError, parseInput } from "./errors.js";
 import { WriteLock } from "./lock.js";
@@ -227,6 +228,9 @@ export interface CheckpointReport {
   time: number;
 }
 
+/** What a checkpoint's flush put in the file, before its fsync; `flush` numbers it. */
+type Flushed = Omit<CheckpointReport, "time"> & { flush: number };
+
 export class NwbFile {
   private readonly devices = new Map<string, M.Device>();
   private readonly rigs = new Map<string, Placed<ParsedRig>>();
@@ -244,6 +248,9 @@ export class NwbFile {
   private closed = false;
   /** What the file holds for sure: the last checkpoint that completed. */
   private saved: CheckpointReport = { samples: {}, events: 0, empty: [], unused: [], time: Date.now() };
+  /** Flushes begun, and the one `saved` is from: checkpoints in the background may end out of order. */
+  private flushes = 0;
+  private savedFlush = 0;
   private failure?: WriteFailure;
 
   private constructor(
@@ -829,6 +836,32 @@ export class NwbFile {
    * file being written. Throws a WriteError (what failed, the OS error) if any step fails: call fail() then.
    */
   checkpoint(): CheckpointReport {
+    const flushed = this.flushAll();
+    try {
+      fsyncSync(this.fd);
+    } catch (e) {
+      throw WriteError.from("fsync of the file", e);
+    }
+    return this.confirm(flushed);
+  }
+
+  /**
+   * checkpoint(), with its fsync (which takes 0.1–0.5 s on a busy disk) on libuv's thread pool: appends go on
+   * meanwhile, and the report covers what was appended before the call. One at a time; do not close() or
+   * fail() the file before it settles (an fsync of a closed descriptor fails).
+   */
+  async checkpointInBackground(): Promise<CheckpointReport> {
+    const flushed = this.flushAll();
+    try {
+      await promisify(fsync)(this.fd);
+    } catch (e) {
+      throw WriteError.from("fsync of the file", e);
+    }
+    return this.confirm(flushed);
+  }
+
+  /** Writes every staged row and flushes HDF5's caches to the OS; returns what the file now holds. */
+  private flushAll(): Flushed {
     this.requireOpen();
     const samples: Record<string, number> = {};
     for (const [name, r] of this.recorders) {
@@ -845,16 +878,21 @@ export class NwbFile {
     } catch (e) {
       throw WriteError.from("flushing the file", e);
     }
-    try {
-      fsyncSync(this.fd);
-    } catch (e) {
-      throw WriteError.from("fsync of the file", e);
-    }
+    const unused = [...this.rigs, ...this.channels, ...this.spaces].filter(([, placed]) => !placed.path).map(([name]) => name);
+    return { samples, events: this.events?.count ?? 0, empty: [...this.series.keys()].filter((name) => !this.recorders.has(name)), unused, flush: ++this.flushes };
+  }
+
+  /** After the fsync of what flushAll() wrote: checks the output is still the file being written, and records the checkpoint. */
+  private confirm({ flush, ...flushed }: Flushed): CheckpointReport {
     const moved = this.outputMoved();
     if (moved) throw new WriteError("checkpoint", `${this.path} ${moved}`, "ENOENT");
-    const unused = [...this.rigs, ...this.channels, ...this.spaces].filter(([, placed]) => !placed.path).map(([name]) => name);
-    this.saved = { samples, events: this.events?.count ?? 0, empty: [...this.series.keys()].filter((name) => !this.recorders.has(name)), unused, time: Date.now() };
-    return this.saved;
+    const report = { ...flushed, time: Date.now() };
+    // A background checkpoint that ends after a later one (made at once for a new series) says less than it.
+    if (flush > this.savedFlush) {
+      this.saved = report;
+      this.savedFlush = flush;
+    }
+    return report;
   }
 
   /**
@@ -960,11 +998,16 @@ export class NwbFile {
     if (!this.closed && error.code !== "EFBIG") {
       this.closed = true;
       try {
+        const samples = { ...this.saved.samples };
         for (const [name, r] of this.recorders) {
-          const rows = this.saved.samples[name] ?? 0;
+          // A series first written since the last checkpoint cannot be taken out of the file again: it keeps its
+          // first sample, which the reserve just made room for, rather than be left empty.
+          const rows = samples[name] ?? Math.min(1, r.data.length, r.timestamps?.length ?? 1);
+          if (rows) samples[name] = rows;
           r.data.shrinkTo(rows);
           r.timestamps?.shrinkTo(rows);
         }
+        this.saved = { ...this.saved, samples };
         if (this.events) {
           this.events.text.resize([this.saved.events]);
           this.events.timestamps.resize([this.saved.events]);

@@ -1,5 +1,6 @@
 // The writer's worker thread: h5wasm is synchronous, so the file lives here and the main thread's
-// event loop (serial ports, ZeroMQ) never waits on HDF5. Requests run strictly in arrival order.
+// event loop (serial ports, ZeroMQ) never waits on HDF5. Requests run in arrival order; a checkpoint's fsync
+// runs on libuv's thread pool while appends go on, so a frame never waits behind a slow disk's fsync.
 // The first failed write stops the writer for good: the file is cut back to its last checkpoint and
 // closed at once, the main thread is told, and every later request is answered with that failure.
 import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
@@ -15,14 +16,17 @@ const port = parentPort;
 let file: NwbFile | undefined;
 let failure: WriteFailure | undefined;
 let checkpointIntervalMs = 1000;
+/** When the last checkpoint began: they begin every checkpointIntervalMs, however long each one's fsync takes. */
 let lastCheckpoint = Date.now();
 let dirty = false;
 let timer: NodeJS.Timeout | undefined;
+/** The checkpoint whose fsync is running, if one is: appends go on meanwhile. */
+let pending: Promise<CheckpointReport | undefined> | undefined;
 
 // Latency in µs (the histograms hold integers), from each sample's arrival to written, and to durable.
 const written = createHistogram();
 const durable = createHistogram();
-/** Arrival times (ms since the epoch) of samples written since the last checkpoint: durable at the next. */
+/** Arrival times (ms since the epoch) of samples written since the last checkpoint began: durable when the next one ends. */
 let undurable: number[] = [];
 
 const now = () => performance.timeOrigin + performance.now();
@@ -37,19 +41,50 @@ function wrote(received: number | undefined): void {
   undurable.push(received);
 }
 
-function checkpoint(): CheckpointReport {
-  const report = file!.checkpoint();
-  madeDurable();
-  lastCheckpoint = Date.now();
-  dirty = false;
+function madeDurable(arrivals: readonly number[], report: CheckpointReport): void {
+  const at = now();
+  for (const received of arrivals) record(durable, received, at);
   port.postMessage({ kind: "checkpoint", report, latency: latency() } satisfies Response);
-  return report;
 }
 
-function madeDurable(): void {
-  const at = now();
-  for (const received of undurable) record(durable, received, at);
+/**
+ * Starts a checkpoint: flushes at once, fsyncs in the background. Resolves with its report, or undefined if
+ * it failed (the writer has then failed: see fail) or the file was closed meanwhile.
+ */
+function checkpoint(): Promise<CheckpointReport | undefined> {
+  const f = file!;
+  const arrivals = undurable;
   undurable = [];
+  lastCheckpoint = Date.now();
+  dirty = false;
+  const started = f.checkpointInBackground().then(
+    (report) => {
+      if (file !== f) return undefined;
+      madeDurable(arrivals, report);
+      return report;
+    },
+    (e: unknown) => {
+      if (file === f) fail(e);
+      return undefined;
+    },
+  );
+  const settled: Promise<CheckpointReport | undefined> = started.finally(() => {
+    if (pending === settled) pending = undefined;
+  });
+  pending = settled;
+  return started;
+}
+
+/** The error of a request that found the file gone while it waited (a failure meanwhile is answered as that failure). */
+const gone = () => new Error(failure?.message ?? "the file is not open");
+
+/** A checkpoint that covers everything appended so far (after the one running, if any). */
+async function checkpointNow(): Promise<CheckpointReport> {
+  await pending;
+  if (!file) throw gone();
+  const report = await checkpoint();
+  if (!report) throw gone();
+  return report;
 }
 
 /** Stops writing after the failure `e`: the file makes itself as good as it can and closes; the main thread is told at once. */
@@ -67,12 +102,30 @@ function fail(e: unknown): WriteFailure {
 // A series' first sample is made durable at once, so that a failure never leaves it in the file empty.
 function checkpointIfDue(): void {
   if (!file || !dirty) return;
-  if (Date.now() - lastCheckpoint < checkpointIntervalMs && !file.holdsUncheckpointedSeries) return;
   try {
-    checkpoint();
+    if (file.holdsUncheckpointedSeries) {
+      // Durable before anything else is written: a failure would otherwise leave the new series empty.
+      const arrivals = undurable;
+      undurable = [];
+      dirty = false;
+      madeDurable(arrivals, file.checkpoint());
+    } else if (!pending && Date.now() - lastCheckpoint >= checkpointIntervalMs) {
+      void checkpoint();
+    }
   } catch (e) {
     fail(e);
   }
+}
+
+async function closeFile(): Promise<CheckpointReport> {
+  clearInterval(timer);
+  await pending; // its fsync must not outlive the descriptor
+  if (!file) throw gone();
+  const arrivals = undurable;
+  const report = file.close();
+  file = undefined; // nothing may touch it after this, not even a due checkpoint
+  madeDurable(arrivals, report);
+  return report;
 }
 
 /** What a request was writing, for the failure's message (appends and checkpoints name their series themselves). */
@@ -95,15 +148,9 @@ function run(req: Request): unknown {
   if (!file) throw new Error("the file is not open");
   switch (req.op) {
     case "checkpoint":
-      return checkpoint();
-    case "close": {
-      clearInterval(timer);
-      const report = file.close();
-      madeDurable();
-      file = undefined; // nothing may touch it after this, not even a due checkpoint
-      port.postMessage({ kind: "checkpoint", report, latency: latency() } satisfies Response);
-      return report;
-    }
+      return checkpointNow();
+    case "close":
+      return closeFile();
     case "append":
       dirty = true;
       file.append(req.series, req.data, req.timestamps);

@@ -1,7 +1,7 @@
 // NwbWriter: the asynchronous, main-thread face of an NWB file being written in a worker thread.
 // Frames are transferred (not copied) to the worker, and a bounded queue applies backpressure:
 // append() resolves as soon as there is room, so memory stays flat whatever the producer does.
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
 import { advance, checkAppend, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError } from "./errors.js";
@@ -11,6 +11,7 @@ import type * as M from "./model.js";
 import type { CheckpointReport, OpenOptions } from "./nwb-file.js";
 import type { FileMethod, FileMethods, Latency, Request, Response } from "./protocol.js";
 import { frameBuffers } from "../buffer-pool.js";
+import { startWorker } from "../threads.js";
 
 export interface WriterOptions extends OpenOptions {
   /** The worker checkpoints on its own this often while data arrives (default 1000 ms). */
@@ -43,14 +44,6 @@ export class NwbWriteFailure extends NwbWriterError implements WriteFailure {
     this.saved = failure.saved;
     this.closed = failure.closed;
   }
-}
-
-function startWorker(): Worker {
-  // From dist/ the worker is plain JS; from src/ (tests, tsx) it is TypeScript and starts through tsx.
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./worker.js", import.meta.url));
-  return new Worker(new URL("./worker-from-source.mjs", import.meta.url), {
-    workerData: { sourceWorker: new URL("./worker.ts", import.meta.url).href },
-  });
 }
 
 export class NwbWriter {
@@ -86,7 +79,7 @@ export class NwbWriter {
 
   /** Creates the file (an existing one only with `overwrite`) with its metadata and cached specs. */
   static async create(path: string, metadata: M.NwbFileMetadata, options: WriterOptions = {}): Promise<NwbWriter> {
-    const writer = new NwbWriter(startWorker(), path, options.maxQueuedBytes ?? 64 * 1024 * 1024);
+    const writer = new NwbWriter(startWorker(import.meta.url, "./worker.js", "h5wasm/node"), path, options.maxQueuedBytes ?? 64 * 1024 * 1024);
     try {
       await writer.request({
         op: "open",

@@ -1,0 +1,83 @@
+// The ZeroMQ frame source's receiving thread. zeromq.js hands every message over as an external buffer that
+// V8 counts against its heap limits: on the main thread, at 2048² frames, that alone kept the garbage
+// collector marking rigd's whole heap several times a second (29 % of the thread at 20 fps). Here the heap
+// is a few MB, so those collections cost little, and the main thread gets each frame already checked, in a
+// pooled buffer of its own, by transfer. Reading pauses while the main thread holds the source.
+import { parentPort } from "node:worker_threads";
+import { Pull } from "zeromq";
+import { frameBuffers } from "../buffer-pool.js";
+import { decodeFrame, type FromReceiver, type ToReceiver } from "./zmq-frames.js";
+
+if (!parentPort) throw new Error("zmq-receiver.ts runs as a worker thread of ZmqFrameSource");
+const port = parentPort;
+const post = (message: FromReceiver, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+let socket: Pull | undefined;
+let running: Promise<unknown> | undefined;
+/** The main thread holds the source (see ZmqFrameSource.hold). */
+let held = false;
+let closing = false;
+/** Frames handed over and not yet taken, and how many may be. */
+let inFlight = 0;
+let maxInFlight = 4;
+/** Wakes the reading, paused while held or while too many frames are in flight. */
+let wake: (() => void) | undefined;
+const nudge = () => {
+  wake?.();
+  wake = undefined;
+};
+
+port.on("message", async (m: ToReceiver) => {
+  switch (m.op) {
+    case "bind": {
+      const s = new Pull({ receiveHighWaterMark: m.receiveHighWaterMark, maxMessageSize: m.maxMessageSize, linger: 0 });
+      try {
+        await s.bind(m.spec.address);
+      } catch (e) {
+        s.close();
+        post({ kind: "bind-failed", message: (e as Error).message });
+        port.close();
+        return;
+      }
+      socket = s;
+      maxInFlight = m.inFlight;
+      post({ kind: "bound", endpoint: s.lastEndpoint ?? m.spec.address });
+      running = Promise.all([receive(s, m.spec), watch(s)]).catch((e: Error) => post({ kind: "stopped", message: e.message }));
+      return;
+    }
+    case "took":
+      for (const b of m.buffers) frameBuffers.give(b);
+      inFlight--;
+      return nudge();
+    case "hold":
+      held = true;
+      return;
+    case "resume":
+      held = false;
+      return nudge();
+    case "close":
+      // The socket is closed before the thread ends: zeromq.js aborts the process when a thread ends with one open.
+      closing = true;
+      socket?.close();
+      nudge();
+      await running;
+      post({ kind: "closed" });
+      port.close();
+  }
+});
+
+async function receive(s: Pull, spec: Extract<ToReceiver, { op: "bind" }>["spec"]): Promise<void> {
+  for await (const parts of s) {
+    const decoded = decodeFrame(parts, spec);
+    if ("reason" in decoded) post({ kind: "rejected", reason: decoded.reason, message: decoded.message });
+    else {
+      post({ kind: "frame", frame: decoded.frame, ...(decoded.scanner ? { scanner: decoded.scanner } : {}) }, [decoded.frame.data.buffer as ArrayBuffer]);
+      inFlight++;
+    }
+    while ((held || inFlight >= maxInFlight) && !closing) await new Promise<void>((resolve) => (wake = resolve));
+  }
+}
+
+async function watch(s: Pull): Promise<void> {
+  for await (const event of s.events) if (event.type === "disconnect") post({ kind: "disconnected" });
+}
