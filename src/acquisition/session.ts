@@ -4,6 +4,7 @@
 // after a crash the writer's last checkpoint holds.
 import { existsSync, statSync } from "node:fs";
 import { frameBuffers } from "../buffer-pool.js";
+import { releaseFrame } from "../frame-slots.js";
 import { type Observable, type Subscription, Subject, map, merge, takeUntil, tap } from "rxjs";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
 import type { DeviceEvent, Stamped } from "../drivers/device.js";
@@ -15,7 +16,7 @@ import { NwbWriteFailure, NwbWriter, type RigEvent, isoNow, type CheckpointRepor
 import { summarize } from "../nwb/inspect.js";
 import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
 import { LossRecorder, type SeriesLosses } from "./losses.js";
-import { type EngineEvent, type Loss, type Route, type TaggedFrame, type WriteLimits, assembleVolumes, boundedWrite, limitSamples, recordGaps, routeKey, type Sample, tagAndTime } from "./stages.js";
+import { type EngineEvent, type Loss, type Route, type TaggedFrame, type WriteLimits, assembleVolumes, boundedWrite, limitSamples, recordGaps, releaseSample, routeKey, type Sample, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
 export interface RigDevices {
@@ -448,6 +449,7 @@ export class Session {
 
   /** A frame no series records: a flyback frame (a plane past the imaged ones), or a channel or plane the profile leaves out. */
   private unrouted(frame: Frame, imagedPlanes: number): void {
+    releaseFrame(frame.data);
     if (frame.plane >= imagedPlanes) this.flybackFrames++;
     else this.unrecordedFrames++;
   }
@@ -556,6 +558,7 @@ export class Session {
       this.samples[s.series] = (this.samples[s.series] ?? 0) + 1;
       this.writtenBytes += bytes;
     } catch (e) {
+      releaseSample(s); // the writer frees what reached it; this frees what never did
       const volume = "planes" in s;
       this.lose({ series: s.series, cause: "not_written", time: s.time, frames: volume ? s.planes.length : 1, volumes: volume ? 1 : 0, detail: (e as Error).message });
       if (!(e instanceof NwbWriteFailure)) this.failure ??= e as Error;

@@ -3,6 +3,7 @@
 // wait for the writer.
 import { Observable, type OperatorFunction, concatMap, filter, from, map, mergeMap, of } from "rxjs";
 import type { Frame, FrameData } from "../drivers/frame-source.js";
+import { releaseFrame } from "../frame-slots.js";
 
 /** Where one frame stream (source, channel, plane) goes: its series and, for volumes, its depth. */
 export interface Route {
@@ -25,6 +26,9 @@ export interface TaggedFrame {
 export type Sample = { series: string; time: number; /** When its last frame arrived, ms since the epoch. */ received: number } & ({ data: FrameData } | { planes: FrameData[] });
 
 /** Bytes a sample holds. */
+/** Ends a sample's frames' lives early (frame-slots.ts): it will not be written. */
+export const releaseSample = (s: Sample): void => ("data" in s ? releaseFrame(s.data) : s.planes.forEach(releaseFrame));
+
 export const sampleBytes = (s: Sample): number => ("data" in s ? s.data.byteLength : s.planes.reduce((n, p) => n + p.byteLength, 0));
 
 /** Something for the event record. */
@@ -137,13 +141,16 @@ export function tagAndTime(
       const fastestSoFar: number[] = [];
       const describe = (f: Frame) => `channel ${f.channel} plane ${f.plane} counter ${f.counter}${clock === "hardware" ? ` (hardware time ${f.hardware_time_s} s)` : ""}`;
 
-      const setAside = (frame: Frame, series: string, why: string) =>
+      const setAside = (frame: Frame, series: string, why: string) => {
+        releaseFrame(frame.data);
         lose({ series, cause: "implausible", time: Math.max(0, arrival(frame)), frames: 1, volumes: 0, detail: `${describe(frame)}: ${why}` });
+      };
       /** Per series, the session time of the last frame that began before the start, while no later one was sent. */
       const lastEarly = new Map<string, number>();
       const send = (series: string, frame: Frame, time: number, missing: number) => {
         if (time < 0) {
           lastEarly.set(series, time);
+          releaseFrame(frame.data);
           return early(1);
         }
         const before = lastEarly.get(series);
@@ -307,9 +314,10 @@ export function assembleVolumes(routes: ReadonlyMap<string, Route>, lose: (loss:
       // The volume whose planes are being skipped, per series, so each broken volume is recorded once.
       const skipping = new Map<string, number>();
       const lastCounter = new Map<string, number>();
-      const drop = (series: string, time: number, counter: number, planes: number, why: string) => {
+      const drop = (series: string, time: number, counter: number, planes: FrameData[], why: string) => {
+        for (const p of planes) releaseFrame(p);
         skipping.set(series, counter);
-        lose({ series, cause: "incomplete_volume", time, frames: planes, volumes: 1, detail: `volume ${counter}: ${why}` });
+        lose({ series, cause: "incomplete_volume", time, frames: planes.length, volumes: 1, detail: `volume ${counter}: ${why}` });
       };
       return frames.subscribe({
         next: (t) => {
@@ -329,12 +337,15 @@ export function assembleVolumes(routes: ReadonlyMap<string, Route>, lose: (loss:
           const v = open.get(t.series);
           if (v && (counter !== v.counter || plane !== v.planes.length)) {
             open.delete(t.series);
-            drop(t.series, v.time, v.counter, v.planes.length, `plane ${v.planes.length} never arrived`);
+            drop(t.series, v.time, v.counter, v.planes, `plane ${v.planes.length} never arrived`);
           }
           if (!open.has(t.series)) {
             if (plane !== 0) {
-              if (skipping.get(t.series) !== counter) drop(t.series, t.time, counter, 1, `planes before ${plane} never arrived`);
-              else lose({ series: t.series, cause: "incomplete_volume", time: t.time, frames: 1, volumes: 0, detail: `volume ${counter}: plane ${plane} arrived after the volume was dropped` });
+              if (skipping.get(t.series) !== counter) drop(t.series, t.time, counter, [t.frame.data], `planes before ${plane} never arrived`);
+              else {
+                releaseFrame(t.frame.data);
+                lose({ series: t.series, cause: "incomplete_volume", time: t.time, frames: 1, volumes: 0, detail: `volume ${counter}: plane ${plane} arrived after the volume was dropped` });
+              }
               return;
             }
             open.set(t.series, { counter, time: t.time, planes: [], depths });
@@ -348,7 +359,7 @@ export function assembleVolumes(routes: ReadonlyMap<string, Route>, lose: (loss:
         },
         error: (e) => subscriber.error(e),
         complete: () => {
-          for (const [series, v] of open) drop(series, v.time, v.counter, v.planes.length, `the recording stopped after plane ${v.planes.length - 1}`);
+          for (const [series, v] of open) drop(series, v.time, v.counter, v.planes, `the recording stopped after plane ${v.planes.length - 1}`);
           subscriber.complete();
         },
       });
@@ -364,7 +375,10 @@ export function limitSamples(n: number, series: readonly string[], full: () => v
   let reported = false;
   return filter((s) => {
     const k = passed.get(s.series) ?? 0;
-    if (k >= n) return false;
+    if (k >= n) {
+      releaseSample(s);
+      return false;
+    }
     passed.set(s.series, k + 1);
     if (!reported && [...passed.values()].every((v) => v >= n)) {
       reported = true;

@@ -7,9 +7,10 @@
 import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
 import { frameBuffers } from "../buffer-pool.js";
+import { FrameSlots, releaseFrame, type SlotRef, type SlotsHandle } from "../frame-slots.js";
 import { startWorker } from "../threads.js";
 import type { DeviceEvent, Stamped } from "./device.js";
-import { FRAME_DTYPES, type Frame, type FrameCounts, type FrameSource, type FrameSpec, isFrameDtype, REJECT_REASONS, type RejectReason, type ScannerState } from "./frame-source.js";
+import { FRAME_DTYPES, type Frame, type FrameArrayType, type FrameCounts, type FrameData, type FrameSource, type FrameSpec, isFrameDtype, REJECT_REASONS, type RejectReason, type ScannerState } from "./frame-source.js";
 
 export const PROTOCOL_VERSION = 1;
 export const HEADER_LIMIT_BYTES = 4096;
@@ -18,18 +19,18 @@ const MAX_SIDE = 65536;
 /** Messages to the receiving thread (zmq-receiver.ts). */
 export type ToReceiver =
   // inFlight: frames the thread may have handed over that the main thread has not taken yet.
-  | { op: "bind"; spec: FrameSpec & { address: string }; receiveHighWaterMark: number; maxMessageSize: number; inFlight: number }
-  // The main thread took a frame; with buffers it is done with (written, or frames nobody listened to), for the next.
-  | { op: "took"; buffers: ArrayBuffer[] }
+  | { op: "bind"; spec: FrameSpec & { address: string }; receiveHighWaterMark: number; maxMessageSize: number; inFlight: number; slots: SlotsHandle }
+  // The main thread took a frame.
+  | { op: "took" }
   | { op: "hold" }
   | { op: "resume" }
   | { op: "close" };
 
-/** Messages from the receiving thread; a frame's pixels come by transfer. */
+/** Messages from the receiving thread; a frame's pixels are in its slot (frame-slots.ts). */
 export type FromReceiver =
   | { kind: "bound"; endpoint: string }
   | { kind: "bind-failed"; message: string }
-  | { kind: "frame"; frame: Frame; scanner?: ScannerState }
+  | { kind: "frame"; frame: Omit<Frame, "data">; slot: SlotRef; scanner?: ScannerState }
   | { kind: "rejected"; reason: RejectReason; message: string }
   | { kind: "disconnected" }
   | { kind: "stopped"; message: string }
@@ -44,8 +45,14 @@ const show = (value: unknown) => {
 const reject = (reason: RejectReason, message: string): Decoded => ({ reason, message });
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Checks one message against protocol v1 and the source's spec; a good one becomes a Frame, its pixels copied into a pooled buffer. */
-export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec): Decoded {
+/** Where a good frame's pixels are copied: a typed array of `length` pixels of `Type`, to be filled with them. */
+export type PixelPlace = (Type: FrameArrayType, length: number) => FrameData;
+
+/** A buffer of its own from the frame buffer pool (transferable to a worker). */
+const pooled: PixelPlace = (Type, length) => new Type(frameBuffers.take(length * Type.BYTES_PER_ELEMENT), 0, length);
+
+/** Checks one message against protocol v1 and the source's spec; a good one becomes a Frame, its pixels copied to `place`. */
+export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec, place: PixelPlace = pooled): Decoded {
   if (parts.length !== 2) return reject("parts", `expected 2 parts (header, pixels), got ${parts.length}`);
   const [head, payload] = parts as [Buffer, Buffer];
   if (head.length > HEADER_LIMIT_BYTES) return reject("header", `the header is ${head.length} bytes, more than ${HEADER_LIMIT_BYTES}`);
@@ -87,12 +94,9 @@ export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec): Decoded 
   const Type = FRAME_DTYPES[h.dtype];
   const bytes = height * width * Type.BYTES_PER_ELEMENT;
   if (payload.length !== bytes) return reject("size", `the pixels are ${payload.length} bytes, a ${height}×${width} ${h.dtype} frame is ${bytes}`);
-  // Copied once, into a pooled buffer: zeromq.js hands out external buffers that cannot be transferred to the
-  // writer's worker (postMessage silently copies them, ~8 ms per 8 MiB, and they stay attached), and each
-  // one's size counts as external memory that drives V8's garbage collector. memcpy: ~0.4 ms per 8 MiB.
-  const buffer = frameBuffers.take(bytes);
-  new Uint8Array(buffer).set(payload);
-  const data = new Type(buffer, 0, height * width);
+  // Copied once, out of zeromq.js's buffer, which cannot be transferred to another thread.
+  const data = place(Type, height * width);
+  new Uint8Array(data.buffer, data.byteOffset, bytes).set(payload);
   const frame: Frame = {
     counter: h.counter as number,
     hardware_time_s: h.hardware_time_s as number | undefined,
@@ -209,6 +213,7 @@ export class ZmqFrameSource implements FrameSource {
   /** Work the consumer is doing; while any is pending, the receiving thread stops reading. */
   private readonly holds = new Set<Promise<unknown>>();
   private receiver: Worker | undefined;
+  private slots: FrameSlots | undefined;
   private bound: string | undefined;
   private closed: Promise<void> | undefined;
 
@@ -243,8 +248,11 @@ export class ZmqFrameSource implements FrameSource {
     });
     // Counted in messages: each as its pixels plus the most a header may take, so tiny frames cannot queue millions.
     const queued = Math.max(4, Math.floor((this.options.queueBytes ?? 16 * 2 ** 20) / (this.frameBytes + HEADER_LIMIT_BYTES)));
+    // Frames in rigd, from the receiving thread to the file: 256 MiB, and at least two volumes' planes of every channel.
+    const volume = this.options.channel_count * (this.options.plane_count + (this.options.flyback_planes ?? 0));
+    const slots = FrameSlots.create(this.frameBytes, 256 * 2 ** 20, 2 * volume + 8);
     // Two may wait between the threads, one taken while the next is read; then the reading stops, so the producer is told.
-    receiver.postMessage({ op: "bind", spec: { ...spec, address }, receiveHighWaterMark: queued, maxMessageSize: this.partLimit, inFlight: 2 } satisfies ToReceiver);
+    receiver.postMessage({ op: "bind", spec: { ...spec, address }, receiveHighWaterMark: queued, maxMessageSize: this.partLimit, inFlight: 2, slots: slots.handle } satisfies ToReceiver);
     const first = await answer.catch((e: Error) => ({ kind: "bind-failed" as const, message: e.message }));
     if (first.kind !== "bound") {
       await exited;
@@ -252,6 +260,7 @@ export class ZmqFrameSource implements FrameSource {
     }
     this.bound = first.endpoint;
     this.receiver = receiver;
+    this.slots = slots;
     receiver.on("message", (m: FromReceiver) => this.receive(m));
     receiver.on("error", (e) => this.event("fault", `stopped receiving: ${e.message}`));
     this.closed = exited;
@@ -267,14 +276,14 @@ export class ZmqFrameSource implements FrameSource {
     work.then(done, done);
   }
 
-  private send(message: ToReceiver, transfer: ArrayBuffer[] = []): void {
-    this.receiver?.postMessage(message, transfer);
+  private send(message: ToReceiver): void {
+    this.receiver?.postMessage(message);
   }
 
   private receive(m: FromReceiver): void {
     switch (m.kind) {
       case "frame":
-        this.accept(m.frame, m.scanner);
+        this.accept({ ...m.frame, data: this.slots!.view(m.slot, FRAME_DTYPES[m.frame.dtype], true) }, m.scanner);
         break;
       case "rejected":
         this.tally.rejected++;
@@ -294,14 +303,12 @@ export class ZmqFrameSource implements FrameSource {
     if (scanner) this.updateScanner(scanner);
     if (!this.frames.observed) {
       this.tally.unobserved++;
-      frameBuffers.give(frame.data.buffer as ArrayBuffer);
+      releaseFrame(frame.data);
     } else {
       this.tally.frames++;
       this.frames.next(frame);
     }
-    // Taken (the pipeline has it, or let it go); buffers the writer gave back go along for the next frames.
-    const spare = frameBuffers.takeHeld(this.frameBytes);
-    this.send({ op: "took", buffers: spare }, spare);
+    this.send({ op: "took" });
   }
 
   private updateScanner(state: ScannerState): void {
@@ -319,6 +326,7 @@ export class ZmqFrameSource implements FrameSource {
     this.send({ op: "close" });
     await this.closed;
     this.receiver = undefined;
+    this.slots?.detach();
     this.reports.flush();
     this.frames.complete();
     this.state.complete();

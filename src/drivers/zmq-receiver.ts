@@ -1,11 +1,12 @@
 // The ZeroMQ frame source's receiving thread. zeromq.js hands every message over as an external buffer that
 // V8 counts against its heap limits: on the main thread, at 2048² frames, that alone kept the garbage
 // collector marking rigd's whole heap several times a second (29 % of the thread at 20 fps). Here the heap
-// is a few MB, so those collections cost little, and the main thread gets each frame already checked, in a
-// pooled buffer of its own, by transfer. Reading pauses while the main thread holds the source.
+// is a few MB, so those collections cost little. Each frame is checked and copied into a shared slot
+// (frame-slots.ts); the main thread gets its header and slot number. Reading pauses while the main thread
+// holds the source, while two frames wait for it, and while every slot is in use: the producer is told.
 import { parentPort } from "node:worker_threads";
 import { Pull } from "zeromq";
-import { frameBuffers } from "../buffer-pool.js";
+import { FrameSlots, type SlotRef } from "../frame-slots.js";
 import { decodeFrame, type FromReceiver, type ToReceiver } from "./zmq-frames.js";
 
 if (!parentPort) throw new Error("zmq-receiver.ts runs as a worker thread of ZmqFrameSource");
@@ -13,6 +14,7 @@ const port = parentPort;
 const post = (message: FromReceiver, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 let socket: Pull | undefined;
+let slots: FrameSlots;
 let running: Promise<unknown> | undefined;
 /** The main thread holds the source (see ZmqFrameSource.hold). */
 let held = false;
@@ -41,12 +43,12 @@ port.on("message", async (m: ToReceiver) => {
       }
       socket = s;
       maxInFlight = m.inFlight;
+      slots = FrameSlots.attach(m.slots);
       post({ kind: "bound", endpoint: s.lastEndpoint ?? m.spec.address });
       running = Promise.all([receive(s, m.spec), watch(s)]).catch((e: Error) => post({ kind: "stopped", message: e.message }));
       return;
     }
     case "took":
-      for (const b of m.buffers) frameBuffers.give(b);
       inFlight--;
       return nudge();
     case "hold":
@@ -68,10 +70,21 @@ port.on("message", async (m: ToReceiver) => {
 
 async function receive(s: Pull, spec: Extract<ToReceiver, { op: "bind" }>["spec"]): Promise<void> {
   for await (const parts of s) {
-    const decoded = decodeFrame(parts, spec);
+    let slot: SlotRef | undefined;
+    const decoded = decodeFrame(parts, spec, (Type, length) => {
+      slot = slots.acquire(length * Type.BYTES_PER_ELEMENT);
+      // Every slot in use: this frame takes its own buffer, and reading stops until one is free (below).
+      return slot ? slots.view(slot, Type) : new Type(length);
+    });
     if ("reason" in decoded) post({ kind: "rejected", reason: decoded.reason, message: decoded.message });
     else {
-      post({ kind: "frame", frame: decoded.frame, ...(decoded.scanner ? { scanner: decoded.scanner } : {}) }, [decoded.frame.data.buffer as ArrayBuffer]);
+      const { data, ...frame } = decoded.frame;
+      if (!slot) {
+        while (!(slot = slots.acquire(data.byteLength)) && !closing) await slots.freed(100);
+        if (!slot) return;
+        slots.view(slot, Uint8Array).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      }
+      post({ kind: "frame", frame, slot, ...(decoded.scanner ? { scanner: decoded.scanner } : {}) });
       inFlight++;
     }
     while ((held || inFlight >= maxInFlight) && !closing) await new Promise<void>((resolve) => (wake = resolve));

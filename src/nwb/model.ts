@@ -293,7 +293,7 @@ export type Clock = z.infer<typeof Clock>;
 
 export const Storage = z
   .strictObject({
-    /** Target bytes per HDF5 chunk; frames are grouped (small frames) or tiled by rows (large frames). */
+    /** Target bytes per HDF5 chunk: samples under 64 KiB are grouped up to it, larger frames split into bands of rows over it. */
     chunkBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
     /** Explicit chunk shape, overriding chunkBytes. */
     chunkShape: z.array(count).optional(),

@@ -1,5 +1,6 @@
 // Messages between NwbWriter (main thread) and its worker.
-import type { NumericArray } from "./element-types.js";
+import type { ElementType, NumericArray } from "./element-types.js";
+import type { SlotRef, SlotsHandle } from "../frame-slots.js";
 import type { WriteFailure } from "./failure.js";
 import type { CheckpointReport, NwbFile, OpenOptions } from "./nwb-file.js";
 import type { NwbFileMetadata, RigEvent } from "./model.js";
@@ -23,13 +24,19 @@ export type Request = { id: number } & (
   | { op: "open"; path: string; metadata: NwbFileMetadata; options: OpenOptions; checkpointIntervalMs: number }
   | { op: "call"; method: FileMethod; args: unknown[] }
   // received: when the sample arrived, ms since the epoch (performance.timeOrigin + performance.now()), for its latency.
-  | { op: "append"; series: string; data: NumericArray; timestamps?: Float64Array; received?: number }
-  | { op: "appendPlanes"; series: string; planes: NumericArray[]; timestamps?: Float64Array; received?: number }
+  // Samples come by transfer, or as the slot they are in (frame-slots.ts): the worker frees it once written.
+  | { op: "append"; series: string; data: Samples; timestamps?: Float64Array; received?: number }
+  | { op: "appendPlanes"; series: string; planes: Samples[]; timestamps?: Float64Array; received?: number }
+  // A set of frame slots the worker is to read samples from (sent once, before the first append from it).
+  | { op: "slots"; handle: SlotsHandle }
   | { op: "checkpoint" }
   | { op: "close" }
   // After a failed write closed the file: the session's events it lacks, and the closing note.
   | { op: "completeEvents"; path: string; events: RigEvent[]; note: string }
 );
+
+/** Samples as an array, or as the frame slot they are in and their element type. */
+export type Samples = NumericArray | (SlotRef & { type: ElementType });
 
 export type Response =
   // After a failed write every request is answered with an error carrying that failure.

@@ -8,7 +8,9 @@ import { parentPort } from "node:worker_threads";
 import { type CheckpointReport, NwbFile } from "./nwb-file.js";
 import { NwbInputError } from "./errors.js";
 import { describeCause, isHdf5Stack, WriteError, type WriteFailure } from "./failure.js";
-import type { FileMethod, Latency, Percentiles, Request, Response } from "./protocol.js";
+import type { FileMethod, Latency, Percentiles, Request, Response, Samples } from "./protocol.js";
+import { ELEMENT_TYPES, type NumericArray } from "./element-types.js";
+import { FrameSlots } from "../frame-slots.js";
 
 if (!parentPort) throw new Error("worker.ts runs as a worker thread of NwbWriter");
 const port = parentPort;
@@ -73,6 +75,18 @@ function checkpoint(): Promise<CheckpointReport | undefined> {
   });
   pending = settled;
   return started;
+}
+
+/** Samples as an array: those in a frame slot viewed where they are. */
+function resolve(samples: Samples): NumericArray {
+  if (ArrayBuffer.isView(samples)) return samples;
+  return FrameSlots.of(samples)!.view(samples, ELEMENT_TYPES[samples.type].array as never);
+}
+
+/** Frees the frame slots of an append, written or not: the main thread forgets them once they are sent. */
+function releaseSlots(req: Request): void {
+  const samples = req.op === "append" ? [req.data] : req.op === "appendPlanes" ? req.planes : [];
+  for (const s of samples) if (!ArrayBuffer.isView(s)) FrameSlots.of(s)?.release(s);
 }
 
 /** The error of a request that found the file gone while it waited (a failure meanwhile is answered as that failure). */
@@ -153,12 +167,15 @@ function run(req: Request): unknown {
       return closeFile();
     case "append":
       dirty = true;
-      file.append(req.series, req.data, req.timestamps);
+      file.append(req.series, resolve(req.data), req.timestamps);
       return wrote(req.received);
     case "appendPlanes":
       dirty = true;
-      file.appendVolume(req.series, req.planes, req.timestamps);
+      file.appendVolume(req.series, req.planes.map(resolve), req.timestamps);
       return wrote(req.received);
+    case "slots":
+      FrameSlots.attach(req.handle);
+      return undefined;
     case "call": {
       dirty = true;
       const method = file[req.method] as (...args: unknown[]) => unknown;
@@ -190,15 +207,19 @@ port.on("message", async (req: Request) => {
     return;
   }
   if (failure) {
+    releaseSlots(req);
     port.postMessage({ kind: "result", id: req.id, error: { name: "NwbWriteFailure", message: failure.message, failure } } satisfies Response);
     return;
   }
   try {
     const value = await run(req);
+    releaseSlots(req);
     // What an append kept is in HDF5 or a chunk's staging now: its buffers go back for reuse.
-    const recycled = req.op === "append" ? [req.data.buffer as ArrayBuffer] : req.op === "appendPlanes" ? req.planes.map((p) => p.buffer as ArrayBuffer) : [];
+    const samples = req.op === "append" ? [req.data] : req.op === "appendPlanes" ? req.planes : [];
+    const recycled = samples.filter((s): s is NumericArray => ArrayBuffer.isView(s)).map((s) => s.buffer as ArrayBuffer);
     port.postMessage({ kind: "result", id: req.id, value, ...(recycled.length ? { recycled } : {}) } satisfies Response, recycled);
   } catch (e) {
+    releaseSlots(req);
     port.postMessage({ kind: "result", id: req.id, error: answer(req, e) } satisfies Response);
   }
   checkpointIfDue();

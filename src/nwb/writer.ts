@@ -5,12 +5,13 @@ import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
 import { advance, checkAppend, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError } from "./errors.js";
-import type { NumericArray } from "./element-types.js";
+import { elementTypeOf, type NumericArray } from "./element-types.js";
 import type { WriteFailure } from "./failure.js";
 import type * as M from "./model.js";
 import type { CheckpointReport, OpenOptions } from "./nwb-file.js";
-import type { FileMethod, FileMethods, Latency, Request, Response } from "./protocol.js";
+import type { FileMethod, FileMethods, Latency, Request, Response, Samples } from "./protocol.js";
 import { frameBuffers } from "../buffer-pool.js";
+import { FrameSlots, slotOf } from "../frame-slots.js";
 import { startWorker } from "../threads.js";
 
 export interface WriterOptions extends OpenOptions {
@@ -61,6 +62,8 @@ export class NwbWriter {
   private readonly pending = new Map<number, Pending>();
   private readonly cursors = new Map<string, { info: SeriesInfo; cursor: SeriesCursor }>();
   private nextId = 0;
+  /** Sets of frame slots the worker has been handed. */
+  private readonly sharedSlots = new Set<string>();
   private queued = 0;
   private roomWaiters: (() => void)[] = [];
   private failure: Error | undefined;
@@ -194,11 +197,11 @@ export class NwbWriter {
   }
 
   /**
-   * Waits until the queue has room for `arrays`, then returns what to send: an array that owns its whole
-   * buffer as it is (to be transferred, which detaches it), a view into a larger buffer — or a buffer
-   * already sent in this call (one plane given twice) — as a copy.
+   * Waits until the queue has room for `arrays`, then returns what to send: an array in a frame slot as its
+   * slot (frame-slots.ts), an array that owns its whole buffer as it is (to be transferred, which detaches
+   * it), a view into a larger buffer — or a buffer already sent in this call (one plane given twice) — as a copy.
    */
-  private async room(arrays: readonly NumericArray[]): Promise<NumericArray[]> {
+  private async room(arrays: readonly NumericArray[]): Promise<Samples[]> {
     const bytes = arrays.reduce((n, a) => n + a.byteLength, 0);
     while (this.queued > 0 && this.queued + bytes > this.maxQueuedBytes) {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
@@ -206,6 +209,14 @@ export class NwbWriter {
     }
     const sent = new Set<ArrayBufferLike>();
     return arrays.map((a) => {
+      const slot = slotOf(a);
+      if (slot) {
+        if (!this.sharedSlots.has(slot.slots)) {
+          this.sharedSlots.add(slot.slots);
+          this.request({ op: "slots", handle: FrameSlots.of(slot)!.handle }).catch(() => undefined); // a failure is said by the append
+        }
+        return { ...slot, type: elementTypeOf(a)! };
+      }
       const owned = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer && !sent.has(a.buffer);
       sent.add(a.buffer);
       return owned ? a : copyInto(frameBuffers.take(a.byteLength), a);
@@ -213,10 +224,11 @@ export class NwbWriter {
   }
 
   /** Sends an append with its arrays transferred; the queue holds their bytes until the worker is done. */
-  private send(req: Extract<DistributiveOmit<Request, "id">, { op: "append" | "appendPlanes" }>, arrays: readonly NumericArray[]): void {
-    const bytes = arrays.reduce((n, a) => n + a.byteLength, 0);
+  private send(req: Extract<DistributiveOmit<Request, "id">, { op: "append" | "appendPlanes" }>, samples: readonly Samples[]): void {
+    const bytes = samples.reduce((n, a) => n + a.byteLength, 0);
     this.queued += bytes;
-    const done = this.request(req, [...arrays.map((a) => a.buffer as ArrayBuffer), ...(req.timestamps ? [req.timestamps.buffer as ArrayBuffer] : [])]);
+    const transfer = samples.filter((a): a is NumericArray => ArrayBuffer.isView(a)).map((a) => a.buffer as ArrayBuffer);
+    const done = this.request(req, [...transfer, ...(req.timestamps ? [req.timestamps.buffer as ArrayBuffer] : [])]);
     done.then(
       () => this.release(bytes),
       (e: Error) => {

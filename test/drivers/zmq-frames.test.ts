@@ -10,6 +10,7 @@ import type { Frame, ScannerState } from "../../src/drivers/frame-source.js";
 import { decodeFrame, ZmqFrameSource, type ZmqFrameOptions } from "../../src/drivers/zmq-frames.js";
 import { MessageChannel } from "node:worker_threads";
 import { frameBuffers } from "../../src/buffer-pool.js";
+import { slotOf } from "../../src/frame-slots.js";
 import { hardwareClock, LIGHT_SHEET, malformedMessages, ScannerSimulator } from "../../simulators/zmq-scanner.js";
 
 const SPEC = { frame_shape: [4, 6], data_type: "uint16", channel_count: 2, plane_count: 2 } as const;
@@ -170,12 +171,17 @@ describe("ZeroMQ frame source", () => {
     expect(frames[0]!.received_time).toBeGreaterThan(Date.now() - 5000);
     expect(states).toEqual([resonant, { ...resonant, zoom: 4, pixel_size_um: [0.49, 0.49] }]);
     expect(source.scanner).toEqual(states[1]);
-    // A received frame can be transferred to a worker thread: postMessage detaches it instead of copying.
+    // A received frame is a view of a shared slot: another thread given it sees the same memory, no copy made.
+    expect(frames[3]!.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(slotOf(frames[3]!.data)).toBeDefined();
     const { port1, port2 } = new MessageChannel();
     const arrived = new Promise<Uint16Array>((resolve) => port2.once("message", resolve));
-    port1.postMessage(frames[3]!.data, [frames[3]!.data.buffer as ArrayBuffer]);
-    expect(frames[3]!.data.byteLength).toBe(0);
-    expect(Array.from(await arrived)).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    port1.postMessage(frames[3]!.data);
+    const there = await arrived;
+    expect(Array.from(there)).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    there[0] = 999;
+    expect(frames[3]!.data[0]).toBe(999);
+    port2.close();
     port1.close();
   });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { NwbInputError, NwbWriter, imageToPixel, pixelToImage, voxelToVolume, volumeToVoxel, getFOVSize } from "../../src/nwb/index.js";
 import { attr, dataset, openRead, tempPath } from "./h5read.js";
 import { BufferPool, frameBuffers } from "../../src/buffer-pool.js";
+import { FrameSlots, releaseFrame, slotOf } from "../../src/frame-slots.js";
 
 const session = { session_description: "Writer test session.", session_start_time: "2026-11-23T09:00:00+01:00" };
 
@@ -244,6 +245,50 @@ describe("buffers and latency", () => {
     expect(latency.durable!.max).toBeLessThanOrEqual(elapsed + 1);
     expect((await w.close()).samples["Series"]).toBe(20);
     frameBuffers.clear();
+  });
+
+  it("writes frames that sit in shared slots where they are, and the worker frees each slot once written", async () => {
+    const path = tempPath("slots.nwb");
+    const w = await rigWriter(path);
+    await w.addImagingSpace({ neurodata_type: "PlanarImagingSpace", name: "Big", description: "p", illumination_pattern: { neurodata_type: "LineScan", description: "l" } });
+    const s = await w.createPlanarSeries({ ...planar("Series"), frame_shape: [64, 64], imaging_space: "Big", clock: { timestamps: true } });
+    const slots = FrameSlots.create(64 * 64 * 2, 0, 4);
+    for (let i = 0; i < 12; i++) {
+      let ref = slots.acquire(64 * 64 * 2);
+      while (!ref) {
+        await slots.freed(1000); // all four in flight: the worker frees them as it writes
+        ref = slots.acquire(64 * 64 * 2);
+      }
+      const frame = slots.view(ref, Uint16Array, true).fill(i);
+      expect(slotOf(frame)).toEqual(ref);
+      await w.append(s, frame, [i / 30]);
+    }
+    expect((await w.close()).samples["Series"]).toBe(12);
+    // Every slot is free again: four can be taken at once.
+    expect([0, 1, 2, 3].map(() => slots.acquire(8))).not.toContain(undefined);
+    const data = dataset(await openRead(path), "acquisition/Series/data");
+    expect(Array.from({ length: 12 }, (_, i) => (data.slice([[i, i + 1], [0, 1], [0, 1]]) as Uint16Array)[0])).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    slots.detach();
+  });
+
+  it("frame slots: one use at a time, a late release cannot free a slot used again, a frame too big is refused", async () => {
+    const slots = FrameSlots.create(1024, 2048, 2);
+    const a = slots.acquire(1000)!;
+    const b = slots.acquire(1024)!;
+    expect(slots.acquire(8)).toBeUndefined();
+    expect(() => slots.acquire(1025)).toThrow("a frame of 1025 bytes does not fit slots of 1024");
+    const freed = slots.freed(5000);
+    expect(slots.release(a)).toBe(true);
+    await freed;
+    const again = slots.acquire(512)!;
+    expect(again.slot).toBe(a.slot);
+    expect(slots.release(a)).toBe(false); // the old use's release, late: the slot stays in its new use
+    expect(slots.acquire(8)).toBeUndefined();
+    const view = slots.view(b, Uint8Array, true);
+    releaseFrame(view);
+    expect(slots.acquire(8)!.slot).toBe(b.slot);
+    releaseFrame(new Uint8Array(4)); // not a slot: nothing to free
+    slots.detach();
   });
 
   it("the pool keeps at most its bound, no small buffers, and exactly the size asked for", () => {
