@@ -248,9 +248,10 @@ export class ZmqFrameSource implements FrameSource {
     });
     // Counted in messages: each as its pixels plus the most a header may take, so tiny frames cannot queue millions.
     const queued = Math.max(4, Math.floor((this.options.queueBytes ?? 16 * 2 ** 20) / (this.frameBytes + HEADER_LIMIT_BYTES)));
-    // Frames in rigd, from the receiving thread to the file: 256 MiB, and at least two volumes' planes of every channel.
+    // Frames in rigd, from the receiving thread to the file: 192 MiB, and at least a volume of every channel and
+    // 8 planes more (the writer frees each plane as it writes it). What is touched stays resident: RSS.
     const volume = this.options.channel_count * (this.options.plane_count + (this.options.flyback_planes ?? 0));
-    const slots = FrameSlots.create(this.frameBytes, 256 * 2 ** 20, 2 * volume + 8);
+    const slots = FrameSlots.create(this.frameBytes, 192 * 2 ** 20, volume + 8);
     // Two may wait between the threads, one taken while the next is read; then the reading stops, so the producer is told.
     receiver.postMessage({ op: "bind", spec: { ...spec, address }, receiveHighWaterMark: queued, maxMessageSize: this.partLimit, inFlight: 2, slots: slots.handle } satisfies ToReceiver);
     const first = await answer.catch((e: Error) => ({ kind: "bind-failed" as const, message: e.message }));

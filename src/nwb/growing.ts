@@ -94,14 +94,18 @@ export class GrowingDataset {
 
   /**
    * Appends one sample given as its planes along the last axis (a volume's depth planes, each row-major):
-   * each plane is written where it belongs, in chunks one plane deep (chooseVolumeChunkShape).
+   * each plane is written where it belongs, in chunks one plane deep (chooseVolumeChunkShape), and
+   * `written(d)` is called once plane d is (its buffer may then be reused).
    */
-  appendPlanes(planes: readonly NumericArray[]): void {
+  appendPlanes(planes: readonly NumericArray[], written?: (d: number) => void): void {
     if (this.chunkRows !== 1) throw new Error("appendPlanes needs chunks of one sample");
     const row = this.complete;
     this.dataset.resize([row + 1, ...this.rowShape]);
     const spatial = this.rowShape.slice(0, -1).map((): [] => []);
-    for (let d = 0; d < planes.length; d++) this.dataset.write_slice([[row, row + 1], ...spatial, [d, d + 1]], planes[d]!);
+    for (let d = 0; d < planes.length; d++) {
+      this.dataset.write_slice([[row, row + 1], ...spatial, [d, d + 1]], planes[d]!);
+      written?.(d);
+    }
     this.complete += 1;
   }
 

@@ -600,13 +600,16 @@ export class NwbFile {
     this.appendTo(seriesName, timestamps, (r) => checkAppend(r.info, r.cursor, data, timestamps), (w, rows) => w.data.append(data, rows));
   }
 
-  /** Appends one volume of a volumetric series as its depth planes, each height × width; none is interleaved. */
-  appendVolume(seriesName: string, planes: readonly NumericArray[], timestamps?: ArrayLike<number>): void {
+  /**
+   * Appends one volume of a volumetric series as its depth planes, each height × width; none is interleaved.
+   * `planeWritten(d)` is called as soon as plane d is written.
+   */
+  appendVolume(seriesName: string, planes: readonly NumericArray[], timestamps?: ArrayLike<number>, planeWritten?: (d: number) => void): void {
     this.appendTo(
       seriesName,
       timestamps,
       (r) => (checkPlanes(r.info, r.cursor, planes, timestamps), 1),
-      (w) => w.data.appendPlanes(planes),
+      (w) => w.data.appendPlanes(planes, planeWritten),
     );
   }
 

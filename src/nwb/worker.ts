@@ -83,10 +83,14 @@ function resolve(samples: Samples): NumericArray {
   return FrameSlots.of(samples)!.view(samples, ELEMENT_TYPES[samples.type].array as never);
 }
 
+function releaseSlot(samples: Samples): void {
+  if (!ArrayBuffer.isView(samples)) FrameSlots.of(samples)?.release(samples);
+}
+
 /** Frees the frame slots of an append, written or not: the main thread forgets them once they are sent. */
 function releaseSlots(req: Request): void {
   const samples = req.op === "append" ? [req.data] : req.op === "appendPlanes" ? req.planes : [];
-  for (const s of samples) if (!ArrayBuffer.isView(s)) FrameSlots.of(s)?.release(s);
+  for (const s of samples) releaseSlot(s);
 }
 
 /** The error of a request that found the file gone while it waited (a failure meanwhile is answered as that failure). */
@@ -171,7 +175,8 @@ function run(req: Request): unknown {
       return wrote(req.received);
     case "appendPlanes":
       dirty = true;
-      file.appendVolume(req.series, req.planes.map(resolve), req.timestamps);
+      // Each plane's slot is freed as soon as the plane is written: the next volume's planes need them.
+      file.appendVolume(req.series, req.planes.map(resolve), req.timestamps, (d) => releaseSlot(req.planes[d]!));
       return wrote(req.received);
     case "slots":
       FrameSlots.attach(req.handle);

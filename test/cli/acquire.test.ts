@@ -70,6 +70,12 @@ describe("rigd acquire on the simulated two-photon rig", { timeout: 60_000 }, ()
     }
     expect(Object.keys(summary)).toEqual(["summary"]);
     expect(summary.summary).toMatchObject({ out, status: { state: "closed" } });
+    // Every frame timed from its arrival to written and to durable (fsynced): the first comes no later than the second.
+    const { written, durable } = summary.summary.status.latency_ms;
+    for (const p of [written, durable]) expect(p).toEqual({ p50: expect.any(Number), p99: expect.any(Number), max: expect.any(Number) });
+    expect(written.p50).toBeLessThanOrEqual(durable.p50);
+    expect(written.max).toBeLessThanOrEqual(durable.max);
+    expect(summary.summary.line).toMatch(/; arrival to durable p50 \d+ ms, p99 \d+ ms$/);
 
     const series = await seriesIn(out);
     for (const name of SERIES) {

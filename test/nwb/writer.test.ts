@@ -92,6 +92,18 @@ describe("growing series", () => {
     );
     await expect(w.appendVolume(v, [plane(8, 0), plane(8, 1)])).rejects.toThrow("Volumes: expected 3 planes per volume, got 2");
     await expect(w.appendVolume(v, [plane(8, 0), plane(8, 1), new Uint16Array(21)])).rejects.toThrow("Volumes: expected uint16 samples of 4×5, got 21 values");
+    // Planes in shared frame slots: the worker writes each in place and frees its slot.
+    const slots = FrameSlots.create(40, 0, 3);
+    const planesInSlots = [0, 1, 2].map((d) => {
+      const view = slots.view(slots.acquire(40)!, Uint16Array, true);
+      view.set(plane(9, d));
+      return view;
+    });
+    expect(slots.acquire(40)).toBeUndefined();
+    await w.appendVolume(v, planesInSlots);
+    await w.checkpoint();
+    expect([0, 1, 2].map(() => slots.acquire(40)?.slot)).toEqual([0, 1, 2]);
+    slots.detach();
     await w.addContainer({ neurodata_type: "MultiPlaneMicroscopyContainer" });
     for (const p of [0, 1]) {
       const s = await w.createPlanarSeries(planar(`Plane${p}`, { container: "MultiPlaneMicroscopyContainer", clock: { starting_time: p * 0.01, rate: 15 } }));
@@ -100,10 +112,14 @@ describe("growing series", () => {
     await w.close();
     const f = await openRead(path);
     const data = dataset(f, "acquisition/Volumes/data");
-    expect(data.shape).toEqual([8, 4, 5, 3]);
+    expect(data.shape).toEqual([9, 4, 5, 3]);
     // One sample and one depth plane per chunk: a plane fills whole chunks as it arrives.
     expect(data.metadata.chunks).toEqual([1, 4, 5, 1]);
-    expect(Array.from(data.value as Uint16Array)).toEqual([...Array.from({ length: 7 }, (_, i) => Array.from(volume(i))).flat(), ...Array.from({ length: 60 }, (_, k) => plane(7, 0)[Math.floor(k / 3)]!)]);
+    expect(Array.from(data.value as Uint16Array)).toEqual([
+      ...Array.from({ length: 7 }, (_, i) => Array.from(volume(i))).flat(),
+      ...Array.from({ length: 60 }, (_, k) => plane(7, 0)[Math.floor(k / 3)]!),
+      ...Array.from(volume(9)),
+    ]);
     expect(data.slice([[5, 6], [3, 4], [2, 3], [1, 2]])).toEqual(new Uint16Array([5132]));
     expect(f.get_link("/acquisition/MultiPlaneMicroscopyContainer/Plane0/Rig")).toBe("/acquisition/Volumes/Rig");
     expect(f.get_link("/acquisition/MultiPlaneMicroscopyContainer/Plane1/Green")).toBe("/acquisition/Volumes/Green");
