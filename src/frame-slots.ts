@@ -28,6 +28,7 @@ export interface SlotRef {
 
 type ViewType<T> = { new (buffer: SharedArrayBuffer, byteOffset: number, length: number): T; readonly BYTES_PER_ELEMENT: number };
 
+const MAX_SLOTS = 1024;
 const attached = new Map<string, FrameSlots>();
 const tags = new WeakMap<object, SlotRef>();
 let nextId = 0;
@@ -50,7 +51,8 @@ export class FrameSlots {
    * slots are first used, and the lowest free slot is always taken, so what is touched is what is in flight.
    */
   static create(slotBytes: number, budgetBytes: number, minSlots: number): FrameSlots {
-    const count = Math.max(minSlots, Math.floor(budgetBytes / slotBytes));
+    // At most MAX_SLOTS, however small the frames: acquire() looks through them in turn.
+    const count = Math.max(minSlots, Math.min(MAX_SLOTS, Math.floor(budgetBytes / slotBytes)));
     const handle = { id: `${process.pid}.${nextId++}`, data: new SharedArrayBuffer(count * slotBytes), states: new SharedArrayBuffer(4 * (count + 1)), slotBytes };
     return FrameSlots.attach(handle);
   }

@@ -45,7 +45,11 @@ export interface Frame {
   /** [height, width]; `data` is row-major, x fastest. */
   shape: readonly [number, number];
   dtype: FrameDtype;
-  /** The pixels, in a buffer of their own (from the frame buffer pool: it can be transferred to a worker). */
+  /**
+   * The pixels. A source may deliver them in a shared frame slot (frame-slots.ts), which other threads read in
+   * place: a consumer that drops a frame calls releaseFrame(data) (the NWB writer frees what it writes), or the
+   * slot waits for the garbage collector, and a source whose slots are all in use stops receiving.
+   */
   data: FrameData;
   /** When the frame was received, in ms since the epoch with sub-ms resolution (performance.timeOrigin + performance.now()). */
   received_time: number;

@@ -19,11 +19,8 @@ const MAX_SIDE = 65536;
 /** Messages to the receiving thread (zmq-receiver.ts). */
 export type ToReceiver =
   // inFlight: frames the thread may have handed over that the main thread has not taken yet.
-  | { op: "bind"; spec: FrameSpec & { address: string }; receiveHighWaterMark: number; maxMessageSize: number; inFlight: number; slots: SlotsHandle }
-  // The main thread took a frame.
-  | { op: "took" }
-  | { op: "hold" }
-  | { op: "resume" }
+  // control: Int32 [held (1 while the main thread holds the source), frames the main thread has taken].
+  | { op: "bind"; spec: FrameSpec & { address: string }; receiveHighWaterMark: number; maxMessageSize: number; inFlight: number; slots: SlotsHandle; control: SharedArrayBuffer }
   | { op: "close" };
 
 /** Messages from the receiving thread; a frame's pixels are in its slot (frame-slots.ts). */
@@ -214,6 +211,8 @@ export class ZmqFrameSource implements FrameSource {
   private readonly holds = new Set<Promise<unknown>>();
   private receiver: Worker | undefined;
   private slots: FrameSlots | undefined;
+  /** Shared with the receiving thread, so that holding and taking frames cost no message: see ToReceiver. */
+  private readonly control = new Int32Array(new SharedArrayBuffer(8));
   private bound: string | undefined;
   private closed: Promise<void> | undefined;
 
@@ -252,8 +251,9 @@ export class ZmqFrameSource implements FrameSource {
     // 8 planes more (the writer frees each plane as it writes it). What is touched stays resident: RSS.
     const volume = this.options.channel_count * (this.options.plane_count + (this.options.flyback_planes ?? 0));
     const slots = FrameSlots.create(this.frameBytes, 192 * 2 ** 20, volume + 8);
-    // Two may wait between the threads, one taken while the next is read; then the reading stops, so the producer is told.
-    receiver.postMessage({ op: "bind", spec: { ...spec, address }, receiveHighWaterMark: queued, maxMessageSize: this.partLimit, inFlight: 2, slots: slots.handle } satisfies ToReceiver);
+    // Two frames may wait between the threads, one taken while the next is read; then the reading stops, so the
+    // producer is told. Few, so that hold() stops the reading within a frame or two.
+    receiver.postMessage({ op: "bind", spec: { ...spec, address }, receiveHighWaterMark: queued, maxMessageSize: this.partLimit, inFlight: 2, slots: slots.handle, control: this.control.buffer as SharedArrayBuffer } satisfies ToReceiver);
     const first = await answer.catch((e: Error) => ({ kind: "bind-failed" as const, message: e.message }));
     if (first.kind !== "bound") {
       await exited;
@@ -268,11 +268,13 @@ export class ZmqFrameSource implements FrameSource {
   }
 
   hold(work: Promise<unknown>): void {
-    if (this.holds.size === 0) this.send({ op: "hold" });
+    if (this.holds.size === 0) Atomics.store(this.control, 0, 1);
     this.holds.add(work);
     const done = () => {
       this.holds.delete(work);
-      if (this.holds.size === 0) this.send({ op: "resume" });
+      if (this.holds.size > 0) return;
+      Atomics.store(this.control, 0, 0);
+      Atomics.notify(this.control, 0);
     };
     work.then(done, done);
   }
@@ -309,7 +311,8 @@ export class ZmqFrameSource implements FrameSource {
       this.tally.frames++;
       this.frames.next(frame);
     }
-    this.send({ op: "took" });
+    Atomics.add(this.control, 1, 1);
+    Atomics.notify(this.control, 1);
   }
 
   private updateScanner(state: ScannerState): void {

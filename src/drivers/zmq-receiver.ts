@@ -16,18 +16,11 @@ const post = (message: FromReceiver, transfer: ArrayBuffer[] = []) => port.postM
 let socket: Pull | undefined;
 let slots: FrameSlots;
 let running: Promise<unknown> | undefined;
-/** The main thread holds the source (see ZmqFrameSource.hold). */
-let held = false;
 let closing = false;
-/** Frames handed over and not yet taken, and how many may be. */
-let inFlight = 0;
+/** [held, frames taken] as the main thread keeps them (see ToReceiver), and frames handed over, as this thread counts. */
+let control: Int32Array;
+let posted = 0;
 let maxInFlight = 4;
-/** Wakes the reading, paused while held or while too many frames are in flight. */
-let wake: (() => void) | undefined;
-const nudge = () => {
-  wake?.();
-  wake = undefined;
-};
 
 port.on("message", async (m: ToReceiver) => {
   switch (m.op) {
@@ -43,25 +36,16 @@ port.on("message", async (m: ToReceiver) => {
       }
       socket = s;
       maxInFlight = m.inFlight;
+      control = new Int32Array(m.control);
       slots = FrameSlots.attach(m.slots);
       post({ kind: "bound", endpoint: s.lastEndpoint ?? m.spec.address });
       running = Promise.all([receive(s, m.spec), watch(s)]).catch((e: Error) => post({ kind: "stopped", message: e.message }));
       return;
     }
-    case "took":
-      inFlight--;
-      return nudge();
-    case "hold":
-      held = true;
-      return;
-    case "resume":
-      held = false;
-      return nudge();
     case "close":
       // The socket is closed before the thread ends: zeromq.js aborts the process when a thread ends with one open.
       closing = true;
       socket?.close();
-      nudge();
       await running;
       post({ kind: "closed" });
       port.close();
@@ -85,9 +69,22 @@ async function receive(s: Pull, spec: Extract<ToReceiver, { op: "bind" }>["spec"
         slots.view(slot, Uint8Array).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       }
       post({ kind: "frame", frame, slot, ...(decoded.scanner ? { scanner: decoded.scanner } : {}) });
-      inFlight++;
+      posted = (posted + 1) | 0; // int32, as the shared count it is compared with: both wrap alike
     }
-    while ((held || inFlight >= maxInFlight) && !closing) await new Promise<void>((resolve) => (wake = resolve));
+    await whileHeldOrFull();
+  }
+}
+
+/** Waits while the main thread holds the source or has not taken maxInFlight of the frames handed over. */
+async function whileHeldOrFull(): Promise<void> {
+  for (;;) {
+    if (closing) return;
+    if (Atomics.load(control, 0) === 1) await Atomics.waitAsync(control, 0, 1, 100).value;
+    else {
+      const taken = Atomics.load(control, 1);
+      if (((posted - taken) | 0) < maxInFlight) return;
+      await Atomics.waitAsync(control, 1, taken, 100).value;
+    }
   }
 }
 

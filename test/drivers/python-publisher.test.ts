@@ -4,6 +4,7 @@ import { execFile } from "node:child_process";
 import { crc32 } from "node:zlib";
 import { afterEach, expect, it } from "vitest";
 import { ZmqFrameSource } from "../../src/drivers/zmq-frames.js";
+import { releaseFrame } from "../../src/frame-slots.js";
 
 const PYTHON = "/usr/bin/python3";
 let source: ZmqFrameSource | undefined;
@@ -25,7 +26,10 @@ it("receives the Python publisher's frames intact, pixel for pixel", async () =>
   const [height, width] = [48, 80];
   source = new ZmqFrameSource({ address: "tcp://127.0.0.1:*", frame_shape: [height, width], data_type: "uint16", channel_count: 2, plane_count: 1 });
   const received = new Map<string, number>();
-  source.frames$.subscribe((f) => received.set(`${f.counter} ${f.channel}`, crc32(f.data)));
+  source.frames$.subscribe((f) => {
+    received.set(`${f.counter} ${f.channel}`, crc32(f.data));
+    releaseFrame(f.data); // checked, not kept: its slot is free for the next frame
+  });
   await source.connect();
 
   const args = ["--address", source.endpoint!, "--frames", "150", "--channels", "2", "--height", String(height), "--width", String(width), "--rate", "300"];

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ZmqFrameSource } from "../../src/drivers/zmq-frames.js";
 import { type Conditions, NOMINAL, SyntheticSample } from "../../simulators/sample.js";
 import { ScannerSimulator } from "../../simulators/zmq-scanner.js";
+import { releaseFrame } from "../../src/frame-slots.js";
 
 const mean = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0) / a.length;
 
@@ -86,7 +87,10 @@ describe("through the scanner simulator", () => {
   it("darkens the frames after the laser's shutter closes, and after the PMT's gain goes to zero", async () => {
     source = new ZmqFrameSource({ address: "tcp://127.0.0.1:*", frame_shape: [64, 64], data_type: "uint16", channel_count: 1, plane_count: 1 });
     const frames: { counter: number; mean: number }[] = [];
-    source.frames$.subscribe((f) => frames.push({ counter: f.counter, mean: mean(f.data) }));
+    source.frames$.subscribe((f) => {
+      frames.push({ counter: f.counter, mean: mean(f.data) });
+      releaseFrame(f.data);
+    });
     await source.connect();
     // Plain objects with the fields the laser and PMT simulators expose, read at every frame.
     const laser = { shutterOpen: true, powerW: 1.5, wavelengthNm: 920 };

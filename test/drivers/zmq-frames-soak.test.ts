@@ -11,6 +11,7 @@ import { afterEach, expect, it } from "vitest";
 import { type Loss, recordGaps, routeKey, tagAndTime } from "../../src/acquisition/stages.js";
 import { ZmqFrameSource } from "../../src/drivers/zmq-frames.js";
 import type { ScanSummary } from "../../simulators/zmq-scanner.js";
+import { releaseFrame } from "../../src/frame-slots.js";
 
 const CHANNELS = 2;
 const PLANES = 2;
@@ -32,6 +33,7 @@ it("receives 10 000 frames from a simulator process, or accounts for them as gap
   source.frames$.pipe(tagAndTime("scan", routes, Date.now(), "hardware", () => undefined, () => undefined, lose, () => undefined), recordGaps(lose)).subscribe((t) => {
     const stream = accounted.get(t.series) ?? { received: 0, missing: 0, last: -1 };
     accounted.set(t.series, { received: stream.received + 1, missing: stream.missing + t.missing_before, last: t.frame.counter });
+    releaseFrame(t.frame.data); // counted, not kept: its slot is free for the next frame
   });
   let events = 0;
   source.events$.subscribe(() => events++);
