@@ -2,7 +2,7 @@
 // so that a disk or a machine that changes speed mid-run affects all three alike:
 //  - raw: the same bytes with fs.writeSync and an fsync every second (rigd's checkpoint cadence);
 //  - h5py: Debian's python3-h5py appending the same frames, one sample per chunk, flush + fsync every second;
-//  - rigd: NwbWriter (h5wasm in its worker), frames arriving one per event-loop turn in pooled buffers as the
+//  - rigd: NwbWriter (h5wasm in its worker), frames arriving one per event-loop turn in frame slots as the
 //    ZeroMQ driver hands them over, each with its arrival time for the latency figures.
 // Shapes: 512² frames (2P), 2048² frames (a camera), 2048² × 16-plane volumes (light sheet); and a 2P series
 // with gzip, for its compression ratio and rate beside the 2P acquisition rate.
@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { frameBuffers } from "../src/buffer-pool.js";
+import { FrameSlots } from "../src/frame-slots.js";
 import { NwbWriter, type Percentiles } from "../src/nwb/index.js";
 
 const { values: args } = parseArgs({
@@ -123,6 +123,7 @@ function h5py(shape: Shape, path: string): Run | string {
 
 async function rigd(shape: Shape, frames: Uint16Array[], path: string): Promise<Run> {
   const { size, depths } = shape;
+  const slots = FrameSlots.forSource(size * size * 2, depths);
   let latency: Run["latency"];
   const w = await NwbWriter.create(path, { session_description: "Writer benchmark.", session_start_time: "2026-11-23T09:00:00Z" }, { overwrite: true });
   const run = await watched(async () => {
@@ -138,9 +139,12 @@ async function rigd(shape: Shape, frames: Uint16Array[], path: string): Promise<
       clock: { timestamps: true as const },
       ...(shape.gzip ? { storage: { gzipLevel: shape.gzip } } : {}),
     };
-    // A frame as the driver hands it over: copied out of ZeroMQ's buffer into a pooled one, stamped on arrival.
-    const arrive = (i: number) => {
-      const f = new Uint16Array(frameBuffers.take(size * size * 2));
+    // A frame as the ZeroMQ driver hands it over: copied into a frame slot, waiting while all are in use, and
+    // stamped on arrival.
+    const arrive = async (i: number) => {
+      let slot;
+      while (!(slot = slots.acquire(size * size * 2))) await slots.freed(100);
+      const f = slots.view(slot, Uint16Array, true);
       f.set(frames[i % frames.length]!);
       return f;
     };
@@ -151,7 +155,7 @@ async function rigd(shape: Shape, frames: Uint16Array[], path: string): Promise<
       const s = await w.createPlanarSeries({ ...series, name: "PlanarMicroscopySeries", frame_shape: [size, size], imaging_space: "Plane" });
       for (let i = 0; i < shape.planes; i++) {
         await new Promise(setImmediate);
-        await w.append(s, arrive(i), [i / 30.9 + (i % 7) * 1e-5], now());
+        await w.append(s, await arrive(i), [i / 30.9 + (i % 7) * 1e-5], now());
       }
     } else {
       await w.addImagingSpace({ neurodata_type: "VolumetricImagingSpace", name: "Volume", description: "Imaged volume.", dimensions_in_voxels: [size, size, depths], illumination_pattern: pattern });
@@ -160,7 +164,7 @@ async function rigd(shape: Shape, frames: Uint16Array[], path: string): Promise<
         const planes: Uint16Array[] = [];
         for (let d = 0; d < depths; d++) {
           await new Promise(setImmediate);
-          planes.push(arrive(v * depths + d));
+          planes.push(await arrive(v * depths + d));
         }
         await w.appendVolume(s, planes, v / 6.25 + (v % 7) * 1e-5, now());
       }
@@ -168,7 +172,7 @@ async function rigd(shape: Shape, frames: Uint16Array[], path: string): Promise<
     await w.close();
     latency = w.latency;
   });
-  frameBuffers.clear();
+  slots.detach();
   return { ...run, fileMB: statSync(path).size / 1e6, latency };
 }
 

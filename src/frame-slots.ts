@@ -9,6 +9,8 @@
 // Whoever ends a frame's life releases it: the writer once it is written, the pipeline when it drops it;
 // a view the main thread lets go of without either is released when the garbage collector takes it.
 
+import { threadId } from "node:worker_threads";
+
 /** What a thread needs to attach to a set of slots. */
 export interface SlotsHandle {
   id: string;
@@ -31,11 +33,8 @@ type ViewType<T> = { new (buffer: SharedArrayBuffer, byteOffset: number, length:
 const MAX_SLOTS = 1024;
 const attached = new Map<string, FrameSlots>();
 const tags = new WeakMap<object, SlotRef>();
-let nextId = 0;
-let collected = 0;
-const finalizer = new FinalizationRegistry<SlotRef>((ref) => {
-  if (attached.get(ref.slots)?.release(ref)) collected++;
-});
+let nextId = 0; // with the pid and thread id: ids are unique across threads
+const finalizer = new FinalizationRegistry<SlotRef>((ref) => attached.get(ref.slots)?.release(ref));
 
 export class FrameSlots {
   readonly count: number;
@@ -53,8 +52,17 @@ export class FrameSlots {
   static create(slotBytes: number, budgetBytes: number, minSlots: number): FrameSlots {
     // At most MAX_SLOTS, however small the frames: acquire() looks through them in turn.
     const count = Math.max(minSlots, Math.min(MAX_SLOTS, Math.floor(budgetBytes / slotBytes)));
-    const handle = { id: `${process.pid}.${nextId++}`, data: new SharedArrayBuffer(count * slotBytes), states: new SharedArrayBuffer(4 * (count + 1)), slotBytes };
+    const handle = { id: `${process.pid}.${threadId}.${nextId++}`, data: new SharedArrayBuffer(count * slotBytes), states: new SharedArrayBuffer(4 * (count + 1)), slotBytes };
     return FrameSlots.attach(handle);
+  }
+
+  /**
+   * Slots for a frame source's frames of `frameBytes`: 192 MiB, and at least one volume of
+   * `framesPerVolume` (every channel's planes, flyback included) and 8 frames more, since the writer frees
+   * each plane as it writes it. What is touched stays resident: this bounds rigd's RSS.
+   */
+  static forSource(frameBytes: number, framesPerVolume: number): FrameSlots {
+    return FrameSlots.create(frameBytes, 192 * 2 ** 20, framesPerVolume + 8);
   }
 
   /** The slots of `handle` in this thread (the same object each time). */
@@ -124,9 +132,4 @@ export function slotOf(view: ArrayBufferView): SlotRef | undefined {
 export function releaseFrame(view: ArrayBufferView): void {
   const ref = tags.get(view);
   if (ref) FrameSlots.of(ref)?.release(ref);
-}
-
-/** Slots this thread freed because a view was collected without being released: a pipeline path that forgot to. */
-export function slotsCollected(): number {
-  return collected;
 }

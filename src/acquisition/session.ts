@@ -3,7 +3,6 @@
 // record. Lifecycle: idle → recording → stopping → closed. After a normal stop the file is complete;
 // after a crash the writer's last checkpoint holds.
 import { existsSync, statSync } from "node:fs";
-import { frameBuffers } from "../buffer-pool.js";
 import { releaseFrame } from "../frame-slots.js";
 import { type Observable, type Subscription, Subject, map, merge, takeUntil, tap } from "rxjs";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
@@ -343,7 +342,6 @@ export class Session {
       return report;
     } finally {
       this.stateValue = "closed";
-      frameBuffers.clear();
     }
   }
 

@@ -6,7 +6,6 @@
 // reaches the producer, where the hardware is. The socket lives in a thread of its own (zmq-receiver.ts).
 import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
-import { frameBuffers } from "../buffer-pool.js";
 import { FrameSlots, releaseFrame, type SlotRef, type SlotsHandle } from "../frame-slots.js";
 import { startWorker } from "../threads.js";
 import type { DeviceEvent, Stamped } from "./device.js";
@@ -45,11 +44,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** Where a good frame's pixels are copied: a typed array of `length` pixels of `Type`, to be filled with them. */
 export type PixelPlace = (Type: FrameArrayType, length: number) => FrameData;
 
-/** A buffer of its own from the frame buffer pool (transferable to a worker). */
-const pooled: PixelPlace = (Type, length) => new Type(frameBuffers.take(length * Type.BYTES_PER_ELEMENT), 0, length);
+/** A buffer of its own. */
+const own: PixelPlace = (Type, length) => new Type(length);
 
 /** Checks one message against protocol v1 and the source's spec; a good one becomes a Frame, its pixels copied to `place`. */
-export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec, place: PixelPlace = pooled): Decoded {
+export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec, place: PixelPlace = own): Decoded {
   if (parts.length !== 2) return reject("parts", `expected 2 parts (header, pixels), got ${parts.length}`);
   const [head, payload] = parts as [Buffer, Buffer];
   if (head.length > HEADER_LIMIT_BYTES) return reject("header", `the header is ${head.length} bytes, more than ${HEADER_LIMIT_BYTES}`);
@@ -247,10 +246,8 @@ export class ZmqFrameSource implements FrameSource {
     });
     // Counted in messages: each as its pixels plus the most a header may take, so tiny frames cannot queue millions.
     const queued = Math.max(4, Math.floor((this.options.queueBytes ?? 16 * 2 ** 20) / (this.frameBytes + HEADER_LIMIT_BYTES)));
-    // Frames in rigd, from the receiving thread to the file: 192 MiB, and at least a volume of every channel and
-    // 8 planes more (the writer frees each plane as it writes it). What is touched stays resident: RSS.
-    const volume = this.options.channel_count * (this.options.plane_count + (this.options.flyback_planes ?? 0));
-    const slots = FrameSlots.create(this.frameBytes, 192 * 2 ** 20, volume + 8);
+    // Frames in rigd, from the receiving thread to the file.
+    const slots = FrameSlots.forSource(this.frameBytes, this.options.channel_count * (this.options.plane_count + (this.options.flyback_planes ?? 0)));
     // Two frames may wait between the threads, one taken while the next is read; then the reading stops, so the
     // producer is told. Few, so that hold() stops the reading within a frame or two.
     receiver.postMessage({ op: "bind", spec: { ...spec, address }, receiveHighWaterMark: queued, maxMessageSize: this.partLimit, inFlight: 2, slots: slots.handle, control: this.control.buffer as SharedArrayBuffer } satisfies ToReceiver);

@@ -53,21 +53,18 @@ port.on("message", async (m: ToReceiver) => {
 });
 
 async function receive(s: Pull, spec: Extract<ToReceiver, { op: "bind" }>["spec"]): Promise<void> {
+  const frameBytes = slots.handle.slotBytes; // slots are one frame of this source each
   for await (const parts of s) {
+    // A slot first: while every slot is in use, this message waits and nothing more is read.
     let slot: SlotRef | undefined;
-    const decoded = decodeFrame(parts, spec, (Type, length) => {
-      slot = slots.acquire(length * Type.BYTES_PER_ELEMENT);
-      // Every slot in use: this frame takes its own buffer, and reading stops until one is free (below).
-      return slot ? slots.view(slot, Type) : new Type(length);
-    });
-    if ("reason" in decoded) post({ kind: "rejected", reason: decoded.reason, message: decoded.message });
-    else {
-      const { data, ...frame } = decoded.frame;
-      if (!slot) {
-        while (!(slot = slots.acquire(data.byteLength)) && !closing) await slots.freed(100);
-        if (!slot) return;
-        slots.view(slot, Uint8Array).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      }
+    while (!(slot = slots.acquire(frameBytes)) && !closing) await slots.freed(100);
+    if (!slot) return;
+    const decoded = decodeFrame(parts, spec, (Type) => slots.view(slot!, Type));
+    if ("reason" in decoded) {
+      slots.release(slot);
+      post({ kind: "rejected", reason: decoded.reason, message: decoded.message });
+    } else {
+      const { data: _inTheSlot, ...frame } = decoded.frame;
       post({ kind: "frame", frame, slot, ...(decoded.scanner ? { scanner: decoded.scanner } : {}) });
       posted = (posted + 1) | 0; // int32, as the shared count it is compared with: both wrap alike
     }

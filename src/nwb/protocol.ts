@@ -40,8 +40,7 @@ export type Samples = NumericArray | (SlotRef & { type: ElementType });
 
 export type Response =
   // After a failed write every request is answered with an error carrying that failure.
-  // recycled: an append's buffers, transferred back once written, for the main thread to reuse (buffer-pool.ts).
-  | { kind: "result"; id: number; value?: unknown; error?: { name: string; message: string; failure?: WriteFailure }; recycled?: ArrayBuffer[] }
+  | { kind: "result"; id: number; value?: unknown; error?: { name: string; message: string; failure?: WriteFailure } }
   | { kind: "checkpoint"; report: CheckpointReport; latency: Latency }
   // Sent once, as soon as a write fails (the file is already cut back to its last checkpoint and closed).
   | { kind: "failed"; failure: WriteFailure };

@@ -87,10 +87,10 @@ function releaseSlot(samples: Samples): void {
   if (!ArrayBuffer.isView(samples)) FrameSlots.of(samples)?.release(samples);
 }
 
-/** Frees the frame slots of an append, written or not: the main thread forgets them once they are sent. */
+/** Frees the frame slots of a request's samples, written or not: the main thread forgets them once they are sent. */
 function releaseSlots(req: Request): void {
-  const samples = req.op === "append" ? [req.data] : req.op === "appendPlanes" ? req.planes : [];
-  for (const s of samples) releaseSlot(s);
+  if (req.op === "append") releaseSlot(req.data);
+  else if (req.op === "appendPlanes") req.planes.forEach(releaseSlot);
 }
 
 /** The error of a request that found the file gone while it waited (a failure meanwhile is answered as that failure). */
@@ -217,15 +217,11 @@ port.on("message", async (req: Request) => {
     return;
   }
   try {
-    const value = await run(req);
-    releaseSlots(req);
-    // What an append kept is in HDF5 or a chunk's staging now: its buffers go back for reuse.
-    const samples = req.op === "append" ? [req.data] : req.op === "appendPlanes" ? req.planes : [];
-    const recycled = samples.filter((s): s is NumericArray => ArrayBuffer.isView(s)).map((s) => s.buffer as ArrayBuffer);
-    port.postMessage({ kind: "result", id: req.id, value, ...(recycled.length ? { recycled } : {}) } satisfies Response, recycled);
+    port.postMessage({ kind: "result", id: req.id, value: await run(req) } satisfies Response);
   } catch (e) {
-    releaseSlots(req);
     port.postMessage({ kind: "result", id: req.id, error: answer(req, e) } satisfies Response);
+  } finally {
+    releaseSlots(req);
   }
   checkpointIfDue();
 });

@@ -10,7 +10,6 @@ import type { WriteFailure } from "./failure.js";
 import type * as M from "./model.js";
 import type { CheckpointReport, OpenOptions } from "./nwb-file.js";
 import type { FileMethod, FileMethods, Latency, Request, Response, Samples } from "./protocol.js";
-import { frameBuffers } from "../buffer-pool.js";
 import { FrameSlots, slotOf } from "../frame-slots.js";
 import { startWorker } from "../threads.js";
 
@@ -123,9 +122,9 @@ export class NwbWriter {
   }
 
   /**
-   * Appends samples to a series: validated here, then handed to the worker. A typed array that owns
-   * its whole buffer is transferred (it is detached afterwards; once written, the buffer goes to the
-   * frame buffer pool); a view into a larger buffer is copied. `received` is when the samples arrived
+   * Appends samples to a series: validated here, then handed to the worker. An array in a frame slot
+   * (frame-slots.ts) is sent as its slot; one that owns its whole buffer is transferred (it is detached
+   * afterwards); a view into a larger buffer is copied. `received` is when the samples arrived
    * (ms since the epoch, performance.timeOrigin + performance.now()), for `latency`.
    * Resolves when the queue has room, not when the data is on disk: checkpoint() is that.
    */
@@ -219,7 +218,7 @@ export class NwbWriter {
       }
       const owned = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer && !sent.has(a.buffer);
       sent.add(a.buffer);
-      return owned ? a : copyInto(frameBuffers.take(a.byteLength), a);
+      return owned ? a : (a.slice() as NumericArray);
     });
   }
 
@@ -274,7 +273,6 @@ export class NwbWriter {
       this.fail(new NwbWriteFailure(msg.failure));
       return;
     }
-    for (const buffer of msg.recycled ?? []) frameBuffers.give(buffer);
     const p = this.pending.get(msg.id);
     if (!p) return;
     this.pending.delete(msg.id);
@@ -316,12 +314,6 @@ export class NwbWriter {
     if (this.failure) throw this.failure;
     if (this.closing) throw new NwbWriterError(`${this.path} is closing`);
   }
-}
-
-function copyInto(buffer: ArrayBuffer, a: NumericArray): NumericArray {
-  const copy = new (a.constructor as new (b: ArrayBuffer) => NumericArray)(buffer);
-  (copy as Uint8Array).set(a as Uint8Array);
-  return copy;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

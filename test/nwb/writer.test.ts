@@ -2,7 +2,6 @@
 import { describe, expect, it } from "vitest";
 import { NwbInputError, NwbWriter, imageToPixel, pixelToImage, voxelToVolume, volumeToVoxel, getFOVSize } from "../../src/nwb/index.js";
 import { attr, dataset, openRead, tempPath } from "./h5read.js";
-import { BufferPool, frameBuffers } from "../../src/buffer-pool.js";
 import { FrameSlots, releaseFrame, slotOf } from "../../src/frame-slots.js";
 
 const session = { session_description: "Writer test session.", session_start_time: "2026-11-23T09:00:00+01:00" };
@@ -233,34 +232,28 @@ describe("memory and transfer", () => {
   });
 });
 
-describe("buffers and latency", () => {
-  it("gives each append's buffer back to the frame buffer pool once written, and times every sample from arrival to written and durable", async () => {
-    const path = tempPath("pool.nwb");
+describe("frame memory and latency", () => {
+  it("transfers each frame to the worker, and times every sample from arrival to written and durable", async () => {
+    const path = tempPath("latency.nwb");
     const w = await rigWriter(path);
     await w.addImagingSpace({ neurodata_type: "PlanarImagingSpace", name: "Big", description: "p", illumination_pattern: { neurodata_type: "LineScan", description: "l" } });
     const s = await w.createPlanarSeries({ ...planar("Series"), frame_shape: [128, 256], imaging_space: "Big", clock: { timestamps: true } });
-    frameBuffers.clear();
     const t0 = performance.timeOrigin + performance.now();
     const sent: ArrayBuffer[] = [];
     for (let i = 0; i < 20; i++) {
-      const f = new Uint16Array(frameBuffers.take(128 * 256 * 2)).fill(i);
+      const f = new Uint16Array(128 * 256).fill(i);
       sent.push(f.buffer);
       await w.append(s, f, [i / 30], performance.timeOrigin + performance.now());
     }
     await w.checkpoint();
     const elapsed = performance.timeOrigin + performance.now() - t0;
-    // Transferred to the worker and back: the pool holds buffers again, and hands them out.
-    expect(frameBuffers.heldBytes).toBeGreaterThan(0);
-    expect(sent.every((b) => b.byteLength === 0)).toBe(true);
-    const reused = new Uint16Array(frameBuffers.take(128 * 256 * 2));
-    expect(reused.length).toBe(128 * 256);
+    expect(sent.every((b) => b.byteLength === 0)).toBe(true); // transferred, not copied
     const { latency } = w;
     expect(latency.samples).toBe(20);
     expect(latency.written!.p50).toBeGreaterThan(0);
     expect(latency.written!.p50).toBeLessThanOrEqual(latency.durable!.p50);
     expect(latency.durable!.max).toBeLessThanOrEqual(elapsed + 1);
     expect((await w.close()).samples["Series"]).toBe(20);
-    frameBuffers.clear();
   });
 
   it("writes frames that sit in shared slots where they are, and the worker frees each slot once written", async () => {
@@ -307,21 +300,6 @@ describe("buffers and latency", () => {
     slots.detach();
   });
 
-  it("the pool keeps at most its bound, no small buffers, and exactly the size asked for", () => {
-    const pool = new BufferPool(3 * 65536);
-    const a = pool.take(65536);
-    expect(a.byteLength).toBe(65536);
-    pool.give(a);
-    pool.give(new ArrayBuffer(1024)); // too small to keep
-    pool.give(new ArrayBuffer(131072));
-    pool.give(new ArrayBuffer(65536)); // over the bound: let go
-    expect(pool.heldBytes).toBe(3 * 65536);
-    expect(pool.take(65536)).toBe(a);
-    expect(pool.take(65536).byteLength).toBe(65536); // none left of that size: a new one
-    expect(pool.heldBytes).toBe(131072);
-    pool.clear();
-    expect(pool.heldBytes).toBe(0);
-  });
 });
 
 describe("bad input", () => {
