@@ -1,7 +1,7 @@
 // The device end of a serial line: a simulator reads commands and answers as the real device does.
 // Fault injection covers what a real line does: no answer, garbage, a slow answer, and the port
 // vanishing and coming back.
-import { ReadlineParser, SerialPort } from "serialport";
+import { RegexParser, SerialPort } from "serialport";
 import { PtyPair } from "./pty.js";
 
 export interface Faults {
@@ -17,15 +17,25 @@ export abstract class SerialSimulator {
   readonly faults: Faults = { silent: false, garbage: false, delayMs: 0 };
   readonly pty: PtyPair;
   private port: SerialPort | undefined;
+  /** Where one command ends and the next begins. */
+  private readonly commandEnds: RegExp;
 
   constructor(
-    /** Command terminator the device reads, e.g. "\n" or "\r". */
-    private readonly commandEnd: string,
+    /**
+     * Command terminator the device reads, e.g. "\n" or "\r", or each it takes, e.g. ["\r", "\n"] for one that
+     * ends a command at a CR, an LF or both (the empty command between a CR and its LF is ignored).
+     */
+    commandEnd: string | readonly string[],
     /** Appended to every reply line, e.g. "\n" or "\r\n". */
     private readonly replyEnd: string,
     private readonly baudRate: number,
     name: string,
   ) {
+    const ends = typeof commandEnd === "string" ? [commandEnd] : [...commandEnd];
+    if (ends.length === 0 || ends.includes("")) throw new Error(`${name} simulator: a command end must be a non-empty string`);
+    // Longest first, so that "\r\n" is one end and not a "\r" followed by an empty command.
+    const alternatives = ends.sort((a, b) => b.length - a.length).map((end) => end.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    this.commandEnds = new RegExp(alternatives.join("|"));
     this.pty = new PtyPair(undefined, name);
   }
 
@@ -42,7 +52,7 @@ export abstract class SerialSimulator {
     const port = new SerialPort({ path: this.pty.devicePath, baudRate: this.baudRate, autoOpen: false });
     await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
     port.on("error", () => undefined); // the pty vanishing is the point of some tests
-    port.pipe(new ReadlineParser({ delimiter: this.commandEnd, encoding: "latin1" })).on("data", (line: string) => {
+    port.pipe(new RegexParser({ regex: this.commandEnds, encoding: "latin1" })).on("data", (line: string) => {
       void this.answer(port, line.replace(/\r$/, "").trim());
     });
     this.port = port;

@@ -27,11 +27,13 @@ export abstract class TunableLaserSimulator extends SerialSimulator {
   pumpOn = false;
   /** Where the laser was sent. */
   targetNm = 800;
+  /** Held in CW, mode-locking off (the Chameleon's alignment mode or SM=0, the Mai Tai's CONT:MLEN 0). */
+  continuousWave = false;
   private warmUpFrom: number | undefined;
   private tuning = { fromNm: 800, at: 0, ms: 0 };
   private shutter = { open: false, was: false, at: 0 };
 
-  constructor(commandEnd: string, replyEnd: string, baudRate: number, name: string, behaviour: Partial<TunableLaserBehaviour> & Pick<TunableLaserBehaviour, "range" | "peakW">) {
+  constructor(commandEnd: string | readonly string[], replyEnd: string, baudRate: number, name: string, behaviour: Partial<TunableLaserBehaviour> & Pick<TunableLaserBehaviour, "range" | "peakW">) {
     super(commandEnd, replyEnd, baudRate, name);
     this.behaviour = { ...DEFAULTS, ...behaviour };
   }
@@ -58,7 +60,7 @@ export abstract class TunableLaserSimulator extends SerialSimulator {
   }
 
   get modeLocked(): boolean {
-    return this.emission && !this.isTuning;
+    return this.emission && !this.isTuning && !this.continuousWave;
   }
 
   /** Output power as the laser's own meter reads it, before the shutter. */

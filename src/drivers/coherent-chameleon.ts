@@ -1,7 +1,8 @@
 // Coherent Chameleon Ti:Sapphire lasers (Ultra, Ultra II, Vision): 19200 8N1, CR/LF both ways. Every command gets
-// one reply line: the value for a query, an empty line for a setting, a line containing "Error" when refused.
-// From power-up the laser echoes each command and prints a "CHAMELEON>" prompt; configure() turns both off, and
-// until then (at connect, after a power cycle) every exchange copes with them: it skips the echo, strips the prompt.
+// one reply line: the value for a query, an empty line for a setting, " Command Error", " Query Error" or
+// " RANGE ERROR" when refused. From power-up the laser echoes each command's characters and prints a "CHAMELEON>"
+// prompt after each reply, so a reply line reads "CHAMELEON> ?L1"; configure() turns both off, and until then (at
+// connect, after a power cycle) every exchange copes with them: it strips the prompt, then the echo.
 import type { DeviceIdentity, Stamped } from "./device.js";
 import type { DriverProbe } from "./probe.js";
 import type { ExcitationSourceState } from "./excitation-source.js";
@@ -9,6 +10,13 @@ import type { LineTiming, SerialSettings } from "./serial-line.js";
 import { type ConfirmTiming, TunableLaser } from "./tunable-laser.js";
 
 const PROMPT = /^CHAMELEON>\s*/i;
+
+/** The reply in a line: without the prompt and the echo of `command` that may lead it, and without padding. */
+function replyTo(command: string, line: string): string {
+  const unprompted = line.replace(PROMPT, "");
+  return (unprompted.startsWith(command) ? unprompted.slice(command.length) : unprompted).trim();
+}
+
 /** ?F codes, from the Chameleon Ultra / Vision operator's manual's fault table; "&" joins several. */
 const FAULTS: Record<string, string> = {
   "1": "laser head interlock open",
@@ -34,7 +42,7 @@ export const CHAMELEON_PROBE: DriverProbe = {
   framing: { commandEnd: "\r\n", replyEnd: "\n" },
   query: "?SN",
   identify: (reply) => {
-    const serial = reply.replace(/^CHAMELEON>\s*/, ""); // the prompt a freshly powered laser still shows
+    const serial = replyTo("?SN", reply); // a freshly powered laser still prompts and echoes
     return /^[\w.-]+$/.test(serial) && !/error/i.test(serial) ? `Coherent Chameleon s/n ${serial}` : undefined;
   },
 };
@@ -129,15 +137,9 @@ export class CoherentChameleon extends TunableLaser {
     return this.ask(command, (reply) => reply === "");
   }
 
-  /** One command, one reply line: an echo of the command is skipped, a leading prompt stripped, an error thrown. */
+  /** One command, one reply line: a leading prompt and echo stripped, an error thrown. */
   private async ask(command: string, valid: (reply: string) => boolean): Promise<string> {
-    const unprompted = (line: string) => line.replace(PROMPT, "");
-    const reply = unprompted(
-      await this.line.query(command, {
-        skip: (line) => unprompted(line) === command,
-        valid: (line) => /error/i.test(line) || valid(unprompted(line)),
-      }),
-    );
+    const reply = replyTo(command, await this.line.query(command, { valid: (line) => /error/i.test(line) || valid(replyTo(command, line)) }));
     if (/error/i.test(reply)) throw new CommandRefused(`${this.line.label}: the laser refused '${command}': ${reply}`);
     return reply;
   }

@@ -26,11 +26,40 @@ export interface PhotodetectorController extends Device<PhotodetectorState> {
   resetTrip(): Setting;
 }
 
-/** Rejects a gain before anything is sent: an unknown channel, or a value outside the controller's range. */
-export function checkGain(controller: Pick<PhotodetectorController, "channels" | "gainUnit">, range: readonly [min: number, max: number], channel: string, gain: number): void {
+/** The gain control voltages a controller or PMT module takes, in the controller's gain unit. */
+export interface GainRange {
+  min: number;
+  max: number;
+  /** A value below `min` that is taken anyway and turns the gain off (0 V on PMT modules, as ThorImageLS sends it). */
+  off?: number;
+  /** Whose range it is, for messages, e.g. "H10721". */
+  of?: string;
+}
+
+/**
+ * Control-voltage ranges of the PMT modules the controllers drive, by the type name the controller reports
+ * (the PMT2100's SENS:DET:FUNC?): the gain limits Thorlabs' ThorImageLS (ThorPMT2100.cpp) sets on a PMT2100
+ * for each type. 0 V turns the gain down, as ThorImageLS sends it before switching a PMT off.
+ */
+export const PMT_GAIN_RANGES_V: Readonly<Record<string, GainRange>> = {
+  H10721: { min: 0.5, max: 1.1, off: 0 },
+  "H10770PA-40": { min: 0.5, max: 0.9, off: 0 },
+  "H11706P-40": { min: 0.5, max: 0.9, off: 0 },
+};
+
+/** The range for a PMT type (matched in any case), named after it, or undefined for a type not in the table. */
+export function pmtGainRange(type: string): GainRange | undefined {
+  const entry = Object.entries(PMT_GAIN_RANGES_V).find(([name]) => name.toUpperCase() === type.trim().toUpperCase());
+  return entry && { ...entry[1], of: entry[0] };
+}
+
+/** Rejects a gain before anything is sent: an unknown channel, or a value outside the range. */
+export function checkGain(controller: Pick<PhotodetectorController, "channels" | "gainUnit">, range: GainRange, channel: string, gain: number): void {
   if (!controller.channels.includes(channel)) throw new Error(`no channel '${channel}' (channels: ${controller.channels.join(", ")})`);
-  const [min, max] = range;
-  if (!(gain >= min && gain <= max)) throw new Error(`gain for channel ${channel} must be between ${min} and ${max} ${controller.gainUnit}, got ${gain}`);
+  if (gain === range.off || (gain >= range.min && gain <= range.max)) return;
+  const unit = controller.gainUnit;
+  const allowed = `${range.off === undefined ? "" : `${range.off} ${unit} (off) or `}between ${range.min} and ${range.max} ${unit}${range.of ? ` (${range.of})` : ""}`;
+  throw new Error(`gain for channel ${channel} must be ${allowed}, got ${gain}`);
 }
 
 export interface TripChange {

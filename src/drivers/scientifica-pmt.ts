@@ -8,11 +8,12 @@
 // decoding of V is inconsistent), and the gain range is 0–1 V.
 import type { DeviceIdentity, Stamped } from "./device.js";
 import type { DriverProbe } from "./probe.js";
-import { checkGain, type PhotodetectorController, type PhotodetectorState, tripChanges } from "./photodetector.js";
+import { checkGain, type GainRange, type PhotodetectorController, type PhotodetectorState, tripChanges } from "./photodetector.js";
 import { SerialDevice } from "./serial-device.js";
 import { DeviceTimeoutError, type LineTiming, type SerialSettings } from "./serial-line.js";
 
-const GAIN_RANGE_V = [0, 1] as const;
+/** The controller's gain output, whatever PMT it drives. */
+const GAIN_RANGE_V: GainRange = { min: 0, max: 1 };
 /** How often the handshake is tried while the controller reboots after RESTART. */
 const RESTART_POLL_MS = 250;
 const number = (reply: string) => /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(reply);

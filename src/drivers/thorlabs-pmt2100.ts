@@ -5,16 +5,19 @@
 // trip), SENS:FILT:FREQ <Hz> (low-pass filter: 80 MHz, 2.5 MHz or 250 kHz). The device answers only queries,
 // so every set command carries ";:SYST:ERR?" and is judged by the error it leaves (0,"No error" or e.g.
 // -113,"Undefined header"): one message, one reply, safe to retry.
-// Our choices: 0–1 V as the gain range (dirigo allows 0.5–1 V; ThorImage sends 0 V to turn the gain down)
-// and 115200 baud for the serial variant, which nothing we found documents.
+// The gain range follows the PMT type the device reports (PMT_GAIN_RANGES_V: 0.5–1.1 V for the H10721,
+// 0.5–0.9 V for the H10770PA-40), with 0 V to turn the gain down as ThorImage does; dirigo's fixed
+// 0.5–1 V would refuse an H10721 its top 0.1 V. Our choices: 0–1 V for a type not in the table, and
+// 115200 baud for the serial variant, which nothing we found documents.
 import type { DriverProbe } from "./probe.js";
 import * as fs from "node:fs";
 import type { DeviceIdentity, Stamped } from "./device.js";
-import { checkGain, type PhotodetectorController, type PhotodetectorState, tripChanges } from "./photodetector.js";
+import { checkGain, type GainRange, type PhotodetectorController, type PhotodetectorState, pmtGainRange, tripChanges } from "./photodetector.js";
 import { SerialDevice } from "./serial-device.js";
 import type { LineTiming, LineTransport, SerialSettings } from "./serial-line.js";
 
-const GAIN_RANGE_V = [0, 1] as const;
+/** For a PMT type not in PMT_GAIN_RANGES_V. */
+const UNKNOWN_TYPE_GAIN_RANGE_V: GainRange = { min: 0, max: 1 };
 export const PMT2100_BANDWIDTHS_HZ = [80e6, 2.5e6, 250e3] as const;
 const volts = (reply: string) => /^[-+]?\d+(\.\d+)?([eE][-+]?\d+)?\s*V?$/i.test(reply);
 const hertz = (reply: string) => /^\d+(\.\d+)?([eE][-+]?\d+)?\s*(Hz)?$/i.test(reply);
@@ -35,6 +38,8 @@ export class ThorlabsPmt2100 extends SerialDevice<PhotodetectorState> implements
   readonly gainUnit = "V";
   /** The PMT type the controller reports; its enable commands name it. */
   private detector = "";
+  /** The fitted PMT type's gain range. */
+  private gainRange = UNKNOWN_TYPE_GAIN_RANGE_V;
   private seen: PhotodetectorState | undefined;
 
   constructor(connection: (Partial<SerialSettings> & { path: string }) | LineTransport, timing: Partial<LineTiming> = {}) {
@@ -45,6 +50,7 @@ export class ThorlabsPmt2100 extends SerialDevice<PhotodetectorState> implements
   protected async configure(): Promise<void> {
     await this.command("*CLS"); // stale errors would answer our SYST:ERR? checks
     this.detector = await this.line.query("SENS:DET:FUNC?", { valid: (r) => /^[\w-]+$/.test(r) });
+    this.gainRange = pmtGainRange(this.detector) ?? { ...UNKNOWN_TYPE_GAIN_RANGE_V, of: `${this.detector}, a PMT type of unknown range` };
   }
 
   async identify(): Promise<DeviceIdentity> {
@@ -69,7 +75,7 @@ export class ThorlabsPmt2100 extends SerialDevice<PhotodetectorState> implements
   }
 
   async setGain(channel: string, gain: number): Promise<Stamped<PhotodetectorState>> {
-    checkGain(this, GAIN_RANGE_V, channel, gain);
+    checkGain(this, this.gainRange, channel, gain);
     return this.apply(() => this.command(`INST GAIN;:SOUR:VOLT ${gain.toFixed(4)}V`));
   }
 

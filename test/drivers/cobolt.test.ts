@@ -1,4 +1,4 @@
-// The Cobolt driver against its simulator over a real pty pair (socat) with the real serial bindings.
+// The Cobolt driver against its simulator over a real pty pair with the real serial bindings.
 import { firstValueFrom, filter, toArray, take, timeout } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DeviceEvent } from "../../src/drivers/device.js";
@@ -39,7 +39,14 @@ describe("Cobolt laser over a pty", () => {
     await laser.setEmission(false);
     expect((await laser.readState()).power_W).toBe(0);
     await expect(laser.setWavelength()).rejects.toThrow("fixed wavelength (488 nm)");
-    await expect(laser.setPower(0.5)).rejects.toThrow("Cobolt refused 'p 0.5000': Syntax error: value out of range");
+    await expect(laser.setPower(0.5)).rejects.toThrow("Cobolt refused 'p 0.5000': Syntax error: Value is out of range.");
+  });
+
+  it("passes on the device's refusal of l1 when autostart has come back on (a power cycle)", async () => {
+    await connect();
+    sim.autostart = true;
+    await expect(laser.setEmission(true)).rejects.toThrow("Cobolt refused 'l1': Syntax error: not allowed in autostart mode.");
+    expect(sim.on).toBe(false);
   });
 
   it("reports an open interlock as a fault and stays dark", async () => {

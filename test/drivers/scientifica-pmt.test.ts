@@ -1,4 +1,4 @@
-// The Scientifica PMT controller driver against its simulator over a real pty pair (socat) with the real serial bindings.
+// The Scientifica PMT controller driver against its simulator over a real pty pair with the real serial bindings.
 import { filter, firstValueFrom, take, timeout, toArray } from "rxjs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { DeviceEvent } from "../../src/drivers/device.js";

@@ -1,4 +1,4 @@
-// The Thorlabs PMT2100 driver against its simulator over a real pty pair (socat): through the serial
+// The Thorlabs PMT2100 driver against its simulator over a real pty pair: through the serial
 // bindings, and through the usbtmc transport, which opens the pty as the plain file /dev/usbtmc0 would be.
 import { filter, firstValueFrom, timeout } from "rxjs";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -58,13 +58,33 @@ describe("Thorlabs PMT2100 over a serial pty", () => {
   it("rejects bad values before sending them, and reports what the device refuses", async () => {
     await connect();
     const sent = sim.received.length;
-    await expect(pmt.setGain("1", 1.1)).rejects.toThrow("gain for channel 1 must be between 0 and 1 V, got 1.1");
+    await expect(pmt.setGain("1", 1.2)).rejects.toThrow("gain for channel 1 must be 0 V (off) or between 0.5 and 1.1 V (H10721), got 1.2");
+    await expect(pmt.setGain("1", 0.3)).rejects.toThrow("between 0.5 and 1.1 V (H10721), got 0.3");
     await expect(pmt.setGain("A", 0.5)).rejects.toThrow("no channel 'A' (channels: 1)");
     await expect(pmt.setBandwidth(1e6)).rejects.toThrow("bandwidth must be 80 MHz, 2.5 MHz or 250 kHz, got 1000000 Hz");
     expect(sim.received.length).toBe(sent);
     sim.detectorType = "H10770PA-40"; // a different PMT fitted behind the driver's back
     await expect(pmt.setEnabled(true)).rejects.toThrow(`Thorlabs PMT2100 refused 'SENS:FUNC:ON H10721': -224,"Illegal parameter value"`);
     expect(sim.errors).toEqual([]);
+  });
+
+  it("takes the gain range of the PMT type the device reports: 1.1 V for an H10721, 0.9 V at most for an H10770PA-40", async () => {
+    await connect();
+    await pmt.setGain("1", 1.1);
+    expect(sim.pmt.gain).toBe(1.1);
+    expect((await pmt.readState()).channels["1"]!.gain).toBe(1.1);
+    await pmt.setGain("1", 0); // turned down, as ThorImage does before switching a PMT off
+    expect(sim.pmt.gain).toBe(0);
+    await pmt.close();
+    await sim.stop();
+
+    sim = new ThorlabsPmt2100Simulator("00AG8702", "1.4.0", "H10770PA-40");
+    await sim.start();
+    pmt = new ThorlabsPmt2100({ path: sim.path }, TIMING);
+    await pmt.connect();
+    await pmt.setGain("1", 0.9);
+    await expect(pmt.setGain("1", 0.95)).rejects.toThrow("gain for channel 1 must be 0 V (off) or between 0.5 and 0.9 V (H10770PA-40), got 0.95");
+    expect(sim.pmt.gain).toBe(0.9);
   });
 
   it("answers an unknown command with SCPI's -113 in the error queue", async () => {
