@@ -1,28 +1,45 @@
-// A pair of connected pseudo-terminals from socat: the simulator opens one end, the driver the other,
-// both with the real serial bindings. Fixed link names let the pair vanish and come back at the
-// same paths, as a USB serial adapter does when it is unplugged and plugged in again.
+// A pair of connected serial lines made of two pseudo-terminals opened in this process: the simulator opens one
+// pty's terminal end, the driver the other's, both with the real serial bindings, and the bytes cross between the
+// two ptys' controlling ends here, as socat would carry them. Fixed link names let the pair vanish and come back
+// at the same paths, as a USB serial adapter does when it is unplugged and plugged in again.
 //
-// socat must not outlive rigd, even one killed with SIGKILL: it runs under util-linux's
-// `setpriv --pdeathsig KILL`, so the kernel kills it when the thread that spawned it dies — for rigd the
-// main thread, whose death ends the process (a pair started from a worker thread would die with that worker).
-// A pair's own folder is named after the pid that made it, so that the next start can remove the folders
-// of processes that are gone.
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+// The ptys are file descriptors of this process, so they go when the pair stops and, with the process, when it
+// dies, even by SIGKILL. node-pty opens them without close-on-exec (Node cannot set it afterwards), so a child
+// process spawned while a pair is open holds it too until that child ends; rigd spawns none.
+// A pair's own folder is named after the pid that made it, so that the next start can remove the folders (and
+// dangling links) of processes that are gone.
+import { closeSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ReadStream } from "node:tty";
+import { SerialPort } from "serialport";
+
+/** What node-pty's native openpty gives: both descriptors non-blocking, and the terminal end's path. */
+interface OpenedPty {
+  master: number;
+  slave: number;
+  pty: string;
+}
+
+/** One pty: its controlling end read here, its terminal end held open (see openPty) and reached by `path`. */
+interface Pty {
+  master: ReadStream;
+  masterFd: number;
+  slaveFd: number;
+  path: string;
+}
 
 const OWN_DIR = /^rigd-pty-(\d+)-/;
-/** Whether setpriv is missing, once a spawn has told; socat then runs as a plain child. */
-let noSetpriv = false;
 let swept = false;
+let openpty: ((cols: number, rows: number) => OpenedPty) | undefined;
 
 export class PtyPair {
   /** The simulator's end. */
   readonly devicePath: string;
   /** The end a driver (or a user's own tool) opens. */
   readonly clientPath: string;
-  private socat: ChildProcess | undefined;
+  private ptys: [Pty, Pty] | undefined;
   /** A directory of its own (none given) goes when the pair stops, and comes back when it starts again. */
   private readonly ownDir: string | undefined;
 
@@ -37,53 +54,93 @@ export class PtyPair {
   }
 
   async start(): Promise<void> {
+    if (this.ptys) throw new Error(`the pty pair at ${this.clientPath} is already started`);
     if (this.ownDir) mkdirSync(this.ownDir, { recursive: true });
-    const { socat, stderr } = await spawnSocat([`pty,raw,echo=0,link=${this.devicePath}`, `pty,raw,echo=0,link=${this.clientPath}`]);
-    this.socat = socat;
-    for (let waited = 0; !(existsSync(this.devicePath) && existsSync(this.clientPath)); waited += 10) {
-      // 127: setpriv found no socat to run.
-      if (socat.exitCode === 127) throw new Error(`socat could not start (${stderr().trim()}): ${INSTALL_SOCAT}`);
-      if (socat.exitCode !== null) throw new Error(`socat exited (${socat.exitCode}): ${stderr().trim()}`);
-      if (waited > 5000) throw new Error("socat made no pty pair within 5 s");
-      await new Promise((r) => setTimeout(r, 10));
+    const device = openPty();
+    let client: Pty | undefined;
+    try {
+      client = openPty();
+      await Promise.all([rawMode(device.path), rawMode(client.path)]);
+    } catch (e) {
+      await Promise.all([device, client].map((p) => p && closePty(p)));
+      throw e;
     }
+    carry(device, client);
+    carry(client, device);
+    this.ptys = [device, client];
+    // The driver's link last: once it is there, the whole line is.
+    link(device.path, this.devicePath);
+    link(client.path, this.clientPath);
   }
 
-  /** Ends the pair: both ends see the port vanish. */
+  /** Ends the pair: both ends see the port vanish (a read there fails, as on an unplugged adapter). */
   async stop(): Promise<void> {
-    const socat = this.socat;
-    this.socat = undefined;
-    if (!socat) return;
-    // socat may be gone already (killed from outside, as an unplugged adapter): its links and folder still go.
-    if (socat.exitCode === null && socat.signalCode === null) {
-      const exited = new Promise((r) => socat.once("exit", r));
-      socat.kill("SIGTERM");
-      await exited;
-    }
+    const ptys = this.ptys;
+    this.ptys = undefined;
+    if (!ptys) return;
+    await Promise.all(ptys.map(closePty));
     for (const p of [this.devicePath, this.clientPath]) rmSync(p, { force: true });
     if (this.ownDir) rmSync(this.ownDir, { recursive: true, force: true });
   }
 }
 
-const INSTALL_SOCAT = "install it with apt-get install -y socat";
-
-/** Starts socat with `args`, under setpriv while it is there; its stderr so far is `stderr()`. */
-async function spawnSocat(args: string[]): Promise<{ socat: ChildProcess; stderr: () => string }> {
-  const [command, commandArgs] = noSetpriv ? ["socat", args] : ["setpriv", ["--pdeathsig", "KILL", "socat", ...args]];
-  const child = spawn(command, commandArgs, { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-    child.once("error", resolve);
-    child.once("spawn", () => resolve(undefined));
-  });
-  if (error?.code === "ENOENT" && command === "setpriv") {
-    noSetpriv = true;
-    process.emitWarning("setpriv (util-linux) is not installed: socat helpers of simulated devices will outlive this process if it is killed", { code: "RIGD_NO_SETPRIV" });
-    return spawnSocat(args);
+/** A new pty from node-pty's prebuilt binding (loaded on first use, so a platform without one fails here, saying so). */
+function openPty(): Pty {
+  if (!openpty) {
+    const require = createRequire(import.meta.url);
+    // The package's own loader of its binary: its JS open() would also start reading the terminal end, taking
+    // bytes meant for the simulator or driver.
+    const { requireBinary } = require("@lydell/node-pty/requireBinary.js") as { requireBinary(file: string): { open(cols: number, rows: number): OpenedPty } };
+    try {
+      openpty = requireBinary("pty.node").open;
+    } catch (e) {
+      throw new Error(`simulated serial devices need pseudo-terminals from @lydell/node-pty, which has none for ${process.platform}-${process.arch}: ${(e as Error).message}`);
+    }
   }
-  if (error) throw new Error(`${command} could not start (${error.message})${command === "socat" ? `: ${INSTALL_SOCAT}` : ""}`);
-  return { socat: child, stderr: () => stderr };
+  const { master, slave, pty } = openpty(80, 24);
+  // The terminal end stays open here so that the controlling end never reads EIO (no terminal end open) while
+  // the simulator or the driver has its port closed: between a driver's reconnects the line stays.
+  const reader = new ReadStream(master);
+  // Reads fail only once the terminal end is closed, that is as the pair stops.
+  reader.on("error", () => undefined);
+  return { master: reader, masterFd: master, slaveFd: slave, path: pty };
+}
+
+/**
+ * Puts a pty's terminal end in the serial bindings' raw mode (no echo, no line editing, no CR/LF mapping, no
+ * flow control characters) before anyone uses it: a fresh pty echoes and edits lines, which would bounce a
+ * simulator's reply back to it before the driver has opened its end. Both ends' users set the same when they open.
+ */
+async function rawMode(path: string): Promise<void> {
+  const port = new SerialPort({ path, baudRate: 9600, autoOpen: false, lock: false });
+  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+  await new Promise<void>((resolve, reject) => port.close((e) => (e ? reject(e) : resolve())));
+}
+
+/**
+ * What is written to `from`'s terminal end arrives at `to`'s. A write to a full line fails at once (the descriptor
+ * is non-blocking) and those bytes are lost, as a serial receiver overruns: a Node write stream on a pty's
+ * controlling end would instead spin until there is room, holding the event loop.
+ */
+function carry(from: Pty, to: Pty): void {
+  from.master.on("data", (bytes: Buffer) => {
+    try {
+      writeSync(to.masterFd, bytes);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+    }
+  });
+}
+
+async function closePty(p: Pty): Promise<void> {
+  if (!p.master.destroyed) await new Promise((resolve) => p.master.once("close", resolve).destroy());
+  closeSync(p.slaveFd);
+}
+
+/** A link at `path` to `target`, replacing one left from before (a vanished pair, or a killed process's). */
+function link(target: string, path: string): void {
+  rmSync(path, { force: true });
+  symlinkSync(target, path);
 }
 
 /** Removes the pty folders of processes that no longer run (killed before they could remove their own). */

@@ -1,6 +1,6 @@
 // Every simulator a profile binds with `simulated: true`, started together and wired like the real rig:
 // the scanner's frames follow the simulated laser (shutter, power, wavelength) and each channel's
-// simulated PMT (gain, enabled, tripped). Lasers start as a lab leaves them before a session: warm,
+// simulated PMT (gain, enabled, tripped). Each scanner runs in a process of its own (see scanner-process.ts). Lasers start as a lab leaves them before a session: warm,
 // lasing at the wavelength of the first channel they excite, shutter open; PMTs enabled at 0.95 V.
 import type { DeviceBinding, RigProfile } from "../src/config/index.js";
 import { CoboltSimulator } from "./cobolt.js";
@@ -8,10 +8,11 @@ import { ChameleonSimulator } from "./coherent-chameleon.js";
 import type { SimulatedPmt } from "./photodetector.js";
 import type { LaserLight } from "./sample.js";
 import { ScientificaPmtSimulator } from "./scientifica-pmt.js";
+import { ScannerProcess } from "./scanner-process.js";
 import type { SerialSimulator } from "./serial-simulator.js";
 import { MaiTaiSimulator } from "./spectra-physics-maitai.js";
 import { ThorlabsPmt2100Simulator } from "./thorlabs-pmt2100.js";
-import { RESONANT, type ScanSummary, ScannerSimulator } from "./zmq-scanner.js";
+import { RESONANT, type ScanSummary } from "./zmq-scanner.js";
 
 export interface SimulatedRig {
   /** For each simulated serial binding (by index in profile.bindings): the port a driver opens. */
@@ -24,7 +25,8 @@ export interface SimulatedRig {
   listing: string[];
   /** Starts the scanners; call once rigd has bound the frame sources' addresses (the scanner connects). */
   startScanners(options?: { dropProbability?: number }): void;
-  scanners: Map<string, ScannerSimulator>;
+  /** By frame source name: each scanner's process, set up and waiting for startScanners. */
+  scanners: Map<string, ScannerProcess>;
   /** Ends the scanners' acquisitions (before rigd stops listening, so their last frames are not left waiting). */
   stopScanners(): void;
   /** What each scanner acquired, sent and lost, once it has stopped. */
@@ -43,7 +45,9 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
     pmts: new Map(),
     listing: [],
     scanners: new Map(),
-    startScanners: () => undefined,
+    startScanners: (options = {}) => {
+      for (const [name, scanner] of rig.scanners) if (!runs.has(name)) runs.set(name, scanner.run(options));
+    },
     stopScanners: () => {
       for (const s of rig.scanners.values()) s.stop();
     },
@@ -56,10 +60,11 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
   const modelOf = (device: string) => profile.rig.excitation_sources.find((s) => s.name === device)?.model;
   const wavelengthFor = (laser: string) => profile.channels.find((c) => c.excitation_source === laser)?.excitation_wavelength_in_nm;
   try {
+    // The serial simulators' ptys open only after the scanners' processes start: pty descriptors are inherited
+    // by a child process (see pty.ts), which would then hold a line open that its simulator closes.
     for (const [index, b] of profile.bindings.entries()) {
       if (!b.simulated || b.driver === "zmq-frames") continue;
       const sim = simulatorFor(b, wavelengthFor, modelOf);
-      await sim.start();
       serial.push(sim);
       rig.ports.set(index, sim.path);
       if ("device" in b && (sim instanceof MaiTaiSimulator || sim instanceof ChameleonSimulator || sim instanceof CoboltSimulator)) {
@@ -75,12 +80,6 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
       pmt.gain = PMT_START_GAIN_V;
       pmt.enabled = true;
     }
-  } catch (e) {
-    await rig.stop();
-    throw e;
-  }
-
-  rig.startScanners = (options = {}) => {
     for (const b of profile.bindings) {
       if (b.driver !== "zmq-frames" || !b.simulated) continue;
       const source = profile.recording.frame_sources.find((f) => f.name === b.device)!;
@@ -96,22 +95,24 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
       // plane is a frame); a line-scanning one a resonant scanner, whose frame rate follows the line count.
       const spaces = new Set(profile.recording.series.filter((s) => s.frames.source === source.name).map((s) => ("volumetric_imaging_space" in s ? s.volumetric_imaging_space : s.planar_imaging_space)));
       const lightSheet = profile.imaging_spaces.some((s) => spaces.has(s.name) && s.illumination_pattern.neurodata_type === "PlaneAcquisition");
-      const scanner = new ScannerSimulator({
+      const scanner = await ScannerProcess.open({
         address: b.address,
         geometry: { channels: source.channel_count, planes: source.plane_count, height: source.frame_shape[0], width: source.frame_shape[1], dtype: source.data_type },
         timing: lightSheet ? { kind: "light-sheet", plane_rate_Hz: source.frame_rate_in_Hz } : RESONANT,
         ...(laser ? { laser } : {}),
         detectors,
-        ...(options.dropProbability ? { dropProbability: options.dropProbability } : {}),
         // The send queue holds at most ~256 MiB of frames (32 of 2048 × 2048): beyond that frames are lost, as
-        // a digitizer's buffer overruns, instead of piling up in this process.
+        // a digitizer's buffer overruns, instead of piling up in the scanner's process.
         queueFrames: Math.max(4, Math.floor((256 * 1024 * 1024) / (source.frame_shape[0] * source.frame_shape[1] * 2))),
       });
       rig.scanners.set(source.name, scanner);
       rig.listing.push(`${source.name} (zmq-frames scanner): pushes to ${b.address}`);
-      runs.set(source.name, scanner.run());
     }
-  };
+    for (const sim of serial) await sim.start();
+  } catch (e) {
+    await rig.stop();
+    throw e;
+  }
   return rig;
 }
 

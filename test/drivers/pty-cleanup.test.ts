@@ -1,15 +1,18 @@
-// Nothing of a rigd killed with SIGKILL outlives it: its socat helpers die with it, its output file is not
-// left locked, and the next rigd to start removes the pty folders it left in the temp dir.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname } from "node:path";
+// Simulated serial lines are pty pairs opened inside rigd: nothing of them outlives a rigd killed with SIGKILL
+// (the driver's end is hung up at once, its output file is not left locked, and the next rigd to start removes
+// the pty folders it left in the temp dir); a pair carries every byte unchanged; stopping releases every
+// descriptor it took, however often it starts again.
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { SerialPort } from "serialport";
 import { describe, expect, it } from "vitest";
 import { PtyPair } from "../../simulators/pty.js";
 import { lockHolder, WriteLock } from "../../src/nwb/lock.js";
 import { rigd, simProfile, waitFor } from "../cli/rigd-child.js";
 import { tempDir, tempPath } from "../nwb/h5read.js";
 
-/** Pids of the running (not zombie) processes named `comm` whose parent is `ppid`. */
-function childrenNamed(ppid: number, comm: string): number[] {
+/** Pids of the running (not zombie) processes whose parent is `ppid`. */
+function children(ppid: number): number[] {
   const found: number[] = [];
   for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
     let stat: string;
@@ -19,24 +22,51 @@ function childrenNamed(ppid: number, comm: string): number[] {
       continue; // exited while listed
     }
     // "pid (comm) state ppid …": comm may hold spaces, so split after its closing parenthesis.
-    const [name, rest] = [stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), stat.slice(stat.lastIndexOf(")") + 2).split(" ")];
-    if (name === comm && Number(rest[1]) === ppid && rest[0] !== "Z") found.push(Number(pid));
+    const [state, parent] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(parent) === ppid && state !== "Z") found.push(Number(pid));
   }
   return found;
 }
 
-/** Whether a process runs (exists and is not a zombie awaiting its reaper). */
-function running(pid: number): boolean {
-  if (!existsSync(`/proc/${pid}`)) return false;
+/** What a non-blocking read of `fd` gives: "EOF" (a hung-up terminal), "data", or the error code. */
+function readOutcome(fd: number): string {
   try {
-    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
+    return readSync(fd, Buffer.alloc(64)) === 0 ? "EOF" : "data";
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code!;
   }
 }
 
+const openEnd = (path: string) => openSync(path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+
+async function openPort(path: string): Promise<SerialPort> {
+  const port = new SerialPort({ path, baudRate: 9600, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+  return port;
+}
+
+const closePort = (port: SerialPort) => new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
+
+/** Collects what `port` reads until it holds `n` bytes, or fails after 2 s. */
+function readBytes(port: SerialPort, n: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`read ${Buffer.concat(chunks).length} of ${n} bytes within 2 s`)), 2000);
+    const onData = (b: Buffer) => {
+      chunks.push(b);
+      if (Buffer.concat(chunks).length < n) return;
+      clearTimeout(timer);
+      port.off("data", onData);
+      resolve(Buffer.concat(chunks));
+    };
+    port.on("data", onData);
+  });
+}
+
+const openDescriptors = () => readdirSync("/proc/self/fd").length;
+
 describe("after rigd is killed with SIGKILL", () => {
-  it("its socat helpers die with it, its file is free, and the next start removes its pty folders", { timeout: 60_000 }, async () => {
+  it("its ptys are hung up at once, its scanner process ends, its file is free, and the next start removes its pty folders", { timeout: 60_000 }, async () => {
     const tmp = tempDir();
     const out = tempPath("killed.nwb");
     const profile = simProfile();
@@ -44,18 +74,29 @@ describe("after rigd is killed with SIGKILL", () => {
     const pid = first.child.pid!;
     await waitFor("rigd to start recording", () => lockHolder(out)?.pid === pid);
 
-    // sim-2p simulates two serial devices, the laser and the PMT controller: one socat pty pair each.
-    const socats = childrenNamed(pid, "socat");
-    expect(socats).toHaveLength(2);
+    // sim-2p simulates two serial devices, the laser and the PMT controller: one folder each, holding the
+    // simulator's and the driver's end, each a pty of rigd's own (no socat or other helper runs). The one
+    // child is the simulated scanner's process.
+    const scanner = children(pid);
+    expect(scanner).toHaveLength(1);
+    expect(readFileSync(`/proc/${scanner[0]}/cmdline`, "utf8")).toContain("scanner-child");
     const folders = readdirSync(tmp).sort();
     expect(folders).toHaveLength(2);
     for (const f of folders) expect(f).toMatch(new RegExp(`^rigd-pty-${pid}-`));
+    const links = folders.flatMap((f) => readdirSync(join(tmp, f)).map((l) => join(tmp, f, l)));
+    expect(links).toHaveLength(4);
+    for (const l of links) expect(readlinkSync(l)).toMatch(/^\/dev\/pts\/\d+$/);
+    // Held open from here, each pty stays this one (its number is not reused); nothing is read before the kill,
+    // so rigd's drivers and simulators lose no byte to this test.
+    const ends = links.map(openEnd);
 
     first.child.kill("SIGKILL");
     expect((await first.done).signal).toBe("SIGKILL");
-    const killed = Date.now();
-    await waitFor("the socat helpers to die", () => !socats.some(running), 2000);
-    console.log(`socat helpers gone ${Date.now() - killed} ms after rigd's SIGKILL`);
+    // The kernel closed rigd's ptys with it: every end is hung up (reads end), as a port whose adapter is pulled.
+    expect(ends.map(readOutcome)).toEqual(ends.map(() => "EOF"));
+    for (const fd of ends) closeSync(fd);
+    // The scanner's process saw its channel to rigd close and ended.
+    await waitFor("the scanner process to end", () => !existsSync(`/proc/${scanner[0]}`));
 
     // The kernel dropped the lock with its holder: another writer may take the file.
     expect(lockHolder(out)).toBeUndefined();
@@ -70,15 +111,55 @@ describe("after rigd is killed with SIGKILL", () => {
   });
 });
 
-describe("a pty pair whose socat was killed from outside (an adapter pulled)", () => {
-  it("still removes its links and folder when stopped", async () => {
-    const pair = new PtyPair();
+describe("a pty pair", () => {
+  it("carries all 256 byte values unchanged both ways, and echoes nothing back before the simulator opens its end", async () => {
+    const pair = new PtyPair(tempDir(), "line");
     await pair.start();
-    const [socat] = childrenNamed(process.pid, "socat").concat(childrenNamed(childrenNamed(process.pid, "setpriv")[0] ?? -1, "socat"));
-    expect(socat).toBeDefined();
-    process.kill(socat!, "SIGKILL");
-    await waitFor("socat to end", () => !running(socat!));
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const client = await openPort(pair.clientPath);
+    const echoed: Buffer[] = [];
+    client.on("data", (b: Buffer) => echoed.push(b));
+    // A fresh pty echoes and edits lines; nothing written before the simulator opens its end may come back.
+    client.write(every);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(Buffer.concat(echoed)).toEqual(Buffer.alloc(0));
+    client.removeAllListeners("data");
+
+    const device = await openPort(pair.devicePath);
+    const atDevice = readBytes(device, 256);
+    client.write(every);
+    expect(await atDevice).toEqual(every);
+    const atClient = readBytes(client, 256);
+    device.write(every);
+    expect(await atClient).toEqual(every);
+    await Promise.all([closePort(client), closePort(device)]);
     await pair.stop();
+  });
+
+  it("releases every descriptor it took when it stops, over 50 starts, and a driver's open port sees it vanish", async () => {
+    const before = openDescriptors();
+    const pair = new PtyPair();
+    for (let i = 0; i < 50; i++) {
+      await pair.start();
+      await pair.stop();
+    }
+    expect(openDescriptors()).toBe(before);
     expect(existsSync(dirname(pair.clientPath))).toBe(false);
+
+    await pair.start();
+    const [client, device] = await Promise.all([openPort(pair.clientPath), openPort(pair.devicePath)]);
+    const vanished = new Promise<{ disconnected?: boolean } | null>((resolve) => client.once("close", resolve));
+    client.on("error", () => undefined);
+    // The driver is reading, as drivers always are (a port that reads nothing notices nothing), when the line goes.
+    const hello = readBytes(client, 5);
+    device.write("hello");
+    expect((await hello).toString()).toBe("hello");
+    await closePort(device);
+    await pair.stop();
+    expect((await vanished)?.disconnected).toBe(true);
+    expect(existsSync(pair.clientPath)).toBe(false);
+    // The port closed itself on the hang-up, as serialport does on a pulled adapter.
+    expect(client.isOpen).toBe(false);
+    expect(openDescriptors()).toBe(before);
   });
 });

