@@ -1,10 +1,10 @@
 import { configDefaults, defineConfig } from "vitest/config";
 
 // Tests that check timing against the frames (a shutter closed mid-recording must show in the event record
-// and telemetry within one frame) run after all others, one file at a time: on the two-core CI machine, two
-// recordings running beside them starve the simulators' serial round trips, which measures the test
-// machine rather than rigd.
-const timing = ["test/acquisition/session.test.ts", "test/cli/serve.test.ts"];
+// and telemetry within one frame), the daemon's answer times, and a recording beside CPU hogs of its own run
+// after all others, one file at a time: on the two-core CI machine, two recordings running beside them starve
+// the simulators' serial round trips, which measures the test machine rather than rigd.
+const timing = ["test/acquisition/session.test.ts", "test/cli/serve.test.ts", "test/cli/serve-control.test.ts", "test/acquisition/recording-under-load.test.ts"];
 
 export default defineConfig({
   test: {

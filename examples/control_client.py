@@ -2,9 +2,9 @@
 """Drive rigd from a lab's behaviour script: start a recording, tune the laser mid-session, add a mark, stop.
 
     rigd serve --profile profiles/sim-2p.yaml          # in another terminal
-    python3 examples/control_client.py data/behaviour.nwb
+    python3 examples/control_client.py behaviour.nwb   # written as data/behaviour.nwb
 
-Every request is one JSON object on rigd's REP socket (default tcp://127.0.0.1:5555); every answer is
+Every request is one JSON object on rigd's control socket (default tcp://127.0.0.1:5555); every answer is
 {"ok": true, "result": ...} or {"ok": false, "error": {"code": ..., "message": ...}}.
 """
 import json
@@ -25,7 +25,7 @@ def request(socket, **body):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "data/behaviour.nwb"
+    out = sys.argv[1] if len(sys.argv) > 1 else "behaviour.nwb"
     control = sys.argv[2] if len(sys.argv) > 2 else "tcp://127.0.0.1:5555"
     socket = zmq.Context().socket(zmq.REQ)
     socket.setsockopt(zmq.LINGER, 0)

@@ -108,7 +108,7 @@ export async function writeExampleSession(path: string, scale: ExampleScale = DE
     written++;
   }
   const gapStart = 0.05 + (dropAt - 1) / FRAME_RATE;
-  await nwb.addEvent({ time: gapStart, kind: "dropped_frames", source: "PlanarMicroscopySeriesGreen", message: `${dropped} frames missing (hardware counter ${dropAt - 1} → ${dropAt + dropped})` });
+  await nwb.addEvents([{ time: gapStart, kind: "dropped_frames", source: "PlanarMicroscopySeriesGreen", message: `${dropped} frames missing (hardware counter ${dropAt - 1} → ${dropAt + dropped})` }]);
 
   // ---- ETL multi-plane: 4 planes, each its own series on a regular clock offset by its plane time
   await nwb.addContainer({ neurodata_type: "MultiPlaneMicroscopyContainer" });
@@ -209,8 +209,10 @@ export async function writeExampleSession(path: string, scale: ExampleScale = DE
   const gain = await nwb.createTelemetrySeries({ name: "PMTGainGreen", description: "Green PMT control voltage read back from the controller.", unit: "V", continuity: "step", clock: { timestamps: true } });
   const gainTimes = poll(2);
   await nwb.append(gain, Float64Array.from(gainTimes, (t) => (t < scale.seconds * 0.7 ? 0.7 : 0.65)), gainTimes);
-  await nwb.addEvent({ time: scale.seconds * 0.7, kind: "fault", source: "PMT Green", message: "overload trip; gain lowered from 0.70 V to 0.65 V and the trip reset" });
-  await nwb.addEvent({ time: scale.seconds * 0.8, kind: "mark", source: "user", message: "whisker puff" });
+  await nwb.addEvents([
+    { time: scale.seconds * 0.7, kind: "fault", source: "PMT Green", message: "overload trip; gain lowered from 0.70 V to 0.65 V and the trip reset" },
+    { time: scale.seconds * 0.8, kind: "mark", source: "user", message: "whisker puff" },
+  ]);
 
   const report = await nwb.close();
   // Every object added is in the file: the writer names any it had to leave out.

@@ -1,19 +1,26 @@
 // The daemon behind `rigd serve`: the rig stays connected, sessions start and stop on request. A ZeroMQ
-// REP socket takes JSON requests and answers each with a result or a structured error; a PUB socket
-// publishes status (1 Hz), telemetry as it is read, and downsampled preview frames (at most 2 per second
-// per series). Both bind to loopback unless told otherwise.
-import { Publisher, Reply as ReplySocket } from "zeromq";
+// ROUTER socket takes JSON requests (from REQ or DEALER clients) and answers each with a result or a
+// structured error; a PUB socket publishes status (1 Hz), telemetry as it is read, and downsampled preview
+// frames (at most 2 per second per series). Both bind to loopback unless told otherwise.
+//
+// Requests are answered as they come, not one after another: a PMT's reset_trip takes seconds, and status
+// must still answer at once meanwhile (a REP socket would hold every client behind it). Only the requests
+// that change the session or a device — start, stop, set — wait for each other, in the order they came.
+import { Publisher, Router } from "zeromq";
 import { z } from "zod";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
 import { SessionMetadata as SessionMetadataSchema } from "../config/index.js";
 import type { ConnectedRig } from "./devices.js";
 import type { CheckpointReport } from "../nwb/index.js";
+import { checkOutput, insideDataDir, OutputRefused, type OutputNames } from "./output.js";
 import { Session, type SessionStatus, tooShortForInspector } from "./session.js";
 
 /** Largest request answered: a request is a few hundred bytes of JSON. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 /** Larger messages than this are not even read: ZeroMQ drops the sender's connection (memory stays bounded). */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Replies a client may leave unread before the next are dropped (ZeroMQ's default, 1000, is one burst of marks). */
+const REPLY_QUEUE = 100_000;
 /** Published messages waiting for the socket; beyond that new ones are dropped (a subscriber is never waited for). */
 const MAX_PUBLISH_QUEUE = 64;
 
@@ -37,16 +44,30 @@ class RequestError extends Error {
   }
 }
 
+/** A request's own field names, in what it is told about `out` and `force`. */
+const REQUEST_NAMES: OutputNames = { out: "out", force: '"force": true' };
+
 export interface DaemonOptions {
   profile: RigProfile;
   rig: ConnectedRig;
   control: string;
   publish: string;
+  /** Where recordings go (absolute, existing): a start request's `out` is a path inside it. */
+  dataDir: string;
   log?: (line: string) => void;
 }
 
 export class Daemon {
-  private readonly control = new ReplySocket({ maxMessageSize: MAX_MESSAGE_BYTES });
+  /**
+   * A reply is never waited for (one client that does not read its replies must not hold up everyone's);
+   * ROUTER drops a reply only when its client already has REPLY_QUEUE unread, so that takes a client that
+   * sent that many requests and read none of the answers.
+   */
+  private readonly control = new Router({ maxMessageSize: MAX_MESSAGE_BYTES, sendHighWaterMark: REPLY_QUEUE });
+  /** Replies go out one at a time (a socket takes one send at once), each as soon as its request is done. */
+  private replying: Promise<void> = Promise.resolve();
+  /** start, stop and set, one at a time in the order they came; also how close() waits for the one under way. */
+  private changing: Promise<unknown> = Promise.resolve();
   private publishing: Promise<void> = Promise.resolve();
   private publishQueue = 0;
   private readonly publisher = new Publisher({ sendHighWaterMark: 100 });
@@ -64,13 +85,32 @@ export class Daemon {
     void this.serve();
   }
 
-  /** Answers requests one at a time until close(). */
+  /** Takes requests until close(), each answered when it is done (to the envelope it came in). */
   private async serve(): Promise<void> {
-    for await (const [message] of this.control) {
-      const reply = await this.handle(message!);
-      await this.control.send(JSON.stringify(reply));
-      if (this.closing) break;
+    try {
+      for await (const frames of this.control) {
+        const envelope = frames.slice(0, -1);
+        void this.handle(frames[frames.length - 1]!).then((reply) => this.reply(envelope, reply));
+      }
+    } catch (e) {
+      // Closing the socket ends the loop; anything else is a daemon that can no longer be reached.
+      if (!this.closing) this.options.log?.(`error: the control socket failed: ${(e as Error).message}`);
     }
+  }
+
+  private reply(envelope: Buffer[], reply: ControlReply): void {
+    this.replying = this.replying
+      .then(() => this.control.send([...envelope, JSON.stringify(reply)]))
+      .catch((e: Error) => {
+        if (!this.closing) this.options.log?.(`error: a reply could not be sent: ${e.message}`);
+      });
+  }
+
+  /** Runs `task` after the start, stop and set requests before it, and before those after it. */
+  private inTurn<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.changing.then(task);
+    this.changing = run.catch(() => undefined);
+    return run;
   }
 
   async handle(message: Buffer): Promise<ControlReply> {
@@ -99,38 +139,52 @@ export class Daemon {
     }
   }
 
-  private async run(r: Request): Promise<unknown> {
+  private run(r: Request): Promise<unknown> | unknown {
+    if (this.closing && r.cmd !== "status") throw new RequestError("closing", "the daemon is shutting down");
     switch (r.cmd) {
       case "status":
         return this.status();
-      case "start": {
-        if (this.session?.state === "recording") throw new RequestError("busy", `already recording to ${this.session.status().out}`);
-        const metadata = SessionMetadataSchema.safeParse(r.session);
-        if (!metadata.success) throw new RequestError("invalid_request", `session: ${metadata.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-        this.lastStatus = undefined;
-        this.session = await Session.start({
-          profile: this.options.profile,
-          metadata: metadata.data as SessionMetadata,
-          out: r.out,
-          overwrite: r.force ?? false,
-          devices: this.options.rig,
-          ...(this.options.log ? { log: this.options.log } : {}),
-        });
-        this.watch(this.session);
-        return this.session.status();
-      }
-      case "stop": {
-        const { report, status, warnings } = await this.finish(this.recording());
-        if (report instanceof Error) throw new RequestError("failed", report.message);
-        return { ...status, samples: report.samples, events: report.events, warnings };
-      }
-      case "set":
-        await this.recording().set(r.device, r.property, r.value);
-        return { device: r.device, property: r.property, value: r.value };
       case "mark":
         this.recording().mark(r.text);
         return { marked: r.text };
+      case "start":
+        return this.inTurn(() => this.startSession(r));
+      case "stop":
+        return this.inTurn(async () => {
+          const { report, status, warnings } = await this.finish(this.recording());
+          if (report instanceof Error) throw new RequestError("failed", report.message);
+          return { ...status, samples: report.samples, events: report.events, warnings };
+        });
+      case "set":
+        return this.inTurn(async () => {
+          await this.recording().set(r.device, r.property, r.value);
+          return { device: r.device, property: r.property, value: r.value };
+        });
     }
+  }
+
+  private async startSession(r: Extract<Request, { cmd: "start" }>): Promise<SessionStatus> {
+    if (this.session?.state === "recording") throw new RequestError("busy", `already recording to ${this.session.status().out}`);
+    const metadata = SessionMetadataSchema.safeParse(r.session);
+    if (!metadata.success) throw new RequestError("invalid_request", `session: ${metadata.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    let out: string;
+    try {
+      out = insideDataDir(this.options.dataDir, r.out, REQUEST_NAMES);
+      checkOutput(out, r.out, r.force ?? false, REQUEST_NAMES);
+    } catch (e) {
+      throw e instanceof OutputRefused ? new RequestError("invalid_out", e.message) : e;
+    }
+    this.lastStatus = undefined;
+    this.session = await Session.start({
+      profile: this.options.profile,
+      metadata: metadata.data as SessionMetadata,
+      out,
+      overwrite: r.force ?? false,
+      devices: this.options.rig,
+      ...(this.options.log ? { log: this.options.log } : {}),
+    });
+    this.watch(this.session);
+    return this.session.status();
   }
 
   private recording(): Session {
@@ -167,12 +221,14 @@ export class Daemon {
    * (a failed write, a nearly full disk) is stopped here, its status published with why: the daemon stays up.
    */
   private watch(session: Session): void {
-    void session.mustStop.then(async (why) => {
-      if (session.state !== "recording") return;
-      const { status } = await this.finish(session, why);
-      this.options.log?.(`session stopped: ${status.error}`);
-      this.publish("status", status);
-    });
+    void session.mustStop.then((why) =>
+      this.inTurn(async () => {
+        if (session.state !== "recording") return;
+        const { status } = await this.finish(session, why);
+        this.options.log?.(`session stopped: ${status.error}`);
+        this.publish("status", status);
+      }),
+    );
     const subscriptions = [
       ...[...this.options.rig.lasers].map(([name, d]) => d.state$.subscribe(({ time, state }) => this.publish("telemetry", { device: name, time, state }))),
       ...this.options.rig.photodetectors.map((p) => p.controller.state$.subscribe(({ time, state }) => this.publish("telemetry", { devices: Object.values(p.channels), time, state }))),
@@ -197,10 +253,18 @@ export class Daemon {
       .finally(() => this.publishQueue--);
   }
 
+  /**
+   * Stops taking requests but status, lets a start, stop or set under way finish and be answered, stops a
+   * session still recording (its file closed as by stop), then closes the sockets. Safe at any moment.
+   */
   async close(): Promise<void> {
+    if (this.closing) return;
     this.closing = true;
     clearInterval(this.ticker);
-    if (this.session?.state === "recording") await this.session.stop();
+    await this.inTurn(async () => {
+      if (this.session?.state === "recording") await this.finish(this.session, "the daemon was stopped");
+    }).catch((e: Error) => this.options.log?.(`error: stopping the session: ${e.message}`));
+    await this.replying;
     this.control.close();
     this.publisher.close();
   }

@@ -476,13 +476,21 @@ export class Session {
   }
 
   private recordEvents(): void {
+    /** Events waiting for the writer: those that come while it is busy go in with them, in one request. */
+    let batch: RigEvent[] | undefined;
     this.subscriptions.push(
       // Straight to the file: one dated back (a shutter confirmed a second after it moved) goes in at its place in time.
       this.events$.subscribe((e) => {
         this.eventCount++;
         const event = { time: e.time, kind: e.kind, source: nwbSafeSource(e.source), message: e.message };
         this.recorded.push(event);
-        this.enqueue((w) => w.addEvent(event));
+        if (batch) return void batch.push(event);
+        batch = [event];
+        this.enqueue((w) => {
+          const events = batch!;
+          batch = undefined;
+          return w.addEvents(events);
+        });
       }),
     );
     const { lasers, photodetectors, frameSources } = this.options.devices;

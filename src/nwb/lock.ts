@@ -7,7 +7,7 @@
 // dies, even by SIGKILL, so a crash leaves no stale lock. Not flock(2): HDF5 readers (h5py, h5dump) take a
 // shared flock on every file they open, so an exclusive one would lock them out of a file being recorded;
 // and fs-ext, which offers it, aborts the process when a second thread (the writer's worker) loads it.
-import { closeSync, constants, openSync, readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { NwbInputError } from "./errors.js";
 
@@ -40,7 +40,7 @@ export class WriteLock {
 
   /**
    * Opens `path` read-write — creating it empty if it is missing, never truncating it — and locks it.
-   * Throws NwbInputError if the file exists and `overwrite` is false, or if another writer holds it (the
+   * Throws NwbInputError if the file exists and `overwrite` is false or it is not an HDF5 file, or if another writer holds it (the
    * message names that process by pid and command line where /proc tells it); any other failure to
    * open (EISDIR, EACCES, EROFS, ENOENT for a missing folder…) as the Node error it is.
    */
@@ -55,16 +55,13 @@ export class WriteLock {
       fd = openSync(path, constants.O_RDWR);
       created = false;
     }
-    let granted: boolean;
     try {
-      granted = tryLock(fd);
+      if (!tryLock(fd)) throw new NwbInputError(`${path} is already being written by ${describeHolder(path)}; refusing to write it too`);
+      // Overwriting is for an earlier recording (or an empty file), never for whatever else happens to be at the path.
+      if (!created && fstatSync(fd).size > 0 && !isHdf5(fd)) throw new NwbInputError(`${path} exists and is not an HDF5 (NWB) file; only an NWB file is ever replaced`);
     } catch (e) {
       closeSync(fd);
       throw e;
-    }
-    if (!granted) {
-      closeSync(fd);
-      throw new NwbInputError(`${path} is already being written by ${describeHolder(path)}; refusing to write it too`);
     }
     return new WriteLock(path, fd, created);
   }
@@ -82,6 +79,22 @@ export class WriteLock {
     if (this.created && !this.released) unlinkSync(this.path);
     this.release();
   }
+}
+
+/** HDF5's format signature, at the start of the file or of its superblock (at 0, 512, 1024, 2048 … bytes). */
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/**
+ * Whether the file open at `fd` is an HDF5 file (NWB files are), by the signature where the HDF5 format
+ * specification (superblock, "Format Signature") places it; an empty file is not.
+ */
+export function isHdf5(fd: number): boolean {
+  const size = fstatSync(fd).size;
+  const found = Buffer.alloc(HDF5_SIGNATURE.length);
+  for (let at = 0; at + found.length <= size; at = at === 0 ? 512 : at * 2) {
+    if (readSync(fd, found, 0, found.length, at) === found.length && found.equals(HDF5_SIGNATURE)) return true;
+  }
+  return false;
 }
 
 /**

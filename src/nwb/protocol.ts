@@ -18,7 +18,7 @@ export type FileMethod =
   | "createResponseSeries"
   | "addPlanarSegmentation"
   | "addVolumetricSegmentation"
-  | "addEvent";
+  | "addEvents";
 
 export type Request = { id: number } & (
   | { op: "open"; path: string; metadata: NwbFileMetadata; options: OpenOptions; checkpointIntervalMs: number }

@@ -153,7 +153,7 @@ function writing(req: Request): string {
   return req.op;
 }
 
-const CALL_WRITES: Partial<Record<FileMethod, string>> = { addEvent: "writing the event record" };
+const CALL_WRITES: Partial<Record<FileMethod, string>> = { addEvents: "writing the event record" };
 
 function run(req: Request): unknown {
   if (req.op === "open") {

@@ -105,7 +105,7 @@ export class NwbWriter {
   addContainer = this.method("addContainer");
   addPlanarSegmentation = this.method("addPlanarSegmentation");
   addVolumetricSegmentation = this.method("addVolumetricSegmentation");
-  addEvent = this.method("addEvent");
+  addEvents = this.method("addEvents");
   createPlanarSeries = this.series("createPlanarSeries");
   createVolumetricSeries = this.series("createVolumetricSeries");
   createTelemetrySeries = this.series("createTelemetrySeries");

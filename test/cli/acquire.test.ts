@@ -88,11 +88,20 @@ describe("rigd acquire on the simulated two-photon rig", { timeout: 60_000 }, ()
     }
   });
 
-  it("refuses to replace an existing file without --force, and replaces it with --force", async () => {
-    const out = tempPath("existing.nwb");
-    const before = Buffer.from("an earlier session's file, not to be lost\n".repeat(100));
-    writeFileSync(out, before);
+  it("refuses to replace an existing file without --force, replaces an NWB file with --force, and never anything else", async () => {
     const profile = profileCopy();
+    const notes = tempPath("notes.nwb");
+    const text = Buffer.from("a lab notebook that happens to end in .nwb\n".repeat(100));
+    writeFileSync(notes, text);
+    const notNwb = await acquire(["--profile", profile, "--out", notes, "--duration", "3s", "--force"]).done;
+    expect(notNwb.code).toBe(2);
+    expect(notNwb.stderr.trimEnd()).toBe(`rigd acquire: ${notes} exists and is not an NWB file; --force only ever replaces an NWB file`);
+    expect(readFileSync(notes).equals(text)).toBe(true);
+
+    // An earlier session's file.
+    const out = tempPath("existing.nwb");
+    const before = readFileSync("test/fixtures/reference.nwb");
+    writeFileSync(out, before);
 
     const refused = await acquire(["--profile", profile, "--out", out, "--duration", "3s"]).done;
     expect(refused.code).toBe(2);

@@ -117,7 +117,7 @@ it("rigd serve stops a session whose disk fills, says why in its status, and kee
   mountDisk(32);
   const port = () => 20000 + Math.floor(Math.random() * 20000);
   const control = `tcp://127.0.0.1:${port()}`;
-  const daemon = rigd(["serve", "--profile", profile(0), "--control", control, "--publish", `tcp://127.0.0.1:${port()}`]);
+  const daemon = rigd(["serve", "--profile", profile(0), "--control", control, "--publish", `tcp://127.0.0.1:${port()}`, "--data-dir", disk]);
   let listening = false;
   daemon.child.stdout!.once("data", () => (listening = true));
   await waitFor("rigd serve to listen", () => listening);
@@ -133,7 +133,7 @@ it("rigd serve stops a session whose disk fills, says why in its status, and kee
     session_description: "Full disk.", experimenter: ["Doe, Jane"], institution: "Example Institute", experiment_description: "A disk that fills.",
     keywords: ["calcium imaging"], subject: { subject_id: "m1", species: "Mus musculus", sex: "F", age: "P90D" },
   };
-  expect((await ask({ cmd: "start", out, session })).ok).toBe(true);
+  expect((await ask({ cmd: "start", out: "served.nwb", session })).ok).toBe(true);
   let status: Record<string, any> = {};
   const deadline = Date.now() + 30_000;
   while (status["state"] !== "closed" && Date.now() < deadline) {

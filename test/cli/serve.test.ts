@@ -1,6 +1,7 @@
 // rigd serve driven over its control socket (and by the example Python client), and fed malformed requests.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { Request, Subscriber } from "zeromq";
@@ -8,7 +9,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { summarize } from "../../src/nwb/inspect.js";
 import { expectShutterClosedInFile } from "../acquisition/shutter.js";
 import { tempPath } from "../nwb/h5read.js";
+import { findPython } from "../python.js";
 
+const python = findPython(["zmq"]);
 const port = () => 20000 + Math.floor(Math.random() * 20000);
 let daemon: ChildProcess | undefined;
 
@@ -20,19 +23,20 @@ afterEach(async () => {
   }
 });
 
-/** Starts rigd serve on sim-2p with ports of its own; resolves once it listens. */
-async function serve(): Promise<{ control: string; publish: string }> {
+/** Starts rigd serve on sim-2p with ports and a data directory of its own; resolves once it listens. */
+async function serve(): Promise<{ control: string; publish: string; dataDir: string }> {
   const profile = tempPath("sim-2p.yaml");
   // The shipped profile's frame address, moved to a free port: tests run side by side.
   writeFileSync(profile, readFileSync("profiles/sim-2p.yaml", "utf8").replace("tcp://127.0.0.1:5600", `tcp://127.0.0.1:${port()}`).replace("../schema/", `${process.cwd()}/schema/`));
   const control = `tcp://127.0.0.1:${port()}`;
   const publish = `tcp://127.0.0.1:${port()}`;
-  daemon = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--profile", profile, "--control", control, "--publish", publish], { stdio: ["ignore", "pipe", "inherit"] });
+  const dataDir = dirname(tempPath("data/x"));
+  daemon = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--profile", profile, "--control", control, "--publish", publish, "--data-dir", dataDir], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: daemon!.stdout! }).once("line", () => resolve());
     daemon!.once("exit", (code) => reject(new Error(`rigd serve exited (${code})`)));
   });
-  return { control, publish };
+  return { control, publish, dataDir };
 }
 
 async function client(control: string) {
@@ -52,14 +56,14 @@ const session = { session_description: "Daemon test.", experimenter: ["Doe, Jane
 
 describe("rigd serve", () => {
   it("goes through start → set → mark → stop over the control socket and publishes status", async () => {
-    const { control, publish } = await serve();
+    const { control, publish, dataDir } = await serve();
     const sub = new Subscriber();
     sub.connect(publish);
     sub.subscribe("status");
     const { ask, socket } = await client(control);
     expect((await ask({ cmd: "status" })).result).toEqual({ state: "idle" });
-    const out = tempPath("served.nwb");
-    const started = await ask({ cmd: "start", out, session });
+    const out = join(dataDir, "served.nwb");
+    const started = await ask({ cmd: "start", out: "served.nwb", session });
     expect(started).toMatchObject({ ok: true, result: { state: "recording", out } });
     // Status comes once a second; the first may still be from before the start.
     let state = "";
@@ -98,10 +102,10 @@ describe("rigd serve", () => {
     socket.close();
   });
 
-  it("is driven by the example Python control client", async () => {
-    const { control } = await serve();
-    const out = tempPath("python.nwb");
-    const { stdout } = await promisify(execFile)("/usr/bin/python3", ["examples/control_client.py", out, control], { encoding: "utf8" });
+  it.skipIf(!python.path)(`is driven by the example Python control client${python.skipNote}`, async () => {
+    const { control, dataDir } = await serve();
+    const out = join(dataDir, "python.nwb");
+    const { stdout } = await promisify(execFile)(python.path!, ["examples/control_client.py", "python.nwb", control], { encoding: "utf8" });
     expect(stdout).toContain("laser tuned to 940 nm");
     const file = await summarize(out);
     expect(file.events.map((e) => e.text)).toEqual(expect.arrayContaining(["command [TiSapphireLaser] wavelength_nm set to 940", "mark [user] stimulus on"]));

@@ -25,17 +25,35 @@ describe("the event record", () => {
     const path = tempPath("order.nwb");
     const w = await NwbWriter.create(path, session);
     const added: [number, string][] = [[1, "a"], [3, "b"], [2, "c"], [5, "d"], [2, "e"], [0.5, "f"], [5, "g"], [4, "h"]];
-    for (const [time, message] of added) await w.addEvent({ time, kind: "mark", source: "user", message });
+    for (const [time, message] of added) await w.addEvents([{ time, kind: "mark", source: "user", message }]);
     expect((await w.close()).events).toBe(8);
     const { text, time } = await eventsOf(path);
     expect(time).toEqual([0.5, 1, 2, 2, 3, 4, 5, 5]);
     expect(text).toEqual(["f", "a", "c", "e", "b", "h", "d", "g"].map((m) => `mark [user] ${m}`));
   });
 
+  it("writes a batch as its entries would go one by one, in one go", async () => {
+    const path = tempPath("batch.nwb");
+    const w = await NwbWriter.create(path, session);
+    await w.addEvents([{ time: 1, kind: "mark", source: "user", message: "a" }, { time: 3, kind: "mark", source: "user", message: "b" }]);
+    // Out of order within the batch and against the rows already written; equal times keep the batch's order.
+    const batch: [number, string][] = [[2, "c"], [5, "d"], [2, "e"], [0.5, "f"], [5, "g"], [4, "h"]];
+    await w.addEvents(batch.map(([time, message]) => ({ time, kind: "mark", source: "user", message })));
+    // A burst of marks (a client's loop) is one request and one write of each dataset.
+    const burst = Array.from({ length: 10_000 }, (_, i) => ({ time: 6 + i / 1e4, kind: "mark", source: "user", message: `burst ${i}` }));
+    await w.addEvents(burst);
+    expect((await w.close()).events).toBe(10_008);
+    const { text, time } = await eventsOf(path);
+    expect(time.slice(0, 8)).toEqual([0.5, 1, 2, 2, 3, 4, 5, 5]);
+    expect(text.slice(0, 8)).toEqual(["f", "a", "c", "e", "b", "h", "d", "g"].map((m) => `mark [user] ${m}`));
+    expect(text.slice(8)).toEqual(burst.map((b) => `mark [user] ${b.message}`));
+    expect(time.slice(8)).toEqual(burst.map((b) => b.time));
+  });
+
   it("places an event older than the entries it keeps (60 s, 1000 entries) at the earliest time still open, saying how late it was", async () => {
     const path = tempPath("late.nwb");
     const w = await NwbWriter.create(path, session);
-    const mark = (time: number, message: string) => w.addEvent({ time, kind: "mark", source: "user", message });
+    const mark = (time: number, message: string) => w.addEvents([{ time, kind: "mark", source: "user", message }]);
     await mark(0, "start");
     await mark(10, "ten");
     await mark(100, "hundred"); // the kept entries are now those after 40 s: "ten" is the last one before them

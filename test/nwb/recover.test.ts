@@ -87,7 +87,7 @@ describe("rigd recover", () => {
     nwb.append("Frames", Uint16Array.from({ length: 12 * 64 }, (_, k) => 1 + Math.floor(k / 64)), Array.from({ length: 12 }, (_, i) => 0.02 + i / 30 + (i % 3) * 1e-4));
     nwb.createTelemetrySeries({ name: "Power", description: "Laser power.", unit: "W", clock: { timestamps: true } });
     nwb.append("Power", Float64Array.of(1.5, 1.52, 1.49, 1.51, 1.5), [0.1, 0.61, 1.13, 1.6, 2.2]);
-    for (const [time, message] of [[0.2, "a"], [0.5, "b"], [0.9, "c"]] as const) nwb.addEvent({ time, kind: "mark", source: "user", message });
+    for (const [time, message] of [[0.2, "a"], [0.5, "b"], [0.9, "c"]] as const) nwb.addEvents([{ time, kind: "mark", source: "user", message }]);
     nwb.checkpoint();
     nwb.abandon();
     // What a crash can leave besides: rows past the flushed ones that read as fill, events out of order, an empty series.
@@ -135,7 +135,7 @@ describe("rigd recover", () => {
   it("refuses a file still being written, and one closed cleanly: nothing to recover", async () => {
     const path = tempPath("closed.nwb");
     const w = await NwbWriter.create(path, session);
-    await w.addEvent({ time: 0.5, kind: "mark", source: "user", message: "start" });
+    await w.addEvents([{ time: 0.5, kind: "mark", source: "user", message: "start" }]);
     await expect(recover(path)).rejects.toMatchObject({ reason: "in-use", message: expect.stringMatching(/is already being written by this process, pid \d+ .*: it is still being recorded, not left by a crash$/) });
     await w.close();
     const before = readFileSync(path);

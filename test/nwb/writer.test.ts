@@ -130,8 +130,8 @@ describe("growing series", () => {
     const w = await NwbWriter.create(path, session);
     const power = await w.createTelemetrySeries({ name: "LaserPower", description: "Laser power.", unit: "W", continuity: "continuous", clock: { timestamps: true } });
     for (let i = 0; i < 5; i++) await w.append(power, new Float64Array([1.5 + i / 100]), [i * 0.5 + 0.001 * i]);
-    await w.addEvent({ time: 0.7, kind: "fault", source: "Laser", message: "lost mode-lock" });
-    await w.addEvent({ time: 1.9, kind: "mark", source: "user", message: "stimulus on — ✓" });
+    await w.addEvents([{ time: 0.7, kind: "fault", source: "Laser", message: "lost mode-lock" }]);
+    await w.addEvents([{ time: 1.9, kind: "mark", source: "user", message: "stimulus on — ✓" }]);
     await w.close();
     const f = await openRead(path);
     expect(Array.from(dataset(f, "acquisition/LaserPower/data").value as Float64Array)).toEqual([1.5, 1.51, 1.52, 1.53, 1.54]);

@@ -1,11 +1,10 @@
 // `rigd acquire`: one session from a rig profile into an NWB file, with a live status line (or one JSON
 // object per second with --json), stopped by --duration, --frames, SIGINT or SIGTERM.
-import { accessSync, constants, existsSync, mkdirSync, type Stats, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { describeLosses, Session, type SessionStatus, tooShortForInspector } from "../../acquisition/session.js";
 import { formatConfigError, loadRigProfile, loadSessionFile, mergeSession, type SessionPart } from "../../config/index.js";
-import { formatHolder, lockHolder } from "../../nwb/lock.js";
+import { checkOutput, OutputRefused } from "../../acquisition/output.js";
 import { SEXES } from "../../nwb/subject-rules.js";
 import { openRig, type RunningRig } from "../running-rig.js";
 
@@ -109,7 +108,11 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
   const stopAfterMs = args.duration === undefined ? undefined : parseDuration(args.duration);
   if (args.frames !== undefined && !(Number.isInteger(args.frames) && args.frames > 0)) throw new UsageError(`--frames: expected a whole number of frames ≥ 1, found '${args.frames}'`);
   const out = resolve(args.out);
-  checkOut(out, args.out, args.force);
+  try {
+    checkOutput(out, args.out, args.force, { out: "--out", force: "--force" });
+  } catch (e) {
+    throw e instanceof OutputRefused ? new UsageError(e.message) : e;
+  }
 
   let running: RunningRig | undefined;
   let session: Session | undefined;
@@ -169,38 +172,6 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
     for (const s of stopSignals) process.off(s, requestStop);
     if (session?.state === "recording") await session.stop().catch(() => undefined);
     await running?.close();
-  }
-}
-
-/**
- * Refuses, in one line and before any device starts, an --out that the writer would fail on: a directory or
- * other non-file, a file another writer holds, an existing file without --force, a folder that cannot be
- * made or written (read-only, under a regular file). Makes the folder. Throws UsageError.
- */
-function checkOut(out: string, given: string, force: boolean): void {
-  const refuse = (e: unknown) => new UsageError(`--out ${given} cannot be written: ${(e as Error).message}`);
-  let stat: Stats | undefined;
-  try {
-    stat = statSync(out);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw refuse(e);
-  }
-  if (stat?.isDirectory()) throw new UsageError(`--out ${given} is a directory; expected the path of the file to write`);
-  if (stat && !stat.isFile()) throw new UsageError(`--out ${given} is not a regular file`);
-  if (stat) {
-    // The writer's lock refuses a second writer anyway; checked here too so that it is refused before devices start.
-    const holder = lockHolder(out);
-    if (holder) throw new UsageError(`${given} is already being written by ${formatHolder(holder)}; refusing to write it too`);
-    if (!force) throw new UsageError(`${given} exists; pass --force to replace it`);
-  }
-  try {
-    let existing = dirname(out);
-    while (!existsSync(existing)) existing = dirname(existing);
-    // access() checks permissions and, for root too, a read-only mount (EROFS), which a recursive mkdir reports as ENOENT.
-    accessSync(stat ? out : existing, constants.W_OK);
-    mkdirSync(dirname(out), { recursive: true });
-  } catch (e) {
-    throw refuse(e);
   }
 }
 

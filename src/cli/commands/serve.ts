@@ -1,5 +1,7 @@
 // `rigd serve`: the daemon. The rig stays connected; a ZeroMQ control socket starts and stops sessions,
 // changes device settings and adds marks; a PUB socket publishes status, telemetry and previews.
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { Daemon } from "../../acquisition/daemon.js";
 import { formatConfigError, loadRigProfile } from "../../config/index.js";
@@ -9,6 +11,7 @@ interface ServeArgs {
   profile: string;
   control: string;
   publish: string;
+  "data-dir": string;
 }
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
@@ -18,8 +21,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     yargs
       .option("profile", { type: "string", demandOption: true, describe: "Rig profile (YAML)" })
       .option("control", { type: "string", default: "tcp://127.0.0.1:5555", describe: "REP socket for JSON requests (status, start, stop, set, mark)" })
-      .option("publish", { type: "string", default: "tcp://127.0.0.1:5556", describe: "PUB socket: status, telemetry and preview topics" }) as unknown as Argv<ServeArgs>,
-  handler: async ({ profile: file, control, publish }) => {
+      .option("publish", { type: "string", default: "tcp://127.0.0.1:5556", describe: "PUB socket: status, telemetry and preview topics" })
+      .option("data-dir", { type: "string", default: "data", describe: "Folder recordings go in: a start request's out is a path inside it" }) as unknown as Argv<ServeArgs>,
+  handler: async ({ profile: file, control, publish, "data-dir": dataDirGiven }) => {
     const profile = await loadRigProfile(file);
     if (!profile.ok) {
       process.stderr.write(`rigd serve: invalid profile:\n${profile.errors.map(formatConfigError).join("\n")}\n`);
@@ -27,18 +31,34 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       return;
     }
     const log = (line: string) => process.stderr.write(`${line}\n`);
+    const dataDir = resolve(dataDirGiven);
+    try {
+      mkdirSync(dataDir, { recursive: true });
+      accessSync(dataDir, constants.W_OK);
+    } catch (e) {
+      process.stderr.write(`rigd serve: --data-dir ${dataDirGiven} cannot be used: ${(e as Error).message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    // A signal at any moment, a second one too, stops the session cleanly: never Node's default exit.
+    let stopRequested: () => void = () => undefined;
+    const stopped = new Promise<void>((r) => (stopRequested = r));
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signals++ > 0) log(`${signal}: already stopping`);
+      stopRequested();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
     let running: RunningRig | undefined;
     let daemon: Daemon | undefined;
     try {
       running = await openRig(profile.value);
-      daemon = new Daemon({ profile: profile.value, rig: running.rig, control, publish, log });
+      daemon = new Daemon({ profile: profile.value, rig: running.rig, control, publish, dataDir, log });
       await daemon.start();
       running.sims?.startScanners();
-      process.stdout.write(`rigd serve: control ${control}, publishing ${publish}\n`);
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
+      process.stdout.write(`rigd serve: control ${control}, publishing ${publish}, recordings in ${dataDir}\n`);
+      await stopped;
     } catch (e) {
       process.stderr.write(`rigd serve: ${(e as Error).message}\n`);
       process.exitCode = 1;
@@ -46,6 +66,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       running?.sims?.stopScanners();
       await daemon?.close();
       await running?.close();
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
     }
   },
 };
