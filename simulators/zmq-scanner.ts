@@ -3,7 +3,7 @@
 // hardware it never waits for the receiver: a frame that finds the send queue full is lost and its counter still
 // advances, so rigd sees a gap. Brightness follows the laser and PMTs it is given, read at every frame. For tests
 // it also loses frames on purpose and mixes in malformed messages.
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import { Push } from "zeromq";
 import { FRAME_DTYPES, type FrameData, type FrameDtype, type RejectReason, type ScannerState } from "../src/drivers/frame-source.js";
 import { PROTOCOL_VERSION } from "../src/drivers/zmq-frames.js";
@@ -202,7 +202,9 @@ export class ScannerSimulator {
         if (this.stopped) acquisitions = Math.min(acquisitions, (Math.ceil(a / planes) + 1) * planes);
         const t = a / rate;
         const wait = started + t * 1000 - performance.now();
-        if (wait > 0) await sleep(wait);
+        // Behind its clock it still lets the event loop turn once: a stop (a message) must reach a scanner that
+        // cannot keep up, whose sends otherwise only ever await microtasks.
+        await (wait > 0 ? sleep(wait) : setImmediate());
         // A real scanner acquires on its own clock whatever the host does, into the digitizer's memory: an
         // acquisition the simulator renders later than that memory would hold is lost (an overrun); one a little
         // late goes out with its own hardware time, as a busy host reads a digitizer's buffer late.
