@@ -33,7 +33,7 @@ process.once("message", (first: ToScanner) => {
   process.on("message", (m: ToScanner) => {
     if (m === "stop") {
       if (running) scanner.stop();
-      else process.disconnect(); // never run: nothing to report
+      else if (process.connected) process.disconnect(); // never run: nothing to report (a second stop finds it gone)
       return;
     }
     if ("light" in m) {

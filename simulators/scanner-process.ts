@@ -77,8 +77,12 @@ export class ScannerProcess {
   }
 
   private send(message: ToScanner): void {
-    // A process that has ended has nothing left to stop or tell; its end is reported to whoever awaits a reply.
-    if (this.child.connected) this.child.send(message);
+    // A process that has ended has nothing left to stop or tell, and a send racing its end fails (EPIPE): its
+    // end reaches whoever awaits a reply. Any other failure is the process's error.
+    if (!this.child.connected) return;
+    this.child.send(message, (e) => {
+      if (e && this.child.connected) this.child.emit("error", e);
+    });
   }
 
   /** The process's next message; its end before it answered, as an error. */

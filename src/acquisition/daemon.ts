@@ -1,7 +1,8 @@
 // The daemon behind `rigd serve`: the rig stays connected, sessions start and stop on request. A ZeroMQ
 // ROUTER socket takes JSON requests (from REQ or DEALER clients) and answers each with a result or a
 // structured error; a PUB socket publishes status (1 Hz), telemetry as it is read, and downsampled preview
-// frames (at most 2 per second per series). Both bind to loopback unless told otherwise.
+// frames (at most 2 per second per series). Both bind to loopback unless told otherwise; given CURVE keys,
+// both let in only the clients whose public keys they were given (src/acquisition/curve.ts).
 //
 // Requests are answered as they come, not one after another: a PMT's reset_trip takes seconds, and status
 // must still answer at once meanwhile (a REP socket would hold every client behind it). Only the requests
@@ -10,6 +11,7 @@ import { Publisher, Router } from "zeromq";
 import { z } from "zod";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
 import { SessionMetadata as SessionMetadataSchema } from "../config/index.js";
+import { Authenticator, type CurveKeys } from "./curve.js";
 import type { ConnectedRig } from "./devices.js";
 import type { CheckpointReport } from "../nwb/index.js";
 import { checkOutput, insideDataDir, OutputRefused, type OutputNames } from "./output.js";
@@ -54,6 +56,8 @@ export interface DaemonOptions {
   publish: string;
   /** Where recordings go (absolute, existing): a start request's `out` is a path inside it. */
   dataDir: string;
+  /** Makes both sockets CURVE servers, with a ZAP handler that refuses any client key but these. */
+  curve?: CurveKeys;
   log?: (line: string) => void;
 }
 
@@ -71,6 +75,7 @@ export class Daemon {
   private publishing: Promise<void> = Promise.resolve();
   private publishQueue = 0;
   private readonly publisher = new Publisher({ sendHighWaterMark: 100 });
+  private authenticator: Authenticator | undefined;
   private session: Session | undefined;
   private closing = false;
   private ticker: NodeJS.Timeout | undefined;
@@ -79,6 +84,12 @@ export class Daemon {
   constructor(private readonly options: DaemonOptions) {}
 
   async start(): Promise<void> {
+    if (this.options.curve) {
+      // The handler is there before the sockets bind: no client gets in unasked.
+      this.authenticator = await Authenticator.start(this.options.curve, (line) => this.options.log?.(line));
+      this.authenticator.secure(this.control, "control");
+      this.authenticator.secure(this.publisher, "publish");
+    }
     await this.control.bind(this.options.control);
     await this.publisher.bind(this.options.publish);
     this.ticker = setInterval(() => this.publish("status", this.status()), 1000);
@@ -267,5 +278,6 @@ export class Daemon {
     await this.replying;
     this.control.close();
     this.publisher.close();
+    this.authenticator?.close();
   }
 }

@@ -15,6 +15,7 @@ import { NwbWriteFailure, NwbWriter, type RigEvent, isoNow, type CheckpointRepor
 import { summarize } from "../nwb/inspect.js";
 import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
 import { LossRecorder, type SeriesLosses } from "./losses.js";
+import { type DeviceStatus, DeviceWatch } from "./devices.js";
 import { type EngineEvent, type Loss, type Route, type TaggedFrame, type WriteLimits, assembleVolumes, boundedWrite, limitSamples, recordGaps, releaseSample, routeKey, type Sample, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
@@ -49,7 +50,8 @@ export type SessionState = "idle" | "recording" | "stopping" | "closed";
 
 /** A downsampled frame for a live view: uint16 pixels, binned so the longer side is at most 128. */
 export interface Preview {
-  header: { series: string; time: number; shape: [number, number]; bin: number };
+  /** dtype: the pixels' NumPy type string (little-endian uint16), for clients that decode them. */
+  header: { series: string; time: number; shape: [number, number]; bin: number; dtype: "<u2" };
   pixels: Uint8Array;
 }
 
@@ -93,6 +95,8 @@ export interface SessionStatus {
   minutes_left: number | null;
   /** Why the session stopped on its own (a failed write, a nearly full disk); absent while all is well. */
   error?: string;
+  /** Every bound device (lasers, photodetectors, frame sources) by the profile's name: connection, losses, last fault. */
+  devices: Record<string, DeviceStatus>;
 }
 
 /** Telemetry series a device's state feeds: name, unit, how to read the value. */
@@ -128,6 +132,7 @@ export class Session {
   private readonly depths = new Map<string, number>();
   private readonly events$ = new Subject<EngineEvent>();
   private readonly losses = new LossRecorder((e) => this.event(e));
+  private readonly watch: DeviceWatch;
   private eventCount = 0;
   private queueBytes = 0;
   private writtenBytes = 0;
@@ -175,6 +180,7 @@ export class Session {
     });
     this.writerReady.catch(() => undefined); // a session that never started: each waiting write counts itself lost
     this.unobservedBefore = [...options.devices.frameSources.values()].reduce((n, s) => n + s.counts.unobserved, 0);
+    this.watch = new DeviceWatch(options.devices, (ms) => Math.max(0, (ms - this.startedMs) / 1000), options.log ?? (() => undefined));
   }
 
   get state(): SessionState {
@@ -192,6 +198,7 @@ export class Session {
     const session = new Session(options);
     // Listening comes first: a producer that starts sending when the session starts loses nothing.
     session.recordEvents();
+    session.watch.start();
     session.startFrames();
     let writer: NwbWriter | undefined;
     try {
@@ -257,6 +264,7 @@ export class Session {
       file_bytes: existsSync(this.options.out) ? statSync(this.options.out).size : 0,
       rss_MB: Math.round(process.memoryUsage().rss / 1e6),
       latency_ms: { written: this.writer?.latency.written ?? null, durable: this.writer?.latency.durable ?? null },
+      devices: this.watch.status(),
     };
   }
 
@@ -426,6 +434,7 @@ export class Session {
     this.stopFrames.complete();
     await Promise.all(this.pipelines);
     this.losses.flush();
+    this.watch.stop();
     last();
     if (this.earlyFrames > 1) this.event({ time: this.now(), kind: "before_start", source: "rigd", message: `${this.earlyFrames} frames in all began before the session started and are not recorded` });
     this.events$.complete();
@@ -552,7 +561,7 @@ export class Session {
         out[y * pw + x] = Math.min(65535, Math.max(0, Math.round(sum / (bin * bin))));
       }
     }
-    this.previews.next({ header: { series: t.series, time: t.time, shape: [ph, pw], bin }, pixels: new Uint8Array(out.buffer) });
+    this.previews.next({ header: { series: t.series, time: t.time, shape: [ph, pw], bin, dtype: "<u2" }, pixels: new Uint8Array(out.buffer) });
   }
 
   /** One sample to the file, once it is open; one that cannot be written is a loss, never an error in the pipeline. */

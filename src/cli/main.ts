@@ -5,6 +5,7 @@ import { hideBin } from "yargs/helpers";
 import { acquireCommand } from "./commands/acquire.js";
 import { devicesCommand } from "./commands/devices.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { keysCommand } from "./commands/keys.js";
 import { profileCommand } from "./commands/profile.js";
 import { recoverCommand } from "./commands/recover.js";
 import { serveCommand } from "./commands/serve.js";
@@ -22,6 +23,7 @@ await yargs(hideBin(process.argv))
   .command(profileCommand)
   .command(inspectCommand)
   .command(serveCommand)
+  .command(keysCommand)
   .command(simulateCommand)
   .command(devicesCommand)
   .command(recoverCommand)

@@ -15,8 +15,18 @@ export interface DeviceIdentity {
 export interface DeviceEvent {
   /** Milliseconds since the epoch (Date.now()) when the driver saw it. */
   time: number;
-  kind: "fault" | "fault_cleared" | "timeout" | "garbage" | "disconnected" | "reconnected" | "retry" | "dropped_frames";
+  /**
+   * "disconnected": the device is lost (a serial port gone, a producer gone mid-stream) until "reconnected" (a serial
+   * port set up again) or "producer_connected" (a frame source's producer, new or back); "producer_closed": a producer
+   * closed its connection at the end of its acquisition, which is no loss.
+   */
+  kind: "fault" | "fault_cleared" | "timeout" | "garbage" | "disconnected" | "reconnected" | "producer_connected" | "producer_closed" | "retry" | "dropped_frames";
   message: string;
+}
+
+/** A device that others connect to (a frame source, which producers connect to): how many are connected now. */
+export interface Producers {
+  readonly producers: number;
 }
 
 /** A state reading with the time it was taken (Date.now() milliseconds). */

@@ -8,7 +8,7 @@ import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
 import { FrameSlots, releaseFrame, type SlotRef, type SlotsHandle } from "../frame-slots.js";
 import { startWorker } from "../threads.js";
-import type { DeviceEvent, Stamped } from "./device.js";
+import type { DeviceEvent, Producers, Stamped } from "./device.js";
 import { FRAME_DTYPES, type Frame, type FrameArrayType, type FrameCounts, type FrameData, type FrameSource, type FrameSpec, isFrameDtype, REJECT_REASONS, type RejectReason, type ScannerState } from "./frame-source.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -28,7 +28,8 @@ export type FromReceiver =
   | { kind: "bind-failed"; message: string }
   | { kind: "frame"; frame: Omit<Frame, "data">; slot: SlotRef; scanner?: ScannerState }
   | { kind: "rejected"; reason: RejectReason; message: string }
-  | { kind: "disconnected" }
+  // A producer completed its handshake, or went (told after the frames it sent before).
+  | { kind: "producer"; connected: boolean }
   | { kind: "stopped"; message: string }
   | { kind: "closed" };
 
@@ -191,7 +192,7 @@ export interface ZmqFrameOptions extends FrameSpec {
   reportIntervalMs?: number;
 }
 
-export class ZmqFrameSource implements FrameSource {
+export class ZmqFrameSource implements FrameSource, Producers {
   readonly driver = "zmq-frames";
   private readonly frames = new Subject<Frame>();
   private readonly state = new Subject<Stamped<ScannerState>>();
@@ -203,6 +204,11 @@ export class ZmqFrameSource implements FrameSource {
   private readonly rejectedBy = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
   private readonly reports: ThrottledReports;
   private readonly frameBytes: number;
+  /** Frames of one acquisition step: every channel and plane (flyback included) carries its counter. */
+  private readonly framesPerCounter: number;
+  /** The latest frame's counter and how many frames in a row carried it: whether a stream ended on a whole step. */
+  private latest: { counter: number; frames: number } | undefined;
+  private connectedProducers = 0;
   /** A part this large is not a frame of this source: ZeroMQ drops the connection rather than buffer it. */
   private readonly partLimit: number;
   private latestScanner: { state: ScannerState; text: string } | undefined;
@@ -219,6 +225,7 @@ export class ZmqFrameSource implements FrameSource {
     const [height, width] = options.frame_shape;
     this.frameBytes = height * width * FRAME_DTYPES[options.data_type].BYTES_PER_ELEMENT;
     this.partLimit = 2 * this.frameBytes + 64 * 1024;
+    this.framesPerCounter = options.channel_count * (options.plane_count + (options.flyback_planes ?? 0));
     this.reports = new ThrottledReports((kind, message) => this.event(kind, message), options.reportIntervalMs ?? 1000);
   }
 
@@ -228,6 +235,11 @@ export class ZmqFrameSource implements FrameSource {
 
   get counts(): FrameCounts {
     return { ...this.tally, rejected_by_reason: { ...this.rejectedBy } };
+  }
+
+  /** Producers connected now. */
+  get producers(): number {
+    return this.connectedProducers;
   }
 
   /** The address actually bound (with the port chosen for tcp://…:*), once connected. */
@@ -290,8 +302,14 @@ export class ZmqFrameSource implements FrameSource {
         this.rejectedBy[m.reason]++;
         this.reports.report(m.reason, "garbage", `rejected a message (${m.reason}): ${m.message}`);
         break;
-      case "disconnected":
-        this.event("disconnected", `a producer disconnected (it closed, or sent a part over ${this.partLimit} bytes)`);
+      case "producer":
+        if (m.connected) {
+          this.connectedProducers++;
+          this.event("producer_connected", `a producer connected (${this.connectedProducers} now)`);
+        } else {
+          this.connectedProducers--;
+          this.producerGone();
+        }
         break;
       case "stopped":
         this.event("fault", `stopped receiving: ${m.message}`);
@@ -301,6 +319,8 @@ export class ZmqFrameSource implements FrameSource {
 
   private accept(frame: Frame, scanner: ScannerState | undefined): void {
     if (scanner) this.updateScanner(scanner);
+    if (this.latest?.counter === frame.counter) this.latest.frames++;
+    else this.latest = { counter: frame.counter, frames: 1 };
     if (!this.frames.observed) {
       this.tally.unobserved++;
       releaseFrame(frame.data);
@@ -310,6 +330,21 @@ export class ZmqFrameSource implements FrameSource {
     }
     Atomics.add(this.control, 1, 1);
     Atomics.notify(this.control, 1);
+  }
+
+  /**
+   * ZeroMQ tells a producer that closed its socket from one that crashed no better than by the connection's end;
+   * the stream tells more. One that ends on a whole acquisition step (every channel and plane of its last counter)
+   * closed at the end of its acquisition; one that leaves a step unfinished went away mid-stream, a loss.
+   */
+  private producerGone(): void {
+    const last = this.latest;
+    this.latest = undefined;
+    if (!last) return this.event("producer_closed", "a producer closed its connection without sending a frame");
+    if (last.frames >= this.framesPerCounter) {
+      return this.event("producer_closed", `a producer closed its connection after a whole acquisition (counter ${last.counter}, every channel and plane)`);
+    }
+    this.event("disconnected", `a producer went away mid-acquisition: ${last.frames} of the ${this.framesPerCounter} frames of counter ${last.counter} came (it ended abruptly, or sent a part over ${this.partLimit} bytes, for which ZeroMQ drops the connection)`);
   }
 
   private updateScanner(state: ScannerState): void {

@@ -5,7 +5,7 @@
 // (frame-slots.ts); the main thread gets its header and slot number. Reading pauses while the main thread
 // holds the source, while two frames wait for it, and while every slot is in use: the producer is told.
 import { parentPort } from "node:worker_threads";
-import { Pull } from "zeromq";
+import { type Observer, Pull } from "zeromq";
 import { FrameSlots, type SlotRef } from "../frame-slots.js";
 import { decodeFrame, type FromReceiver, type ToReceiver } from "./zmq-frames.js";
 
@@ -21,11 +21,15 @@ let closing = false;
 let control: Int32Array;
 let posted = 0;
 let maxInFlight = 4;
+/** A message taken from the socket and not yet handed over. */
+let inHand = false;
 
 port.on("message", async (m: ToReceiver) => {
   switch (m.op) {
     case "bind": {
       const s = new Pull({ receiveHighWaterMark: m.receiveHighWaterMark, maxMessageSize: m.maxMessageSize, linger: 0 });
+      // Watched from before it binds: a producer may connect the moment the main thread hears it is bound.
+      const events = s.events;
       try {
         await s.bind(m.spec.address);
       } catch (e) {
@@ -39,7 +43,7 @@ port.on("message", async (m: ToReceiver) => {
       control = new Int32Array(m.control);
       slots = FrameSlots.attach(m.slots);
       post({ kind: "bound", endpoint: s.lastEndpoint ?? m.spec.address });
-      running = Promise.all([receive(s, m.spec), watch(s)]).catch((e: Error) => post({ kind: "stopped", message: e.message }));
+      running = Promise.all([receive(s, m.spec), watch(s, events)]).catch((e: Error) => post({ kind: "stopped", message: e.message }));
       return;
     }
     case "close":
@@ -55,6 +59,7 @@ port.on("message", async (m: ToReceiver) => {
 async function receive(s: Pull, spec: Extract<ToReceiver, { op: "bind" }>["spec"]): Promise<void> {
   const frameBytes = slots.handle.slotBytes; // slots are one frame of this source each
   for await (const parts of s) {
+    inHand = true;
     // A slot first: while every slot is in use, this message waits and nothing more is read.
     let slot: SlotRef | undefined;
     while (!(slot = slots.acquire(frameBytes)) && !closing) await slots.freed(100);
@@ -68,6 +73,7 @@ async function receive(s: Pull, spec: Extract<ToReceiver, { op: "bind" }>["spec"
       post({ kind: "frame", frame, slot, ...(decoded.scanner ? { scanner: decoded.scanner } : {}) });
       posted = (posted + 1) | 0; // int32, as the shared count it is compared with: both wrap alike
     }
+    inHand = false;
     await whileHeldOrFull();
   }
 }
@@ -85,6 +91,27 @@ async function whileHeldOrFull(): Promise<void> {
   }
 }
 
-async function watch(s: Pull): Promise<void> {
-  for await (const event of s.events) if (event.type === "disconnect") post({ kind: "disconnected" });
+/**
+ * Producers coming and going. A connection is a producer once its ZeroMQ handshake succeeds; one that fails it (a
+ * port scanner, an HTTP client) never was, and its disconnect, which follows its handshake error, is not one. A
+ * producer's going is told once the messages it sent before are handed over: the main thread judges its last frames.
+ */
+async function watch(s: Pull, events: Observer): Promise<void> {
+  let failedHandshakes = 0;
+  for await (const event of events) {
+    if (event.type === "handshake") post({ kind: "producer", connected: true });
+    else if (event.type.startsWith("handshake:error")) failedHandshakes++;
+    else if (event.type === "disconnect") {
+      if (failedHandshakes > 0) failedHandshakes--;
+      else {
+        await handedOver(s);
+        post({ kind: "producer", connected: false });
+      }
+    }
+  }
+}
+
+/** Resolves once the socket holds no message and none is being handed over (a held source holds this too). */
+async function handedOver(s: Pull): Promise<void> {
+  while (!closing && (s.readable || inHand)) await new Promise((r) => setTimeout(r, 10));
 }

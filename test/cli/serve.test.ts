@@ -1,44 +1,15 @@
 // rigd serve driven over its control socket (and by the example Python client), and fed malformed requests.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { Request, Subscriber } from "zeromq";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { summarize } from "../../src/nwb/inspect.js";
 import { expectShutterClosedInFile } from "../acquisition/shutter.js";
-import { tempPath } from "../nwb/h5read.js";
 import { findPython } from "../python.js";
+import { serve } from "./serve-child.js";
 
 const python = findPython(["zmq"]);
-const port = () => 20000 + Math.floor(Math.random() * 20000);
-let daemon: ChildProcess | undefined;
-
-afterEach(async () => {
-  if (daemon && daemon.exitCode === null) {
-    const exited = new Promise((r) => daemon!.once("exit", r));
-    daemon.kill("SIGINT");
-    await exited;
-  }
-});
-
-/** Starts rigd serve on sim-2p with ports and a data directory of its own; resolves once it listens. */
-async function serve(): Promise<{ control: string; publish: string; dataDir: string }> {
-  const profile = tempPath("sim-2p.yaml");
-  // The shipped profile's frame address, moved to a free port: tests run side by side.
-  writeFileSync(profile, readFileSync("profiles/sim-2p.yaml", "utf8").replace("tcp://127.0.0.1:5600", `tcp://127.0.0.1:${port()}`).replace("../schema/", `${process.cwd()}/schema/`));
-  const control = `tcp://127.0.0.1:${port()}`;
-  const publish = `tcp://127.0.0.1:${port()}`;
-  const dataDir = dirname(tempPath("data/x"));
-  daemon = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--profile", profile, "--control", control, "--publish", publish, "--data-dir", dataDir], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: daemon!.stdout! }).once("line", () => resolve());
-    daemon!.once("exit", (code) => reject(new Error(`rigd serve exited (${code})`)));
-  });
-  return { control, publish, dataDir };
-}
-
 async function client(control: string) {
   const socket = new Request({ receiveTimeout: 30_000 });
   socket.connect(control);

@@ -3,6 +3,7 @@
 import { resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { describeLosses, Session, type SessionStatus, tooShortForInspector } from "../../acquisition/session.js";
+import { describeTrouble } from "../../acquisition/devices.js";
 import { formatConfigError, loadRigProfile, loadSessionFile, mergeSession, type SessionPart } from "../../config/index.js";
 import { checkOutput, OutputRefused } from "../../acquisition/output.js";
 import { SEXES } from "../../nwb/subject-rules.js";
@@ -123,7 +124,12 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
   try {
     running = await openRig(profile.value);
     const { rig, sims } = running;
-    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const statusShown = process.stdout.isTTY && !args.json;
+    // A line said on a terminal clears the status line first, which the next tick draws again below it.
+    const log = (line: string) => {
+      if (statusShown) process.stdout.write("\r\x1b[K");
+      process.stderr.write(`${line}\n`);
+    };
     session = await Session.start({
       profile: profile.value,
       metadata: metadata.value,
@@ -141,14 +147,14 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
     const ticker = setInterval(() => {
       const s = live.status();
       if (args.json) process.stdout.write(`${JSON.stringify(s)}\n`);
-      else if (process.stdout.isTTY) process.stdout.write(`\r${statusLine(s)}   `);
+      else if (statusShown) process.stdout.write(`\r${statusLine(s)}   `);
     }, 1000);
     const timer = stopAfterMs === undefined ? undefined : setTimeout(requestStop, stopAfterMs);
     await stopped;
     sims?.stopScanners();
     clearInterval(ticker);
     if (timer) clearTimeout(timer);
-    if (process.stdout.isTTY && !args.json) process.stdout.write("\n");
+    if (statusShown) process.stdout.write("\n");
     const report = await live.stop().catch((e: Error) => e);
     // After the drain: what the file holds, not what had been written when stop was asked for.
     const status = live.status();
@@ -159,7 +165,8 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
     // A series that never got a sample is not in the file (an empty series fails nwbinspector): say which.
     const empty = report.empty.filter((name) => name in status.samples);
     const unused = report.unused.length ? `; not in the file, as no recorded series uses them: ${report.unused.join(", ")}` : "";
-    const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}${unused}; ${describeLosses(status.losses)}; ${report.events} events; ${status.elapsed_s.toFixed(1)} s${latencyText(status)}`;
+    const trouble = describeTrouble(status.devices);
+    const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}${unused}; ${describeLosses(status.losses)}${trouble ? `; ${trouble}` : ""}; ${report.events} events; ${status.elapsed_s.toFixed(1)} s${latencyText(status)}`;
     return {
       out,
       status: { ...status, samples: Object.fromEntries(frames) },
@@ -184,5 +191,10 @@ function latencyText(s: SessionStatus): string {
 function statusLine(s: SessionStatus): string {
   const elapsed = Math.max(s.elapsed_s, 0.001);
   const rates = Object.entries(s.samples).map(([name, n]) => `${name.replace(/^(Planar|Volumetric)MicroscopySeries/, "") || name} ${n} (${(n / elapsed).toFixed(1)}/s)`);
-  return `${s.elapsed_s.toFixed(0).padStart(4)} s  ${rates.join("  ")}  ${(s.written_bytes / 1e6 / elapsed).toFixed(1)} MB/s  lost ${s.dropped}  queue ${(s.queue_bytes / 1e6).toFixed(1)} MB  file ${(s.file_bytes / 1e6).toFixed(0)} MB  disk ${s.disk_free_MB} MB free${s.minutes_left === null ? "" : ` (${s.minutes_left} min)`}${s.latency_ms.durable ? `  durable p99 ${s.latency_ms.durable.p99.toFixed(0)} ms` : ""}`;
+  const devices = Object.entries(s.devices);
+  const gone = devices.filter(([, d]) => d.lost.since !== null).map(([name]) => name);
+  const faults = devices.filter(([, d]) => d.fault).map(([name]) => name);
+  const rejected = devices.reduce((n, [, d]) => n + (d.kind === "frame_source" ? Object.values(d.rejected).reduce((a, b) => a + b, 0) : 0), 0);
+  const trouble = `${gone.length ? `  gone: ${gone.join(", ")}` : ""}${faults.length ? `  fault: ${faults.join(", ")}` : ""}${rejected ? `  rejected ${rejected}` : ""}`;
+  return `${s.elapsed_s.toFixed(0).padStart(4)} s  ${rates.join("  ")}  ${(s.written_bytes / 1e6 / elapsed).toFixed(1)} MB/s  lost ${s.dropped}  queue ${(s.queue_bytes / 1e6).toFixed(1)} MB  file ${(s.file_bytes / 1e6).toFixed(0)} MB  disk ${s.disk_free_MB} MB free${s.minutes_left === null ? "" : ` (${s.minutes_left} min)`}${s.latency_ms.durable ? `  durable p99 ${s.latency_ms.durable.p99.toFixed(0)} ms` : ""}${trouble}`;
 }

@@ -1,8 +1,10 @@
 // `rigd serve`: the daemon. The rig stays connected; a ZeroMQ control socket starts and stops sessions,
-// changes device settings and adds marks; a PUB socket publishes status, telemetry and previews.
+// changes device settings and adds marks; a PUB socket publishes status, telemetry and previews. Beyond
+// loopback, both need CURVE keys (rigd keys makes them).
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
+import { type CurveKeys, isLoopback, readClientKeys, readSecretKey } from "../../acquisition/curve.js";
 import { Daemon } from "../../acquisition/daemon.js";
 import { formatConfigError, loadRigProfile } from "../../config/index.js";
 import { openRig, type RunningRig } from "../running-rig.js";
@@ -12,6 +14,21 @@ interface ServeArgs {
   control: string;
   publish: string;
   "data-dir": string;
+  "curve-secret-key"?: string;
+  "client-keys"?: string;
+}
+
+/**
+ * The CURVE keys given; without them, only loopback addresses (anyone else who could reach the sockets could
+ * start, stop and change a recording). Throws the one-line usage error otherwise.
+ */
+function curveKeys({ control, publish, "curve-secret-key": secretFile, "client-keys": clientDir }: ServeArgs): CurveKeys | undefined {
+  if (secretFile !== undefined && clientDir !== undefined) return { secretKey: readSecretKey(secretFile), clientKeys: readClientKeys(clientDir) };
+  if (secretFile !== undefined || clientDir !== undefined) throw new Error("--curve-secret-key and --client-keys go together: the daemon's key pair, and the folder of the public keys it lets in");
+  for (const [option, endpoint] of [["--control", control], ["--publish", publish]] as const) {
+    if (!isLoopback(endpoint)) throw new Error(`${option} ${endpoint} is not loopback: give --curve-secret-key and --client-keys (see rigd keys)`);
+  }
+  return undefined;
 }
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
@@ -22,8 +39,20 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option("profile", { type: "string", demandOption: true, describe: "Rig profile (YAML)" })
       .option("control", { type: "string", default: "tcp://127.0.0.1:5555", describe: "REP socket for JSON requests (status, start, stop, set, mark)" })
       .option("publish", { type: "string", default: "tcp://127.0.0.1:5556", describe: "PUB socket: status, telemetry and preview topics" })
-      .option("data-dir", { type: "string", default: "data", describe: "Folder recordings go in: a start request's out is a path inside it" }) as unknown as Argv<ServeArgs>,
-  handler: async ({ profile: file, control, publish, "data-dir": dataDirGiven }) => {
+      .option("data-dir", { type: "string", default: "data", describe: "Folder recordings go in: a start request's out is a path inside it" })
+      .option("curve-secret-key", { type: "string", describe: "This daemon's NAME.key_secret (rigd keys): both sockets then take only CURVE clients with a key in --client-keys" })
+      .option("client-keys", { type: "string", describe: "Folder of the public keys (*.key) of the clients let in; needed with --curve-secret-key" }) as unknown as Argv<ServeArgs>,
+  handler: async (args) => {
+    const { profile: file, control, publish, "data-dir": dataDirGiven } = args;
+    // Before the profile and the devices: a daemon open to the network is not started even for a moment.
+    let curve: CurveKeys | undefined;
+    try {
+      curve = curveKeys(args);
+    } catch (e) {
+      process.stderr.write(`rigd serve: ${(e as Error).message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     const profile = await loadRigProfile(file);
     if (!profile.ok) {
       process.stderr.write(`rigd serve: invalid profile:\n${profile.errors.map(formatConfigError).join("\n")}\n`);
@@ -54,10 +83,11 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     let daemon: Daemon | undefined;
     try {
       running = await openRig(profile.value);
-      daemon = new Daemon({ profile: profile.value, rig: running.rig, control, publish, dataDir, log });
+      daemon = new Daemon({ profile: profile.value, rig: running.rig, control, publish, dataDir, log, ...(curve ? { curve } : {}) });
       await daemon.start();
       running.sims?.startScanners();
-      process.stdout.write(`rigd serve: control ${control}, publishing ${publish}, recordings in ${dataDir}\n`);
+      const access = curve ? `CURVE, ${curve.clientKeys.size} client key${curve.clientKeys.size === 1 ? "" : "s"} let in` : "loopback only, no keys";
+      process.stdout.write(`rigd serve: control ${control}, publishing ${publish}, recordings in ${dataDir} (${access})\n`);
       await stopped;
     } catch (e) {
       process.stderr.write(`rigd serve: ${(e as Error).message}\n`);

@@ -1,0 +1,57 @@
+// `rigd serve` as a child process for tests, run from source: sim-2p with ports and a data directory of its
+// own (tests run side by side), its stderr kept for checks, and SIGINT after each test.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { createInterface } from "node:readline";
+import { afterEach } from "vitest";
+import { tempPath } from "../nwb/h5read.js";
+
+/** The rigd command line from source. */
+export const CLI = [process.execPath, "--import", "tsx", "src/cli/main.ts"] as const;
+
+export const port = () => 20000 + Math.floor(Math.random() * 20000);
+
+export interface Served {
+  control: string;
+  publish: string;
+  dataDir: string;
+  /** Its exit code, once it has exited. */
+  exit: Promise<number | null>;
+  /** What it has written to stderr so far. */
+  stderr(): string;
+  kill(signal: NodeJS.Signals): void;
+}
+
+let running: ChildProcess | undefined;
+
+afterEach(async () => {
+  const daemon = running;
+  running = undefined;
+  if (daemon && daemon.exitCode === null) {
+    const exited = new Promise((r) => daemon.once("exit", r));
+    daemon.kill("SIGINT");
+    await exited;
+  }
+});
+
+/** Starts rigd serve (with `args` added, and `control` if given); resolves once it listens. One at a time per test. */
+export async function serve(options: { control?: string; args?: string[] } = {}): Promise<Served> {
+  const profile = tempPath("sim-2p.yaml");
+  writeFileSync(profile, readFileSync("profiles/sim-2p.yaml", "utf8").replace("tcp://127.0.0.1:5600", `tcp://127.0.0.1:${port()}`).replace("../schema/", `${process.cwd()}/schema/`));
+  const control = options.control ?? `tcp://127.0.0.1:${port()}`;
+  const publish = `tcp://127.0.0.1:${port()}`;
+  const dataDir = dirname(tempPath("data/x"));
+  const daemon = spawn(CLI[0], [...CLI.slice(1), "serve", "--profile", profile, "--control", control, "--publish", publish, "--data-dir", dataDir, ...(options.args ?? [])], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running = daemon;
+  let stderr = "";
+  daemon.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number | null>((r) => daemon.once("exit", (code) => r(code)));
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: daemon.stdout! }).once("line", () => resolve());
+    void exit.then((code) => reject(new Error(`rigd serve exited (${code}): ${stderr}`)));
+  });
+  return { control, publish, dataDir, exit, stderr: () => stderr, kill: (signal) => daemon.kill(signal) };
+}
