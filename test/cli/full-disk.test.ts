@@ -2,29 +2,26 @@
 // clear line and exit status 1, never HDF5's diagnostics, and leaves a file that reads back whole — every frame
 // in it with real pixels, what the summary says it holds, nwbinspector's rules kept. Two ways: the profile's
 // margin stops it while the file can still be closed, and with no margin the write fails (ENOSPC).
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Request } from "zeromq";
 import { afterEach, expect, it } from "vitest";
 import { summarize } from "../../src/nwb/inspect.js";
 import { openRead } from "../nwb/h5read.js";
 import { violations } from "../nwb/inspector-rules.js";
+import { mountTmpfs, tmpfsSkipNote, unmountTmpfs } from "../tmpfs.js";
 import { rigd, simProfile, waitFor } from "./rigd-child.js";
 
-let disk: string;
+let mounted: string | undefined;
 
-/** A real file system that really fills (CI runs as root, as this workplace does). */
-function mountDisk(mb: number): void {
-  disk = mkdtempSync(join(tmpdir(), "rigd-full-disk-"));
-  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${mb}m`, "tmpfs", disk]);
+/** A real file system that really fills (test/tmpfs.ts: root, as CI runs), unmounted after the test. */
+function mountDisk(mb: number): string {
+  return (mounted = mountTmpfs(`size=${mb}m`));
 }
 
 afterEach(() => {
-  if (!disk) return;
-  execFileSync("umount", ["-l", disk]);
-  rmSync(disk, { recursive: true, force: true });
+  if (mounted) unmountTmpfs(mounted);
+  mounted = undefined;
 });
 
 /**
@@ -58,8 +55,8 @@ async function check(out: string): Promise<{ samples: Record<string, number>; ze
   return { samples, zeroFrames, problems };
 }
 
-it("with no margin, the first failed write stops the session: one line, exit 1, the file holds every checkpointed frame", async () => {
-  mountDisk(32);
+it.skipIf(!!tmpfsSkipNote)(`with no margin, the first failed write stops the session: one line, exit 1, the file holds every checkpointed frame${tmpfsSkipNote}`, async () => {
+  const disk = mountDisk(32);
   const out = join(disk, "f.nwb");
   const run = rigd(["acquire", "--profile", profile(0), "--session", "examples/session.yaml", "--out", out, "--duration", "20s"]);
   const { code, stdout, stderr } = await run.done;
@@ -88,10 +85,10 @@ it("with no margin, the first failed write stops the session: one line, exit 1, 
   expect(recovered.stderr).toMatch(/nothing to recover/);
 }, 60_000);
 
-it("with the profile's margin, the session stops while the file can still be closed: exit 1, a summary of what it holds", async () => {
+it.skipIf(!!tmpfsSkipNote)(`with the profile's margin, the session stops while the file can still be closed: exit 1, a summary of what it holds${tmpfsSkipNote}`, async () => {
   // Room for the 8 MiB reserve and 2 s of frames above the margin; the margin holds the last frames and a
   // 4 MiB chunk per series, which the file takes whole.
-  mountDisk(40);
+  const disk = mountDisk(40);
   const out = join(disk, "f.nwb");
   const run = rigd(["acquire", "--profile", profile(16), "--session", "examples/session.yaml", "--out", out, "--duration", "20s", "--json"]);
   const { code, stdout, stderr } = await run.done;
@@ -113,8 +110,8 @@ it("with the profile's margin, the session stops while the file can still be clo
   expect(problems).toEqual([]);
 }, 60_000);
 
-it("rigd serve stops a session whose disk fills, says why in its status, and keeps answering", async () => {
-  mountDisk(32);
+it.skipIf(!!tmpfsSkipNote)(`rigd serve stops a session whose disk fills, says why in its status, and keeps answering${tmpfsSkipNote}`, async () => {
+  const disk = mountDisk(32);
   const port = () => 20000 + Math.floor(Math.random() * 20000);
   const control = `tcp://127.0.0.1:${port()}`;
   const daemon = rigd(["serve", "--profile", profile(0), "--control", control, "--publish", `tcp://127.0.0.1:${port()}`, "--data-dir", disk]);

@@ -1,16 +1,20 @@
 // `rigd acquire --out` that cannot be written is refused in one line, exit status 2, before any device
 // starts: no simulator, so no pty folder in the (private) temp dir, and no waiting on devices.
-import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../nwb/h5read.js";
+import { mountTmpfs, tmpfsSkipNote, unmountTmpfs } from "../tmpfs.js";
 import { rigd, simProfile } from "./rigd-child.js";
 
 // chmod does not stop root: a read-only mount does.
-const readOnly = tempDir();
-beforeAll(() => execFileSync("mount", ["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", readOnly]));
-afterAll(() => execFileSync("umount", [readOnly]));
+let readOnly = "";
+beforeAll(() => {
+  if (!tmpfsSkipNote) readOnly = mountTmpfs("ro,size=1m");
+});
+afterAll(() => {
+  if (readOnly) unmountTmpfs(readOnly);
+});
 
 async function refused(out: string, force = false): Promise<string> {
   const tmp = tempDir();
@@ -28,7 +32,7 @@ describe("rigd acquire --out", { timeout: 30_000 }, () => {
     expect(await refused(dir, true)).toBe(`rigd acquire: --out ${dir} is a directory; expected the path of the file to write\n`);
   });
 
-  it("refuses a read-only file system, whether the folder exists or is to be made", async () => {
+  it.skipIf(!!tmpfsSkipNote)(`refuses a read-only file system, whether the folder exists or is to be made${tmpfsSkipNote}`, async () => {
     expect(await refused(join(readOnly, "s1.nwb"))).toBe(`rigd acquire: --out ${join(readOnly, "s1.nwb")} cannot be written: EROFS: read-only file system, access '${readOnly}'\n`);
     const nested = join(readOnly, "day1", "s1.nwb");
     expect(await refused(nested)).toBe(`rigd acquire: --out ${nested} cannot be written: EROFS: read-only file system, access '${readOnly}'\n`);

@@ -1,6 +1,8 @@
 // rigd devices --probe: each simulated device is recognized by its own driver's query-only command,
 // and probing changes nothing on any of them.
 import { execFile } from "node:child_process";
+import { symlinkSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probePort } from "../../src/drivers/probe.js";
@@ -10,6 +12,10 @@ import { ScientificaPmtSimulator } from "../../simulators/scientifica-pmt.js";
 import type { SerialSimulator } from "../../simulators/serial-simulator.js";
 import { MaiTaiSimulator } from "../../simulators/spectra-physics-maitai.js";
 import { ThorlabsPmt2100Simulator } from "../../simulators/thorlabs-pmt2100.js";
+import { tempDir } from "../nwb/h5read.js";
+import { commandSkipNote } from "../tmpfs.js";
+
+const noUdevadm = commandSkipNote("udevadm", "serialport lists the system's ports with it");
 
 const sims = {
   "spectra-physics-maitai": new MaiTaiSimulator(),
@@ -44,11 +50,19 @@ describe("probing serial ports", () => {
     expect(sims["thorlabs-pmt2100"].pmt.enabled).toBe(false);
   });
 
-  it("rigd devices --probe --port prints the driver and identity of each", async () => {
+  it.skipIf(!!noUdevadm)(`rigd devices --probe --port prints the driver and identity of each${noUdevadm}`, async () => {
     // Asynchronously: the simulators answer from this process, whose event loop must keep running.
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli/main.ts", "devices", "--probe", "--port", sims.cobolt.path, "--port", "/dev/null"], { encoding: "utf8" });
     expect(stderr).toBe("");
     expect(stdout).toContain(`${sims.cobolt.path}  cobolt  Cobolt s/n 17354`);
     expect(stdout).toContain("/dev/null  no known device answered");
+  });
+
+  it("without udevadm (a machine without udev) still probes the --port paths, and says why the rest were not listed", async () => {
+    const onlyNode = tempDir();
+    symlinkSync(process.execPath, join(onlyNode, "node"));
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli/main.ts", "devices", "--probe", "--port", sims.cobolt.path], { encoding: "utf8", env: { ...process.env, PATH: onlyNode } });
+    expect(stderr).toBe(`rigd devices: the system's serial ports could not be listed: udevadm was not found (Debian: apt-get install udev); probing the --port paths only\n`);
+    expect(stdout).toBe(`${sims.cobolt.path}  cobolt  Cobolt s/n 17354\n`);
   });
 });

@@ -1,8 +1,7 @@
 // A failed write stops the writer loudly and leaves a good file: a real tmpfs filled to its last byte, a
 // file-size limit, the output removed or its file system unmounted under the writer.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DEFAULT_RESERVE_BYTES, freeBytes, NwbWriteFailure, NwbWriter, type CheckpointReport, type WriteFailure } from "../../src/nwb/index.js";
@@ -11,37 +10,23 @@ import { framePixel, frameTime, telemetryTime, telemetryValue } from "../fixture
 import { dataset, openRead, tempDir } from "./h5read.js";
 import { violations } from "./inspector-rules.js";
 import { findPython } from "../python.js";
+import { commandSkipNote, mountTmpfs, tmpfsSkipNote, unmountTmpfs } from "../tmpfs.js";
 
 const python = findPython(["h5py", "numpy"]);
 
 // ------------------------------------------------------------------ real file systems
 
 const mounts: string[] = [];
-afterAll(() => {
-  for (const dir of mounts.splice(0)) {
-    spawnSync("umount", ["-l", dir]); // a test may have unmounted it already
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+afterAll(() => mounts.splice(0).forEach(unmountTmpfs));
 
 /** A new tmpfs of `size` ("60m") on a new directory, unmounted after this file. */
 function tmpfs(size: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "rigd-tmpfs-"));
+  const dir = mountTmpfs(`size=${size}`);
   mounts.push(dir);
-  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { stdio: "pipe" });
   return dir;
 }
 
-/** Why this machine cannot mount a tmpfs (not root, no mount), or undefined if it can. */
-const cannotMount = (() => {
-  try {
-    tmpfs("1m");
-    return undefined;
-  } catch (e) {
-    return `mounting a tmpfs failed (${(e as Error).message.split("\n")[0]}): these tests need root, as CI has`;
-  }
-})();
-if (cannotMount) console.warn(`write-failure tests skipped: ${cannotMount}`);
+const noPrlimit = commandSkipNote("prlimit", "util-linux's prlimit sets the file-size limit");
 
 // ------------------------------------------------------------------ a writer process filling a disk
 
@@ -119,7 +104,7 @@ const fdsOn = (path: string) =>
 
 // ------------------------------------------------------------------ tests
 
-describe.skipIf(cannotMount)("a full disk", () => {
+describe.skipIf(!!tmpfsSkipNote)(`a full disk${tmpfsSkipNote}`, () => {
   it.skipIf(!python.path)(`stops at the first failed write with one line naming ENOSPC, and leaves every checkpointed 512×512 frame as sent${python.skipNote}`, async () => {
     const dir = tmpfs("60m");
     const path = join(dir, "f.nwb");
@@ -264,7 +249,7 @@ describe("the output going away under the writer, and other failed writes", () =
     expect(fdsOn(path)).toEqual([]);
   });
 
-  it.skipIf(cannotMount || !python.path)(`a file system unmounted under the writer (umount -l) stops it the same way${python.skipNote}`, async () => {
+  it.skipIf(!python.path || !!tmpfsSkipNote)(`a file system unmounted under the writer (umount -l) stops it the same way${python.skipNote}${tmpfsSkipNote}`, async () => {
     const dir = tmpfs("32m");
     const path = join(dir, "f.nwb");
     const { w, append } = await smallWriter(path);
@@ -281,7 +266,7 @@ describe("the output going away under the writer, and other failed writes", () =
     expect(fdsOn(path)).toEqual([]);
   });
 
-  it("a write refused for the file's size (EFBIG, ulimit -f) stops the writer; the file keeps every checkpointed frame", async () => {
+  it.skipIf(!python.path || !!noPrlimit)(`a write refused for the file's size (EFBIG, ulimit -f) stops the writer; the file keeps every checkpointed frame${python.skipNote}${noPrlimit}`, async () => {
     // Closing such a file would need it to grow past the limit: it is left as of its last checkpoint, as a crash would leave it.
     const path = join(tempDir(), "f.nwb");
     const { result, stderr } = await fill({ path, height: 512, width: 512, checkpointIntervalMs: 100 }, ["prlimit", "--fsize=30000000"]);
@@ -303,7 +288,7 @@ describe("the output going away under the writer, and other failed writes", () =
 describe("the reserve", () => {
   it("is kept beside the file while it is open, removed at close, and one left by a dead process is cleaned by the next start", async () => {
     const dir = tempDir();
-    const dead = spawnSync("true").pid!; // exited: its pid names no process (until reused)
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid!; // exited: its pid names no process (until reused)
     const stale = join(dir, `.f.nwb.rigd-reserve-${dead}`);
     const alive = join(dir, ".g.nwb.rigd-reserve-1"); // pid 1 lives
     writeFileSync(stale, "x");

@@ -12,7 +12,18 @@ export const devicesCommand: CommandModule<object, { probe: boolean; port?: stri
       .option("port", { type: "string", array: true, describe: "Probe these paths too (ports the system does not list, e.g. a pty)" }) as Argv<{ probe: boolean; port?: string[] }>,
   handler: async ({ probe, port = [] }) => {
     try {
-      const listed = port.length && !probe ? [] : await listPorts();
+      let listed: Awaited<ReturnType<typeof listPorts>> = [];
+      try {
+        if (!port.length || probe) listed = await listPorts();
+      } catch (e) {
+        // serialport lists ports through udev's udevadm on Linux: without it the ports given with --port are still probed.
+        const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "udevadm was not found (Debian: apt-get install udev)" : (e as Error).message;
+        process.stderr.write(`rigd devices: the system's serial ports could not be listed: ${why}${port.length ? "; probing the --port paths only" : ""}\n`);
+        if (!port.length) {
+          process.exitCode = 1;
+          return;
+        }
+      }
       const paths = [...new Set([...listed.map((p) => p.path), ...port])];
       if (!probe) {
         for (const p of listed) process.stdout.write(`${p.path}${p.description ? `  ${p.description}` : ""}\n`);
