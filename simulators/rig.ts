@@ -2,7 +2,7 @@
 // the scanner's frames follow the simulated laser (shutter, power, wavelength) and each channel's
 // simulated PMT (gain, enabled, tripped). Each scanner runs in a process of its own (see scanner-process.ts). Lasers start as a lab leaves them before a session: warm,
 // lasing at the wavelength of the first channel they excite, shutter open; PMTs enabled at 0.95 V.
-import type { DeviceBinding, RigProfile } from "../src/config/index.js";
+import type { Driver, RigProfile } from "../src/config/index.js";
 import { CoboltSimulator } from "./cobolt.js";
 import { ChameleonSimulator } from "./coherent-chameleon.js";
 import type { SimulatedPmt } from "./photodetector.js";
@@ -64,7 +64,7 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
     // by a child process (see pty.ts), which would then hold a line open that its simulator closes.
     for (const [index, b] of profile.bindings.entries()) {
       if (!b.simulated || b.driver === "zmq-frames") continue;
-      const sim = simulatorFor(b, wavelengthFor, modelOf);
+      const sim = serialSimulator(b.driver, "device" in b ? { wavelengthNm: wavelengthFor(b.device), model: modelOf(b.device) } : {});
       serial.push(sim);
       rig.ports.set(index, sim.path);
       if ("device" in b && (sim instanceof MaiTaiSimulator || sim instanceof ChameleonSimulator || sim instanceof CoboltSimulator)) {
@@ -116,16 +116,25 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
   return rig;
 }
 
-function simulatorFor(b: DeviceBinding, wavelengthFor: (laser: string) => number | undefined, modelOf: (device: string) => string | undefined): SerialSimulator {
-  switch (b.driver) {
+/** The serial drivers, whose devices a SerialSimulator plays. */
+export type SerialDriver = Exclude<Driver, "zmq-frames">;
+export const SERIAL_DRIVERS: readonly SerialDriver[] = ["spectra-physics-maitai", "coherent-chameleon", "cobolt", "scientifica-pmt", "thorlabs-pmt2100"];
+
+/**
+ * A simulator of the device `driver` speaks to, as a lab leaves it before a session: a tunable laser lasing at
+ * `wavelengthNm` (920 nm if not given; an InSight if `model` says so), a Cobolt emitting, PMT controllers as
+ * they power up. Not started.
+ */
+export function serialSimulator(driver: SerialDriver, settings: { wavelengthNm?: number | undefined; model?: string | undefined } = {}): SerialSimulator {
+  switch (driver) {
     case "spectra-physics-maitai": {
-      const sim = new MaiTaiSimulator(/insight/i.test(modelOf(b.device) ?? "") ? "InSight" : "MaiTai");
-      sim.lasingAt(wavelengthFor(b.device) ?? 920);
+      const sim = new MaiTaiSimulator(/insight/i.test(settings.model ?? "") ? "InSight" : "MaiTai");
+      sim.lasingAt(settings.wavelengthNm ?? 920);
       return sim;
     }
     case "coherent-chameleon": {
       const sim = new ChameleonSimulator();
-      sim.lasingAt(wavelengthFor(b.device) ?? 920);
+      sim.lasingAt(settings.wavelengthNm ?? 920);
       return sim;
     }
     case "cobolt": {
@@ -137,8 +146,6 @@ function simulatorFor(b: DeviceBinding, wavelengthFor: (laser: string) => number
       return new ScientificaPmtSimulator();
     case "thorlabs-pmt2100":
       return new ThorlabsPmt2100Simulator();
-    case "zmq-frames":
-      throw new Error("a frame source is simulated by a scanner, not a serial simulator");
   }
 }
 

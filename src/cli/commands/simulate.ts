@@ -1,42 +1,76 @@
-// `rigd simulate --profile P.yaml`: every simulator the profile binds, running, with where each listens,
-// so rigd or a lab's own tools can be pointed at them. Runs until SIGINT / SIGTERM (or --duration).
+// `rigd simulate --profile P.yaml`: every simulator the profile binds, running, with where each listens, so rigd
+// or a lab's own tools can be pointed at them. `rigd simulate --device DRIVER…`: serial devices on their own, no
+// profile needed (e.g. to try other control software against a Chameleon or a PMT2100). Runs until SIGINT /
+// SIGTERM (or --duration).
 import type { Argv, CommandModule } from "yargs";
 import { formatConfigError, loadRigProfile } from "../../config/index.js";
-import { startSimulatedRig } from "../../../simulators/rig.js";
+import { SERIAL_DRIVERS, type SerialDriver, serialSimulator, startSimulatedRig } from "../../../simulators/rig.js";
+import type { SerialSimulator } from "../../../simulators/serial-simulator.js";
 import { parseDuration } from "./acquire.js";
 
-export const simulateCommand: CommandModule<object, { profile: string; duration?: string }> = {
+interface SimulateArgs {
+  profile?: string;
+  device?: SerialDriver[];
+  duration?: string;
+}
+
+export const simulateCommand: CommandModule<object, SimulateArgs> = {
   command: "simulate",
-  describe: "Run the simulators of every device a profile marks simulated, and print where they listen",
+  describe: "Run the simulators of every device a profile marks simulated (or of --device drivers), and print where they listen",
   builder: (yargs: Argv) =>
     yargs
-      .option("profile", { type: "string", demandOption: true, describe: "Rig profile (YAML)" })
-      .option("duration", { type: "string", describe: "Stop after this long (default: until Ctrl-C)" }) as Argv<{ profile: string; duration?: string }>,
-  handler: async ({ profile: file, duration }) => {
-    const profile = await loadRigProfile(file);
-    if (!profile.ok) {
-      process.stderr.write(`rigd simulate: invalid profile:\n${profile.errors.map(formatConfigError).join("\n")}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    if (!profile.value.bindings.some((b) => b.simulated)) {
-      process.stderr.write(`rigd simulate: ${file} marks no binding simulated: true\n`);
-      process.exitCode = 1;
-      return;
-    }
+      .option("profile", { type: "string", describe: "Rig profile (YAML)" })
+      .option("device", { type: "string", array: true, choices: SERIAL_DRIVERS, describe: "A serial device to simulate on its own, by driver (repeat for more)" })
+      .option("duration", { type: "string", describe: "Stop after this long (default: until Ctrl-C)" })
+      .check((a) => {
+        if ((a.profile === undefined) === (a.device === undefined)) throw new Error("give either --profile or --device");
+        return true;
+      }) as unknown as Argv<SimulateArgs>,
+  handler: async ({ profile: file, device = [], duration }) => {
+    let stop: () => Promise<void> = async () => undefined;
+    let listing: string[];
     try {
-      const rig = await startSimulatedRig(profile.value);
-      rig.startScanners();
-      process.stdout.write(`${rig.listing.join("\n")}\nsimulating; Ctrl-C stops\n`);
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-        if (duration !== undefined) setTimeout(resolve, parseDuration(duration));
-      });
-      await rig.stop();
+      if (file !== undefined) {
+        const profile = await loadRigProfile(file);
+        if (!profile.ok) {
+          process.stderr.write(`rigd simulate: invalid profile:\n${profile.errors.map(formatConfigError).join("\n")}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        if (!profile.value.bindings.some((b) => b.simulated)) {
+          process.stderr.write(`rigd simulate: ${file} marks no binding simulated: true\n`);
+          process.exitCode = 1;
+          return;
+        }
+        const rig = await startSimulatedRig(profile.value);
+        rig.startScanners();
+        ({ listing, stop } = { listing: rig.listing, stop: () => rig.stop() });
+      } else {
+        const sims: SerialSimulator[] = [];
+        stop = () => Promise.all(sims.map((s) => s.stop())).then(() => undefined);
+        for (const driver of device) {
+          const sim = serialSimulator(driver);
+          sims.push(sim);
+          await sim.start();
+        }
+        listing = sims.map((s, i) => `${device[i]}: ${s.path}`);
+      }
     } catch (e) {
       process.stderr.write(`rigd simulate: ${(e as Error).message}\n`);
       process.exitCode = 1;
+      await stop();
+      return;
     }
+    process.stdout.write(`${listing.join("\n")}\nsimulating; Ctrl-C stops\n`);
+    await new Promise<void>((resolve) => {
+      const timer = duration === undefined ? undefined : setTimeout(resolve, parseDuration(duration));
+      const end = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      process.once("SIGINT", end);
+      process.once("SIGTERM", end);
+    });
+    await stop();
   },
 };
