@@ -18,7 +18,8 @@
 //       [--dir DIR] [--quick] [--json]
 //   --shape none runs the 2P measurement only; --quick is a smoke run with short steps.
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { writeRaw } from "./raw-writes.js";
 import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -102,28 +103,10 @@ interface Ceiling {
 /** Raw sequential writes of the same frame bytes with an fsync every second, as rigd's checkpoints, and at the end. */
 function rawCeiling(shape: Shape, seconds: number): Ceiling {
   const path = join(args.dir, `rigd-e2e-ceiling-${process.pid}.raw`);
-  const frames = pixelBuffers(4, shape.height, shape.width);
-  const fd = openSync(path, "w");
-  let bytes = 0;
-  let planes = 0;
   try {
-    const t0 = performance.now();
-    let synced = t0;
-    while (performance.now() - t0 < seconds * 1000) {
-      const f = frames[planes % frames.length]!;
-      writeSync(fd, f, 0, f.byteLength);
-      bytes += f.byteLength;
-      planes++;
-      if (performance.now() - synced >= 1000) {
-        fsyncSync(fd);
-        synced = performance.now();
-      }
-    }
-    fsyncSync(fd);
-    const s = (performance.now() - t0) / 1000;
+    const { planes, bytes, seconds: s } = writeRaw(path, pixelBuffers(4, shape.height, shape.width), (_, ms) => ms < seconds * 1000);
     return { MB_per_s: round(bytes / 1e6 / s, 0), planes_per_s: round(planes / s) };
   } finally {
-    closeSync(fd);
     rmSync(path, { force: true });
   }
 }
@@ -240,9 +223,6 @@ function fileEvents(out: string): string[] {
   return events.slice(0, 50).map((e) => `${e.time_s.toFixed(3)} s: ${e.text}`);
 }
 
-/** `latency_ms` is new in rigd's status: read it as optional. */
-type Status = Omit<SessionStatus, "latency_ms"> & Partial<Pick<SessionStatus, "latency_ms">>;
-
 interface Run {
   label: string;
   /** The raw ceiling measured right before this run. */
@@ -309,11 +289,11 @@ async function run(label: string, shape: Shape, rate: number, plannedSeconds: nu
     rigd.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     let producerErr = "";
     producer.stderr.on("data", (d: Buffer) => (producerErr += d.toString()));
-    const statuses: { at: number; status: Status }[] = [];
-    let summary: { status: Status; error?: string } | undefined;
+    const statuses: { at: number; status: SessionStatus }[] = [];
+    let summary: { status: SessionStatus; error?: string } | undefined;
     createInterface({ input: rigd.stdout }).on("line", (line) => {
       if (!line.startsWith("{")) return;
-      const parsed = JSON.parse(line) as Status | { summary: { status: Status; error?: string } };
+      const parsed = JSON.parse(line) as SessionStatus | { summary: { status: SessionStatus; error?: string } };
       if ("summary" in parsed) summary = parsed.summary;
       else statuses.push({ at: performance.now(), status: parsed });
     });
@@ -377,8 +357,7 @@ async function run(label: string, shape: Shape, rate: number, plannedSeconds: nu
     for (const l of Object.values(st.losses)) for (const [cause, n] of Object.entries(l.frames)) if (n) result.losses[cause] = (result.losses[cause] ?? 0) + n;
     result.frames_before_start = st.frames_before_start;
     if (result.producer) result.unaccounted = result.producer.attempted - result.in_file - result.dropped;
-    result.latency_ms = st.latency_ms ?? null;
-    if (!st.latency_ms) result.notes.push("rigd's summary has no latency_ms");
+    result.latency_ms = st.latency_ms;
     result.peak_rss_MB = peak === undefined ? undefined : round(peak, 0);
     result.status_rss_MB = statuses.length ? Math.max(...statuses.map((s) => s.status.rss_MB)) : undefined;
     result.max_queue_MB = round(Math.max(0, ...statuses.map((s) => s.status.queue_bytes)) / 1e6);

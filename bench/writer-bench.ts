@@ -9,7 +9,8 @@
 //
 //   npm run bench -- [--shape 2p|camera|volumes|gzip|all] [--scale 1] [--rounds 2] [--dir /tmp] [--gzip 1] [--json]
 import { execFileSync } from "node:child_process";
-import { closeSync, fsyncSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
+import { writeRaw } from "./raw-writes.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -79,7 +80,7 @@ async function watched(work: () => Promise<void>): Promise<{ seconds: number; cp
     const now = performance.now();
     worst = Math.max(worst, now - last - 10);
     last = now;
-    rss = Math.max(rss, process.memoryUsage().rss);
+    rss = Math.max(rss, process.memoryUsage.rss());
   }, 10);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -93,20 +94,8 @@ async function watched(work: () => Promise<void>): Promise<{ seconds: number; cp
 }
 
 function raw(shape: Shape, frames: Uint16Array[], path: string): Run {
-  const t0 = performance.now();
-  const fd = openSync(path, "w");
-  let synced = t0;
-  for (let i = 0; i < shape.planes; i++) {
-    const f = frames[i % frames.length]!;
-    writeSync(fd, f, 0, f.byteLength);
-    if (performance.now() - synced >= 1000) {
-      fsyncSync(fd);
-      synced = performance.now();
-    }
-  }
-  fsyncSync(fd);
-  closeSync(fd);
-  return { seconds: (performance.now() - t0) / 1000, fileMB: statSync(path).size / 1e6 };
+  const { seconds } = writeRaw(path, frames, (planes) => planes < shape.planes);
+  return { seconds, fileMB: statSync(path).size / 1e6 };
 }
 
 const H5PY_SCRIPT = fileURLToPath(new URL("../../bench/h5py-append.py", import.meta.url));

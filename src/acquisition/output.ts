@@ -1,8 +1,8 @@
 // Where a session's file may go, checked before any device starts: `rigd acquire --out` and the daemon's
 // `start` request share these checks, each naming its own fields in the messages.
-import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, realpathSync, type Stats, statSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { formatHolder, isHdf5, lockHolder } from "../nwb/lock.js";
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, realpathSync, type Stats, statSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { formatHolder, isHdf5File, lockHolder } from "../nwb/lock.js";
 
 /** A file a session may not write, with a message in the caller's own words. */
 export class OutputRefused extends Error {}
@@ -34,7 +34,13 @@ export function checkOutput(out: string, given: string, force: boolean, names: O
     const holder = lockHolder(out);
     if (holder) throw new OutputRefused(`${given} is already being written by ${formatHolder(holder)}; refusing to write it too`);
     if (!force) throw new OutputRefused(`${given} exists; pass ${names.force} to replace it`);
-    if (stat.size > 0 && !readable(out, isHdf5)) throw new OutputRefused(`${given} exists and is not an NWB file; ${names.force} only ever replaces an NWB file`);
+    let hdf5: boolean;
+    try {
+      hdf5 = stat.size === 0 || isHdf5File(out);
+    } catch (e) {
+      throw refuse(e);
+    }
+    if (!hdf5) throw new OutputRefused(`${given} exists and is not an NWB file; ${names.force} only ever replaces an NWB file`);
   }
   try {
     let existing = dirname(out);
@@ -57,7 +63,7 @@ export function insideDataDir(dataDir: string, given: string, names: OutputNames
   const out = resolve(top, given);
   const outside = (path: string) => {
     const r = relative(top, path);
-    return r === ".." || r.startsWith(`..${"/"}`) || isAbsolute(r);
+    return r === ".." || r.startsWith(`..${sep}`) || isAbsolute(r);
   };
   const refuse = (why: string) => new OutputRefused(`${names.out} ${given} ${why}; recordings go under the data directory ${top}`);
   if (!/\.nwb$/i.test(out)) throw new OutputRefused(`${names.out} ${given}: expected a file name ending in .nwb`);
@@ -83,18 +89,5 @@ function exists(path: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** `test` on the open file at `path`; false if it cannot be read. */
-function readable(path: string, test: (fd: number) => boolean): boolean {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, constants.O_RDONLY);
-    return test(fd);
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }

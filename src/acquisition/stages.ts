@@ -22,13 +22,13 @@ export interface TaggedFrame {
   missing_before: number;
 }
 
-/** A sample ready to append: one frame, or one volume as its depth planes (the writer interleaves them). */
+/** A sample ready to append: one frame, or one volume as its depth planes (the writer writes each in place, depth last). */
 export type Sample = { series: string; time: number; /** When its last frame arrived, ms since the epoch. */ received: number } & ({ data: FrameData } | { planes: FrameData[] });
 
-/** Bytes a sample holds. */
 /** Ends a sample's frames' lives early (frame-slots.ts): it will not be written. */
 export const releaseSample = (s: Sample): void => ("data" in s ? releaseFrame(s.data) : s.planes.forEach(releaseFrame));
 
+/** Bytes a sample holds. */
 export const sampleBytes = (s: Sample): number => ("data" in s ? s.data.byteLength : s.planes.reduce((n, p) => n + p.byteLength, 0));
 
 /** Something for the event record. */

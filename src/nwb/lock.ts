@@ -97,6 +97,16 @@ export function isHdf5(fd: number): boolean {
   return false;
 }
 
+/** Whether the file at `path` is an HDF5 file (see isHdf5); a file that cannot be opened throws. */
+export function isHdf5File(path: string): boolean {
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    return isHdf5(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * The process holding a write lock on `path` (an OFD lock as taken here, a flock or a POSIX lock), read from
  * Linux's /proc without touching the lock; undefined if the file does not exist, nobody holds one, or

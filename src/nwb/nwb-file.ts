@@ -43,6 +43,8 @@ import { cachedNamespaces } from "./specs.js";
 import { isoNow } from "./time.js";
 import packageJson from "../../package.json" with { type: "json" };
 
+const fsyncAsync = promisify(fsync);
+
 const NAMESPACE_OF: Record<string, string> = {};
 for (const [ns, types] of Object.entries({
   core: ["NWBFile", "Subject", "ProcessingModule", "TimeSeries", "AnnotationSeries"],
@@ -864,7 +866,7 @@ export class NwbFile {
   async checkpointInBackground(): Promise<CheckpointReport> {
     const flushed = this.flushAll();
     try {
-      await promisify(fsync)(this.fd);
+      await fsyncAsync(this.fd);
     } catch (e) {
       throw WriteError.from("fsync of the file", e);
     }

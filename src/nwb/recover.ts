@@ -2,12 +2,12 @@
 // marks it closed. It works on a copy and puts the copy in place only once the copy passes its check; the
 // file as the crash left it stays beside it as FILE.orig, since rows recover cuts (a frame without its
 // timestamp) may still matter to someone. Synchronous h5wasm on the calling thread: for the CLI.
-import { closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import h5wasm from "h5wasm/node";
 import { File, type Dataset, type Group, loadHdf5, readText, writeRows, writeText } from "./hdf5.js";
 import { removeStaleReserves } from "./disk.js";
-import { WriteLock } from "./lock.js";
+import { isHdf5File, WriteLock } from "./lock.js";
 import { NwbInputError } from "./errors.js";
 import { EVENTS_NAME } from "./model.js";
 import { CLOSING_NOTE_PATH, SOURCE_SCRIPT, createEventRecord, writeClosingNote } from "./nwb-file.js";
@@ -57,7 +57,6 @@ export interface RecoveryReport {
 
 /** Types of the growing series rigd writes (the event record, an AnnotationSeries, is handled apart). */
 const SERIES_TYPES = new Set(["TimeSeries", "PlanarMicroscopySeries", "VolumetricMicroscopySeries", "MicroscopyResponseSeries"]);
-const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /**
  * Recovers a file rigd left open: per series, data and timestamps cut to the same length and to the rows
@@ -70,7 +69,7 @@ const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x
 export async function recover(path: string): Promise<RecoveryReport> {
   await loadHdf5();
   if (!existsSync(path)) throw new RecoverRefused(`${path}: no such file`, "missing");
-  if (!hasHdf5Signature(path)) throw new RecoverRefused(`${path} is not an HDF5 file, so rigd did not write it`, "not-rigd");
+  if (!isHdf5File(path)) throw new RecoverRefused(`${path} is not an HDF5 file, so rigd did not write it`, "not-rigd");
   const original = `${path}.orig`;
   let lock: WriteLock;
   try {
@@ -102,16 +101,6 @@ export async function recover(path: string): Promise<RecoveryReport> {
     }
   } finally {
     lock.release();
-  }
-}
-
-function hasHdf5Signature(path: string): boolean {
-  const fd = openSync(path, "r");
-  try {
-    const head = Buffer.alloc(HDF5_SIGNATURE.length);
-    return readSync(fd, head, 0, head.length, 0) === head.length && head.equals(HDF5_SIGNATURE);
-  } finally {
-    closeSync(fd);
   }
 }
 

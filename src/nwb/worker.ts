@@ -43,6 +43,15 @@ function wrote(received: number | undefined): void {
   undurable.push(received);
 }
 
+/** The arrivals written since the last checkpoint, which the checkpoint being started makes durable. */
+function takeUndurable(): number[] {
+  const arrivals = undurable;
+  undurable = [];
+  lastCheckpoint = Date.now();
+  dirty = false;
+  return arrivals;
+}
+
 function madeDurable(arrivals: readonly number[], report: CheckpointReport): void {
   const at = now();
   for (const received of arrivals) record(durable, received, at);
@@ -55,10 +64,7 @@ function madeDurable(arrivals: readonly number[], report: CheckpointReport): voi
  */
 function checkpoint(): Promise<CheckpointReport | undefined> {
   const f = file!;
-  const arrivals = undurable;
-  undurable = [];
-  lastCheckpoint = Date.now();
-  dirty = false;
+  const arrivals = takeUndurable();
   const started = f.checkpointInBackground().then(
     (report) => {
       if (file !== f) return undefined;
@@ -123,9 +129,7 @@ function checkpointIfDue(): void {
   try {
     if (file.holdsUncheckpointedSeries) {
       // Durable before anything else is written: a failure would otherwise leave the new series empty.
-      const arrivals = undurable;
-      undurable = [];
-      dirty = false;
+      const arrivals = takeUndurable();
       madeDurable(arrivals, file.checkpoint());
     } else if (!pending && Date.now() - lastCheckpoint >= checkpointIntervalMs) {
       void checkpoint();
@@ -139,7 +143,7 @@ async function closeFile(): Promise<CheckpointReport> {
   clearInterval(timer);
   await pending; // its fsync must not outlive the descriptor
   if (!file) throw gone();
-  const arrivals = undurable;
+  const arrivals = takeUndurable();
   const report = file.close();
   file = undefined; // nothing may touch it after this, not even a due checkpoint
   madeDurable(arrivals, report);

@@ -1,5 +1,6 @@
 // NwbWriter: the asynchronous, main-thread face of an NWB file being written in a worker thread.
-// Frames are transferred (not copied) to the worker, and a bounded queue applies backpressure:
+// Frames in shared slots (frame-slots.ts) travel as their slot number, others are transferred (not copied),
+// and a bounded queue applies backpressure:
 // append() resolves as soon as there is room, so memory stays flat whatever the producer does.
 import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
