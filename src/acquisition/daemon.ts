@@ -7,6 +7,7 @@
 // Requests are answered as they come, not one after another: a PMT's reset_trip takes seconds, and status
 // must still answer at once meanwhile (a REP socket would hold every client behind it). Only the requests
 // that change the session or a device — start, stop, set — wait for each other, in the order they came.
+import type { Subscription } from "rxjs";
 import { Publisher, Router } from "zeromq";
 import { z } from "zod";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
@@ -80,6 +81,8 @@ export class Daemon {
   private closing = false;
   private ticker: NodeJS.Timeout | undefined;
   private lastStatus: SessionStatus | undefined;
+  /** The recording session's telemetry and previews, published while it records (see watch). */
+  private published: Subscription[] = [];
 
   constructor(private readonly options: DaemonOptions) {}
 
@@ -150,7 +153,7 @@ export class Daemon {
     }
   }
 
-  private run(r: Request): Promise<unknown> | unknown {
+  private run(r: Request): unknown {
     if (this.closing && r.cmd !== "status") throw new RequestError("closing", "the daemon is shutting down");
     switch (r.cmd) {
       case "status":
@@ -214,6 +217,8 @@ export class Daemon {
    * Warns in the log of series nwbinspector will call too short.
    */
   private async finish(session: Session, why?: string): Promise<{ report: CheckpointReport | Error; status: SessionStatus; warnings: string[] }> {
+    // Every end of a session comes here (stop, mustStop, close): its telemetry and previews end with it.
+    for (const s of this.published.splice(0)) s.unsubscribe();
     const report = await session.stop().catch((e: Error) => e);
     const error = report instanceof Error ? report.message : why;
     const status: SessionStatus = { ...session.status(), state: "closed", ...(error ? { error } : {}) };
@@ -240,17 +245,11 @@ export class Daemon {
         this.publish("status", status);
       }),
     );
-    const subscriptions = [
+    this.published = [
       ...[...this.options.rig.lasers].map(([name, d]) => d.state$.subscribe(({ time, state }) => this.publish("telemetry", { device: name, time, state }))),
       ...this.options.rig.photodetectors.map((p) => p.controller.state$.subscribe(({ time, state }) => this.publish("telemetry", { devices: Object.values(p.channels), time, state }))),
       session.previews$.subscribe((preview) => this.publish("preview", preview.header, preview.pixels)),
     ];
-    const done = setInterval(() => {
-      if (session.state !== "recording") {
-        clearInterval(done);
-        for (const s of subscriptions) s.unsubscribe();
-      }
-    }, 200);
   }
 
   /** Publishing never blocks the daemon: one send at a time, a short queue, and a slow subscriber misses messages. */

@@ -5,7 +5,7 @@ import type { Subscription } from "rxjs";
 import type { DeviceBinding, RigProfile } from "../config/index.js";
 import { CoboltLaser } from "../drivers/cobolt.js";
 import { CoherentChameleon } from "../drivers/coherent-chameleon.js";
-import type { DeviceEvent, Producers } from "../drivers/device.js";
+import type { DeviceEvent } from "../drivers/device.js";
 import type { ExcitationSource } from "../drivers/excitation-source.js";
 import type { FrameSource, RejectReason } from "../drivers/frame-source.js";
 import type { PhotodetectorController } from "../drivers/photodetector.js";
@@ -26,7 +26,7 @@ export interface ConnectedRig extends RigDevices {
  */
 export async function connectRig(profile: RigProfile, ports: ReadonlyMap<number, string> = new Map()): Promise<ConnectedRig> {
   const lasers = new Map<string, ExcitationSource>();
-  const frameSources = new Map<string, FrameSource & Producers>();
+  const frameSources = new Map<string, FrameSource>();
   const photodetectors: { controller: PhotodetectorController; channels: Record<string, string> }[] = [];
   const pollIntervalMs = new Map<string, number>();
   const all: { close(): Promise<void> }[] = [];
@@ -135,17 +135,14 @@ export type DeviceStatus =
   | ({ kind: "laser" | "photodetector" } & DeviceHealth)
   | ({ kind: "frame_source"; producers: number; rejected: Record<RejectReason, number> } & DeviceHealth);
 
-interface Watched {
-  kind: DeviceStatus["kind"];
+type Watched = {
   /** Date.now() ms since when it is lost; undefined while it is not. */
   lostAt: number | undefined;
   times: number;
   /** Ms gone in the losses that ended. */
   goneMs: number;
   fault: { time: number; message: string } | undefined;
-  source?: FrameSource & Producers;
-  rejectedBefore?: Record<RejectReason, number>;
-}
+} & ({ kind: "laser" | "photodetector" } | { kind: "frame_source"; source: FrameSource; rejectedBefore: Record<RejectReason, number> });
 
 /** A PMT's fault while its readings show it tripped. */
 const TRIPPED = "overload protection tripped: the PMT is off until reset_trip";
@@ -166,11 +163,10 @@ export class DeviceWatch {
     private readonly seconds: (ms: number) => number,
     private readonly log: (line: string) => void,
   ) {
-    const add = (name: string, kind: DeviceStatus["kind"], source?: FrameSource & Producers) =>
-      this.watched.set(name, { kind, lostAt: undefined, times: 0, goneMs: 0, fault: undefined, ...(source ? { source, rejectedBefore: source.counts.rejected_by_reason } : {}) });
-    for (const name of rig.lasers.keys()) add(name, "laser");
-    for (const { channels } of rig.photodetectors) for (const name of Object.values(channels)) add(name, "photodetector");
-    for (const [name, source] of rig.frameSources) add(name, "frame_source", source);
+    const fresh = { lostAt: undefined, times: 0, goneMs: 0, fault: undefined };
+    for (const name of rig.lasers.keys()) this.watched.set(name, { kind: "laser", ...fresh });
+    for (const { channels } of rig.photodetectors) for (const name of Object.values(channels)) this.watched.set(name, { kind: "photodetector", ...fresh });
+    for (const [name, source] of rig.frameSources) this.watched.set(name, { kind: "frame_source", source, rejectedBefore: source.counts.rejected_by_reason, ...fresh });
   }
 
   /** From now on, what the devices say counts. */
@@ -205,16 +201,16 @@ export class DeviceWatch {
     const now = Date.now();
     return Object.fromEntries(
       [...this.watched].map(([name, w]): [string, DeviceStatus] => {
-        const connected = w.source ? w.source.producers > 0 : w.lostAt === undefined;
+        const connected = w.kind === "frame_source" ? w.source.producers > 0 : w.lostAt === undefined;
         const health: DeviceHealth = {
           connection: connected ? "connected" : "disconnected",
           lost: { times: w.times, seconds: (w.goneMs + (w.lostAt === undefined ? 0 : now - w.lostAt)) / 1000, since: w.lostAt === undefined ? null : this.seconds(w.lostAt) },
           fault: w.fault ?? null,
         };
         if (w.kind !== "frame_source") return [name, { kind: w.kind, ...health }];
-        const counts = w.source!.counts.rejected_by_reason;
-        const rejected = Object.fromEntries(Object.entries(counts).map(([reason, n]) => [reason, n - w.rejectedBefore![reason as RejectReason]])) as Record<RejectReason, number>;
-        return [name, { kind: "frame_source", connection: health.connection, producers: w.source!.producers, lost: health.lost, fault: health.fault, rejected }];
+        const counts = w.source.counts.rejected_by_reason;
+        const rejected = Object.fromEntries(Object.entries(counts).map(([reason, n]) => [reason, n - w.rejectedBefore[reason as RejectReason]])) as Record<RejectReason, number>;
+        return [name, { kind: "frame_source", ...health, producers: w.source.producers, rejected }];
       }),
     );
   }
@@ -271,10 +267,15 @@ export function describeTrouble(devices: Record<string, DeviceStatus>): string {
     .flatMap(([name, d]) => {
       const { times, seconds, since } = d.lost;
       const lost = times ? [`${name} lost ${times === 1 ? "once" : `${times} times`}, ${seconds.toFixed(1)} s in all${since === null ? "" : ", still gone"}`] : [];
-      if (d.kind !== "frame_source") return lost;
+      const total = rejectedTotal(d);
+      if (!total || d.kind !== "frame_source") return lost;
       const reasons = Object.entries(d.rejected).filter(([, n]) => n > 0);
-      const total = reasons.reduce((sum, [, n]) => sum + n, 0);
-      return total ? [...lost, `${name} rejected ${total} message${total === 1 ? "" : "s"} (${reasons.map(([reason, n]) => `${n} ${reason}`).join(", ")})`] : lost;
+      return [...lost, `${name} rejected ${total} message${total === 1 ? "" : "s"} (${reasons.map(([reason, n]) => `${n} ${reason}`).join(", ")})`];
     })
     .join("; ");
+}
+
+/** Messages a frame source rejected this session, of all reasons (0 for other devices). */
+export function rejectedTotal(d: DeviceStatus): number {
+  return d.kind === "frame_source" ? Object.values(d.rejected).reduce((sum, n) => sum + n, 0) : 0;
 }

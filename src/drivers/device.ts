@@ -24,11 +24,6 @@ export interface DeviceEvent {
   message: string;
 }
 
-/** A device that others connect to (a frame source, which producers connect to): how many are connected now. */
-export interface Producers {
-  readonly producers: number;
-}
-
 /** A state reading with the time it was taken (Date.now() milliseconds). */
 export interface Stamped<S> {
   time: number;

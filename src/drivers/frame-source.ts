@@ -3,7 +3,7 @@
 // polled: the producer decides when frames come, so the shared Device surface applies only in part.
 // The wire format one implementation speaks is docs/frame-protocol-v1.md.
 import type { Observable } from "rxjs";
-import type { Device, Producers } from "./device.js";
+import type { Device } from "./device.js";
 
 export type FrameDtype = "uint8" | "uint16" | "int16" | "float32";
 export type FrameData = Uint8Array | Uint16Array | Int16Array | Float32Array;
@@ -85,8 +85,10 @@ export interface FrameCounts {
   rejected_by_reason: Record<RejectReason, number>;
 }
 
-export interface FrameSource extends Pick<Device<ScannerState>, "driver" | "connect" | "close">, Producers {
+export interface FrameSource extends Pick<Device<ScannerState>, "driver" | "connect" | "close"> {
   readonly frames$: Observable<Frame>;
+  /** Producers connected now (whose ZeroMQ handshake succeeded). */
+  readonly producers: number;
   /**
    * Rejected messages ("garbage"), producers that connected ("producer_connected"), that closed after a whole
    * acquisition ("producer_closed") and that went away mid-acquisition ("disconnected"). Rejects are reported at

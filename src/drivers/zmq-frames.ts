@@ -8,7 +8,7 @@ import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
 import { FrameSlots, releaseFrame, type SlotRef, type SlotsHandle } from "../frame-slots.js";
 import { startWorker } from "../threads.js";
-import type { DeviceEvent, Producers, Stamped } from "./device.js";
+import type { DeviceEvent, Stamped } from "./device.js";
 import { FRAME_DTYPES, type Frame, type FrameArrayType, type FrameCounts, type FrameData, type FrameSource, type FrameSpec, isFrameDtype, REJECT_REASONS, type RejectReason, type ScannerState } from "./frame-source.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -30,8 +30,7 @@ export type FromReceiver =
   | { kind: "rejected"; reason: RejectReason; message: string }
   // A producer completed its handshake, or went (told after the frames it sent before).
   | { kind: "producer"; connected: boolean }
-  | { kind: "stopped"; message: string }
-  | { kind: "closed" };
+  | { kind: "stopped"; message: string };
 
 export type Decoded = { frame: Frame; scanner: ScannerState | undefined } | { reason: RejectReason; message: string };
 
@@ -192,7 +191,7 @@ export interface ZmqFrameOptions extends FrameSpec {
   reportIntervalMs?: number;
 }
 
-export class ZmqFrameSource implements FrameSource, Producers {
+export class ZmqFrameSource implements FrameSource {
   readonly driver = "zmq-frames";
   private readonly frames = new Subject<Frame>();
   private readonly state = new Subject<Stamped<ScannerState>>();
@@ -249,7 +248,7 @@ export class ZmqFrameSource implements FrameSource, Producers {
 
   /** Binds the socket in a thread of its own (zmq-receiver.ts); rejects, naming the address, if it cannot. */
   async connect(): Promise<void> {
-    const { address, queueBytes: _q, reportIntervalMs: _r, ...spec } = this.options;
+    const { queueBytes: _q, reportIntervalMs: _r, ...spec } = this.options;
     const receiver = startWorker(import.meta.url, "./zmq-receiver.js");
     const exited = new Promise<void>((resolve) => receiver.once("exit", () => resolve()));
     const answer = new Promise<FromReceiver>((resolve, reject) => {
@@ -259,14 +258,14 @@ export class ZmqFrameSource implements FrameSource, Producers {
     // Counted in messages: each as its pixels plus the most a header may take, so tiny frames cannot queue millions.
     const queued = Math.max(4, Math.floor((this.options.queueBytes ?? 16 * 2 ** 20) / (this.frameBytes + HEADER_LIMIT_BYTES)));
     // Frames in rigd, from the receiving thread to the file.
-    const slots = FrameSlots.forSource(this.frameBytes, this.options.channel_count * (this.options.plane_count + (this.options.flyback_planes ?? 0)));
+    const slots = FrameSlots.forSource(this.frameBytes, this.framesPerCounter);
     // Two frames may wait between the threads, one taken while the next is read; then the reading stops, so the
     // producer is told. Few, so that hold() stops the reading within a frame or two.
-    receiver.postMessage({ op: "bind", spec: { ...spec, address }, receiveHighWaterMark: queued, maxMessageSize: this.partLimit, inFlight: 2, slots: slots.handle, control: this.control.buffer as SharedArrayBuffer } satisfies ToReceiver);
+    receiver.postMessage({ op: "bind", spec, receiveHighWaterMark: queued, maxMessageSize: this.partLimit, inFlight: 2, slots: slots.handle, control: this.control.buffer as SharedArrayBuffer } satisfies ToReceiver);
     const first = await answer.catch((e: Error) => ({ kind: "bind-failed" as const, message: e.message }));
     if (first.kind !== "bound") {
       await exited;
-      throw new Error(`frame source cannot bind ${address}: ${first.kind === "bind-failed" ? first.message : first.kind}`);
+      throw new Error(`frame source cannot bind ${spec.address}: ${first.kind === "bind-failed" ? first.message : first.kind}`);
     }
     this.bound = first.endpoint;
     this.receiver = receiver;

@@ -11,7 +11,7 @@ import { decodeFrame, type FromReceiver, type ToReceiver } from "./zmq-frames.js
 
 if (!parentPort) throw new Error("zmq-receiver.ts runs as a worker thread of ZmqFrameSource");
 const port = parentPort;
-const post = (message: FromReceiver, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+const post = (message: FromReceiver) => port.postMessage(message);
 
 let socket: Pull | undefined;
 let slots: FrameSlots;
@@ -20,7 +20,7 @@ let closing = false;
 /** [held, frames taken] as the main thread keeps them (see ToReceiver), and frames handed over, as this thread counts. */
 let control: Int32Array;
 let posted = 0;
-let maxInFlight = 4;
+let maxInFlight: number;
 /** A message taken from the socket and not yet handed over. */
 let inHand = false;
 
@@ -51,7 +51,6 @@ port.on("message", async (m: ToReceiver) => {
       closing = true;
       socket?.close();
       await running;
-      post({ kind: "closed" });
       port.close();
   }
 });

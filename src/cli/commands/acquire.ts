@@ -3,11 +3,12 @@
 import { resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { describeLosses, Session, type SessionStatus, tooShortForInspector } from "../../acquisition/session.js";
-import { describeTrouble } from "../../acquisition/devices.js";
+import { describeTrouble, rejectedTotal } from "../../acquisition/devices.js";
 import { formatConfigError, loadRigProfile, loadSessionFile, mergeSession, type SessionPart } from "../../config/index.js";
 import { checkOutput, OutputRefused } from "../../acquisition/output.js";
 import { SEXES } from "../../nwb/subject-rules.js";
 import { openRig, type RunningRig } from "../running-rig.js";
+import { stopSignals } from "../stop-signals.js";
 
 interface AcquireArgs {
   profile: string;
@@ -117,19 +118,16 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
 
   let running: RunningRig | undefined;
   let session: Session | undefined;
-  const stopSignals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
-  let requestStop: () => void = () => undefined;
-  const stopped = new Promise<string>((resolveStop) => (requestStop = () => resolveStop("signal")));
-  for (const s of stopSignals) process.once(s, requestStop);
+  const statusShown = process.stdout.isTTY && !args.json;
+  // A line said on a terminal clears the status line first, which the next tick draws again below it.
+  const log = (line: string) => {
+    if (statusShown) process.stdout.write("\r\x1b[K");
+    process.stderr.write(`${line}\n`);
+  };
+  const signals = stopSignals(log);
   try {
     running = await openRig(profile.value);
     const { rig, sims } = running;
-    const statusShown = process.stdout.isTTY && !args.json;
-    // A line said on a terminal clears the status line first, which the next tick draws again below it.
-    const log = (line: string) => {
-      if (statusShown) process.stdout.write("\r\x1b[K");
-      process.stderr.write(`${line}\n`);
-    };
     session = await Session.start({
       profile: profile.value,
       metadata: metadata.value,
@@ -139,8 +137,8 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
       log,
       ...(args.frames === undefined ? {} : { samplesPerSeries: args.frames }),
     });
-    void session.filled.then(requestStop);
-    void session.mustStop.then(requestStop);
+    void session.filled.then(signals.request);
+    void session.mustStop.then(signals.request);
     sims?.startScanners();
 
     const live = session;
@@ -149,8 +147,8 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
       if (args.json) process.stdout.write(`${JSON.stringify(s)}\n`);
       else if (statusShown) process.stdout.write(`\r${statusLine(s)}   `);
     }, 1000);
-    const timer = stopAfterMs === undefined ? undefined : setTimeout(requestStop, stopAfterMs);
-    await stopped;
+    const timer = stopAfterMs === undefined ? undefined : setTimeout(signals.request, stopAfterMs);
+    await signals.stopped;
     sims?.stopScanners();
     clearInterval(ticker);
     if (timer) clearTimeout(timer);
@@ -176,7 +174,7 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
       ...(status.error ? { error: `${status.error}; ${line}` } : {}),
     };
   } finally {
-    for (const s of stopSignals) process.off(s, requestStop);
+    signals.dispose();
     if (session?.state === "recording") await session.stop().catch(() => undefined);
     await running?.close();
   }
@@ -194,7 +192,7 @@ function statusLine(s: SessionStatus): string {
   const devices = Object.entries(s.devices);
   const gone = devices.filter(([, d]) => d.lost.since !== null).map(([name]) => name);
   const faults = devices.filter(([, d]) => d.fault).map(([name]) => name);
-  const rejected = devices.reduce((n, [, d]) => n + (d.kind === "frame_source" ? Object.values(d.rejected).reduce((a, b) => a + b, 0) : 0), 0);
+  const rejected = devices.reduce((n, [, d]) => n + rejectedTotal(d), 0);
   const trouble = `${gone.length ? `  gone: ${gone.join(", ")}` : ""}${faults.length ? `  fault: ${faults.join(", ")}` : ""}${rejected ? `  rejected ${rejected}` : ""}`;
   return `${s.elapsed_s.toFixed(0).padStart(4)} s  ${rates.join("  ")}  ${(s.written_bytes / 1e6 / elapsed).toFixed(1)} MB/s  lost ${s.dropped}  queue ${(s.queue_bytes / 1e6).toFixed(1)} MB  file ${(s.file_bytes / 1e6).toFixed(0)} MB  disk ${s.disk_free_MB} MB free${s.minutes_left === null ? "" : ` (${s.minutes_left} min)`}${s.latency_ms.durable ? `  durable p99 ${s.latency_ms.durable.p99.toFixed(0)} ms` : ""}${trouble}`;
 }

@@ -8,6 +8,7 @@ import { type CurveKeys, isLoopback, readClientKeys, readSecretKey } from "../..
 import { Daemon } from "../../acquisition/daemon.js";
 import { formatConfigError, loadRigProfile } from "../../config/index.js";
 import { openRig, type RunningRig } from "../running-rig.js";
+import { stopSignals } from "../stop-signals.js";
 
 interface ServeArgs {
   profile: string;
@@ -37,7 +38,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   builder: (yargs: Argv) =>
     yargs
       .option("profile", { type: "string", demandOption: true, describe: "Rig profile (YAML)" })
-      .option("control", { type: "string", default: "tcp://127.0.0.1:5555", describe: "REP socket for JSON requests (status, start, stop, set, mark)" })
+      .option("control", { type: "string", default: "tcp://127.0.0.1:5555", describe: "Control socket (a ROUTER: REQ or DEALER clients) for JSON requests (status, start, stop, set, mark)" })
       .option("publish", { type: "string", default: "tcp://127.0.0.1:5556", describe: "PUB socket: status, telemetry and preview topics" })
       .option("data-dir", { type: "string", default: "data", describe: "Folder recordings go in: a start request's out is a path inside it" })
       .option("curve-secret-key", { type: "string", describe: "This daemon's NAME.key_secret (rigd keys): both sockets then take only CURVE clients with a key in --client-keys" })
@@ -69,16 +70,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       process.exitCode = 2;
       return;
     }
-    // A signal at any moment, a second one too, stops the session cleanly: never Node's default exit.
-    let stopRequested: () => void = () => undefined;
-    const stopped = new Promise<void>((r) => (stopRequested = r));
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signals++ > 0) log(`${signal}: already stopping`);
-      stopRequested();
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    const signals = stopSignals(log);
     let running: RunningRig | undefined;
     let daemon: Daemon | undefined;
     try {
@@ -88,7 +80,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       running.sims?.startScanners();
       const access = curve ? `CURVE, ${curve.clientKeys.size} client key${curve.clientKeys.size === 1 ? "" : "s"} let in` : "loopback only, no keys";
       process.stdout.write(`rigd serve: control ${control}, publishing ${publish}, recordings in ${dataDir} (${access})\n`);
-      await stopped;
+      await signals.stopped;
     } catch (e) {
       process.stderr.write(`rigd serve: ${(e as Error).message}\n`);
       process.exitCode = 1;
@@ -96,8 +88,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       running?.sims?.stopScanners();
       await daemon?.close();
       await running?.close();
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      signals.dispose();
     }
   },
 };

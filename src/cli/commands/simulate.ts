@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from "yargs";
 import { formatConfigError, loadRigProfile } from "../../config/index.js";
 import { SERIAL_DRIVERS, type SerialDriver, serialSimulator, startSimulatedRig } from "../../../simulators/rig.js";
 import type { SerialSimulator } from "../../../simulators/serial-simulator.js";
+import { stopSignals } from "../stop-signals.js";
 import { parseDuration } from "./acquire.js";
 
 interface SimulateArgs {
@@ -27,6 +28,7 @@ export const simulateCommand: CommandModule<object, SimulateArgs> = {
         return true;
       }) as unknown as Argv<SimulateArgs>,
   handler: async ({ profile: file, device = [], duration }) => {
+    const signals = stopSignals((line) => process.stderr.write(`${line}\n`));
     let stop: () => Promise<void> = async () => undefined;
     let listing: string[];
     try {
@@ -44,7 +46,8 @@ export const simulateCommand: CommandModule<object, SimulateArgs> = {
         }
         const rig = await startSimulatedRig(profile.value);
         rig.startScanners();
-        ({ listing, stop } = { listing: rig.listing, stop: () => rig.stop() });
+        listing = rig.listing;
+        stop = () => rig.stop();
       } else {
         const sims: SerialSimulator[] = [];
         stop = () => Promise.all(sims.map((s) => s.stop())).then(() => undefined);
@@ -55,22 +58,16 @@ export const simulateCommand: CommandModule<object, SimulateArgs> = {
         }
         listing = sims.map((s, i) => `${device[i]}: ${s.path}`);
       }
+      process.stdout.write(`${listing.join("\n")}\nsimulating; Ctrl-C stops\n`);
+      const timer = duration === undefined ? undefined : setTimeout(signals.request, parseDuration(duration));
+      await signals.stopped;
+      clearTimeout(timer);
     } catch (e) {
       process.stderr.write(`rigd simulate: ${(e as Error).message}\n`);
       process.exitCode = 1;
+    } finally {
       await stop();
-      return;
+      signals.dispose();
     }
-    process.stdout.write(`${listing.join("\n")}\nsimulating; Ctrl-C stops\n`);
-    await new Promise<void>((resolve) => {
-      const timer = duration === undefined ? undefined : setTimeout(resolve, parseDuration(duration));
-      const end = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      process.once("SIGINT", end);
-      process.once("SIGTERM", end);
-    });
-    await stop();
   },
 };
