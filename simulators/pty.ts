@@ -5,7 +5,8 @@
 //
 // The ptys are file descriptors of this process, so they go when the pair stops and, with the process, when it
 // dies, even by SIGKILL. node-pty opens them without close-on-exec (Node cannot set it afterwards), so a child
-// process spawned while a pair is open holds it too until that child ends; rigd spawns none.
+// process spawned while a pair is open holds it too until that child ends: rigd forks its simulated scanners
+// before any pair opens (simulators/rig.ts).
 // A pair's own folder is named after the pid that made it, so that the next start can remove the folders (and
 // dangling links) of processes that are gone.
 import { closeSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeSync } from "node:fs";
@@ -77,9 +78,11 @@ export class PtyPair {
   async stop(): Promise<void> {
     const ptys = this.ptys;
     this.ptys = undefined;
-    if (!ptys) return;
-    await Promise.all(ptys.map(closePty));
-    for (const p of [this.devicePath, this.clientPath]) rmSync(p, { force: true });
+    if (ptys) {
+      await Promise.all(ptys.map(closePty));
+      for (const p of [this.devicePath, this.clientPath]) rmSync(p, { force: true });
+    }
+    // Made by the constructor, so a pair never started (or whose start failed) leaves none behind either.
     if (this.ownDir) rmSync(this.ownDir, { recursive: true, force: true });
   }
 }

@@ -46,7 +46,14 @@ export async function startSimulatedRig(profile: RigProfile): Promise<SimulatedR
     listing: [],
     scanners: new Map(),
     startScanners: (options = {}) => {
-      for (const [name, scanner] of rig.scanners) if (!runs.has(name)) runs.set(name, scanner.run(options));
+      for (const [name, scanner] of rig.scanners) {
+        if (runs.has(name)) continue;
+        const run = scanner.run(options);
+        // A scanner that ends early is rigd's producer gone (device status, event record); its error is for
+        // scanSummaries to give, never an unhandled rejection that takes rigd down with it.
+        run.catch(() => undefined);
+        runs.set(name, run);
+      }
     },
     stopScanners: () => {
       for (const s of rig.scanners.values()) s.stop();
@@ -139,7 +146,7 @@ export function serialSimulator(driver: SerialDriver, settings: { wavelengthNm?:
     }
     case "cobolt": {
       const sim = new CoboltSimulator();
-      sim.on = true;
+      sim.turnKey(); // autostart on, as it ships: the key turned, it emits
       return sim;
     }
     case "scientifica-pmt":

@@ -7,6 +7,9 @@ import { type DetectorOutput, ScannerSimulator } from "./zmq-scanner.js";
 
 const send = (m: FromScanner, then?: () => void) => process.send!(m, undefined, {}, () => then?.());
 process.on("disconnect", () => process.exit(0));
+// A terminal's Ctrl-C (or a service manager's SIGTERM) reaches rigd's whole process group: the scanner is rigd's
+// to stop, as it stops its session first, and it ends by itself if rigd is gone (disconnect, above).
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => undefined);
 
 process.once("message", (first: ToScanner) => {
   if (typeof first !== "object" || !("settings" in first)) throw new Error("the scanner process's first message must hold its settings");

@@ -78,15 +78,18 @@ export class ScannerProcess {
 
   private send(message: ToScanner): void {
     // A process that has ended has nothing left to stop or tell, and a send racing its end fails (EPIPE): its
-    // end reaches whoever awaits a reply. Any other failure is the process's error.
+    // end reaches whoever awaits a reply (see reply). Any other failure is the process's error, for that reply.
     if (!this.child.connected) return;
     this.child.send(message, (e) => {
-      if (e && this.child.connected) this.child.emit("error", e);
+      if (!e || !this.child.connected) return;
+      if (this.child.listenerCount("error") > 0) this.child.emit("error", e);
+      else process.emitWarning(`the scanner process was not sent ${JSON.stringify(message)}: ${e.message}`);
     });
   }
 
   /** The process's next message; its end before it answered, as an error. */
   private reply(): Promise<FromScanner> {
+    if (!this.child.connected) return Promise.reject(new Error(`the scanner process has ended (${this.child.signalCode ?? `exit code ${this.child.exitCode}`})`));
     return new Promise((resolve, reject) => {
       const settle = (fn: () => void) => {
         this.child.off("message", onMessage).off("error", onError).off("exit", onExit);

@@ -53,7 +53,7 @@ export abstract class SerialSimulator {
     await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
     port.on("error", () => undefined); // the pty vanishing is the point of some tests
     port.pipe(new RegexParser({ regex: this.commandEnds, encoding: "latin1" })).on("data", (line: string) => {
-      void this.answer(port, line.replace(/\r$/, "").trim());
+      void this.answer(port, line.trim());
     });
     this.port = port;
   }

@@ -24,6 +24,17 @@ export function findPython(modules: readonly string[]): Python {
   });
   const path = found.find((p) => spawnSync(p, ["-c", `import ${modules.join(", ")}`], { stdio: "ignore" }).status === 0);
   if (path) return { path, skipNote: "" };
+  // Debian's package for each module, where its name is not python3-<module>.
+  const packages = modules.map((m) => ({ ensurepip: "python3-venv" })[m] ?? `python3-${m}`);
   const why = found.length === 0 ? "no python3 on PATH" : `no python3 on PATH (${found.join(", ")}) imports ${modules.join(", ")}`;
-  return { path: undefined, skipNote: ` [skipped: ${why}; apt-get install python3-${modules.join(" python3-")} (.ci/run does)]` };
+  return { path: undefined, skipNote: skipped(`${why}; apt-get install ${packages.join(" ")} (.ci/run does)`) };
+}
+
+/**
+ * A test's skip note: " [skipped: why]". Where RIGD_TESTS_REQUIRE_ALL is set (.ci/run sets it), a missing
+ * requirement is an error instead, so a CI machine that lost a package fails rather than skipping quietly.
+ */
+export function skipped(why: string): string {
+  if (process.env["RIGD_TESTS_REQUIRE_ALL"]) throw new Error(`RIGD_TESTS_REQUIRE_ALL is set, and a test needs what is missing: ${why}`);
+  return ` [skipped: ${why}]`;
 }

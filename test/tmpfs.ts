@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { skipped } from "./python.js";
 
 /** Mounts a new tmpfs (`options` e.g. "size=32m" or "ro,size=1m") on a new directory; throws if it cannot. */
 export function mountTmpfs(options: string): string {
@@ -31,12 +32,12 @@ export const tmpfsSkipNote = (() => {
     return "";
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no mount command on PATH" : (e as Error).message.split("\n")[0];
-    return ` [skipped: cannot mount a tmpfs (${why}); these tests need root and util-linux's mount, as CI has]`;
+    return skipped(`cannot mount a tmpfs (${why}); these tests need root and util-linux's mount, as CI has`);
   }
 })();
 
 /** Where a test needs a program that may be missing (prlimit, udevadm): empty if it is on PATH, else why it is skipped. */
 export function commandSkipNote(command: string, what: string): string {
   const found = spawnSync(command, ["--version"], { stdio: "ignore" });
-  return found.error ? ` [skipped: no ${command} on PATH (${what})]` : "";
+  return found.error ? skipped(`no ${command} on PATH (${what})`) : "";
 }

@@ -84,8 +84,9 @@ def main() -> None:
             states.append(message.status["state"] if isinstance(message, StatusMessage) else type(message).__name__)
         report["published_states"] = states
 
-        # No answer can come within 0 s: the request times out, and the same client's next request is answered.
-        report["too_soon"] = raised(lambda: rig.status(timeout=0))
+        # A PMT's reset_trip reboots its controller (seconds): asked to answer within 0.5 s, it times out, and the
+        # same client's next request is answered (the daemon answers status while the reset goes on).
+        report["too_soon"] = raised(lambda: rig.set("PMTGreen", "reset_trip", True, timeout=0.5))
         report["after_timeout"] = rig.status()["state"]
 
         report["stopped"] = rig.stop()

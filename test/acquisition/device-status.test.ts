@@ -9,21 +9,13 @@ import { Session } from "../../src/acquisition/session.js";
 import type { RigProfile } from "../../src/config/index.js";
 import { malformedMessages } from "../../simulators/zmq-scanner.js";
 import { dataset, openRead, tempPath } from "../nwb/h5read.js";
-import { metadata, simulatedRig } from "./sim-rig.js";
+import { metadata, simulatedRig, until } from "./sim-rig.js";
 
 const producers: Push[] = [];
 
 afterEach(() => {
   for (const p of producers.splice(0)) p.close();
 });
-
-async function until(test: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** sim-2p with no scanner of its own: frames come from the test's producers. */
 const rigWithoutScanner = () => simulatedRig("sim-2p.yaml", (yaml) => yaml.replace(/(driver: zmq-frames\n(?:.*\n)*?)\s+simulated: true\n/, "$1"));

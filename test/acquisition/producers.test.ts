@@ -12,7 +12,7 @@ import type { RigProfile } from "../../src/config/index.js";
 import type { ProducerOptions, ProducerSummary } from "../fixtures/producer.js";
 import { pixelOf } from "../fixtures/producer.js";
 import { openRead, tempPath } from "../nwb/h5read.js";
-import { metadata, simulatedRig } from "./sim-rig.js";
+import { metadata, simulatedRig, until } from "./sim-rig.js";
 
 /** sim-2p with its frames from an outside producer instead of the simulated scanner, at `size` pixels square. */
 const outsideFrames = (size: number, extra: (yaml: string) => string = (y) => y) => (yaml: string) =>
@@ -34,15 +34,6 @@ function produce(options: ProducerOptions): Promise<ProducerSummary> {
 }
 
 const frameAddress = (profile: RigProfile) => profile.bindings.flatMap((b) => (b.driver === "zmq-frames" ? [b.address] : []))[0]!;
-
-/** Waits until `test` holds, polling; fails with `what` after `ms`. */
-async function until(test: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Pixels, counters (from the pixels) and timestamps of a planar series as the file holds them. */
 async function readSeries(out: string, series: string): Promise<{ counters: number[]; timestamps: number[] }> {

@@ -1,4 +1,4 @@
-// sim-2p recorded for 20 s while three processes spin on the two cores: the simulated scanner, in its own thread,
+// sim-2p recorded for 20 s while three processes spin on the two cores: the simulated scanner, in its own process,
 // loses no frame to rendering late or to a full queue, and the file holds every frame of the 20 s.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";

@@ -54,3 +54,12 @@ export async function stopScanners(sims: SimulatedRig, rig: ConnectedRig): Promi
   }
   return scans;
 }
+
+/** Resolves once `test()` holds, checking every 20 ms; throws naming `what` after `ms`. */
+export async function until(test: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -4,13 +4,13 @@
 // margin stops it while the file can still be closed, and with no margin the write fails (ENOSPC).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Request } from "zeromq";
 import { afterEach, expect, it } from "vitest";
 import { summarize } from "../../src/nwb/inspect.js";
 import { openRead } from "../nwb/h5read.js";
 import { violations } from "../nwb/inspector-rules.js";
 import { mountTmpfs, tmpfsSkipNote, unmountTmpfs } from "../tmpfs.js";
-import { rigd, simProfile, waitFor } from "./rigd-child.js";
+import { rigd, simProfile } from "./rigd-child.js";
+import { client, serve } from "./serve-child.js";
 
 let mounted: string | undefined;
 
@@ -112,19 +112,8 @@ it.skipIf(!!tmpfsSkipNote)(`with the profile's margin, the session stops while t
 
 it.skipIf(!!tmpfsSkipNote)(`rigd serve stops a session whose disk fills, says why in its status, and keeps answering${tmpfsSkipNote}`, async () => {
   const disk = mountDisk(32);
-  const port = () => 20000 + Math.floor(Math.random() * 20000);
-  const control = `tcp://127.0.0.1:${port()}`;
-  const daemon = rigd(["serve", "--profile", profile(0), "--control", control, "--publish", `tcp://127.0.0.1:${port()}`, "--data-dir", disk]);
-  let listening = false;
-  daemon.child.stdout!.once("data", () => (listening = true));
-  await waitFor("rigd serve to listen", () => listening);
-  const socket = new Request({ receiveTimeout: 10_000 });
-  socket.connect(control);
-  const ask = async (body: object) => {
-    await socket.send(JSON.stringify(body));
-    const [reply] = await socket.receive();
-    return JSON.parse(reply!.toString()) as { ok: boolean; result?: Record<string, any> };
-  };
+  const { control, exit, kill } = await serve({ profile: profile(0), dataDir: disk });
+  const { ask, close } = client(control, 10_000);
   const out = join(disk, "served.nwb");
   const session = {
     session_description: "Full disk.", experimenter: ["Doe, Jane"], institution: "Example Institute", experiment_description: "A disk that fills.",
@@ -145,11 +134,11 @@ it.skipIf(!!tmpfsSkipNote)(`rigd serve stops a session whose disk fills, says wh
   const asked = Date.now();
   expect((await ask({ cmd: "status" })).result).toMatchObject({ state: "closed", error: status["error"] });
   expect(Date.now() - asked).toBeLessThan(1000);
-  socket.close();
+  close();
   const { samples, zeroFrames, problems } = await check(out);
   expect(samples["PlanarMicroscopySeriesGreen"]).toBeGreaterThan(128);
   expect(zeroFrames).toBe(0);
   expect(problems).toEqual([]);
-  daemon.child.kill("SIGINT");
-  expect((await daemon.done).code).toBe(0);
+  kill("SIGINT");
+  expect(await exit).toBe(0);
 }, 60_000);

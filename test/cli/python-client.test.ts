@@ -41,7 +41,7 @@ describe("the Python client (python/rigd_client)", () => {
     expect(r.published_states.at(-1)).toBe("recording");
     expect(r.published_states.every((s: string) => ["idle", "recording"].includes(s))).toBe(true);
 
-    expect(r.too_soon).toMatchObject({ type: "RigdTimeout", cmd: "status", address: control, timeout: 0 });
+    expect(r.too_soon).toMatchObject({ type: "RigdTimeout", cmd: "set", address: control, timeout: 0.5 });
     expect(r.after_timeout).toBe("recording");
 
     expect(r.stopped).toMatchObject({ state: "closed", out });

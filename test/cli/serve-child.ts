@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
+import { Request } from "zeromq";
 import { afterEach } from "vitest";
 import { tempPath } from "../nwb/h5read.js";
 
@@ -21,6 +22,8 @@ export interface Served {
   /** What it has written to stderr so far. */
   stderr(): string;
   kill(signal: NodeJS.Signals): void;
+  /** Signals its whole process group (the daemon and its simulators' processes), as a terminal's Ctrl-C does. */
+  killGroup(signal: NodeJS.Signals): void;
 }
 
 let running: ChildProcess | undefined;
@@ -35,15 +38,19 @@ afterEach(async () => {
   }
 });
 
-/** Starts rigd serve (with `args` added, and `control` if given); resolves once it listens. One at a time per test. */
-export async function serve(options: { control?: string; args?: string[] } = {}): Promise<Served> {
-  const profile = tempPath("sim-2p.yaml");
-  writeFileSync(profile, readFileSync("profiles/sim-2p.yaml", "utf8").replace("tcp://127.0.0.1:5600", `tcp://127.0.0.1:${port()}`).replace("../schema/", `${process.cwd()}/schema/`));
+/**
+ * Starts rigd serve (with `args` added; `control`, `profile` and `dataDir` if given, else sim-2p on ports of its
+ * own and a fresh data directory); resolves once it listens. One at a time per test.
+ */
+export async function serve(options: { control?: string; profile?: string; dataDir?: string; args?: string[] } = {}): Promise<Served> {
+  const profile = options.profile ?? tempPath("sim-2p.yaml");
+  if (!options.profile) writeFileSync(profile, readFileSync("profiles/sim-2p.yaml", "utf8").replace("tcp://127.0.0.1:5600", `tcp://127.0.0.1:${port()}`).replace("../schema/", `${process.cwd()}/schema/`));
   const control = options.control ?? `tcp://127.0.0.1:${port()}`;
   const publish = `tcp://127.0.0.1:${port()}`;
-  const dataDir = dirname(tempPath("data/x"));
+  const dataDir = options.dataDir ?? dirname(tempPath("data/x"));
   const daemon = spawn(CLI[0], [...CLI.slice(1), "serve", "--profile", profile, "--control", control, "--publish", publish, "--data-dir", dataDir, ...(options.args ?? [])], {
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // a process group of its own, as a command started from a terminal
   });
   running = daemon;
   let stderr = "";
@@ -53,5 +60,20 @@ export async function serve(options: { control?: string; args?: string[] } = {})
     createInterface({ input: daemon.stdout! }).once("line", () => resolve());
     void exit.then((code) => reject(new Error(`rigd serve exited (${code}): ${stderr}`)));
   });
-  return { control, publish, dataDir, exit, stderr: () => stderr, kill: (signal) => daemon.kill(signal) };
+  return { control, publish, dataDir, exit, stderr: () => stderr, kill: (signal) => daemon.kill(signal), killGroup: (signal) => process.kill(-daemon.pid!, signal) };
+}
+
+/** A reply of the control socket. */
+export type Reply = { ok: boolean; result?: any; error?: { code: string; message: string } };
+
+/** A REQ client, as most labs' scripts are: one request, then its answer; a string is sent as it is. */
+export function client(control: string, receiveTimeout = 60_000) {
+  const socket = new Request({ receiveTimeout, linger: 0 });
+  socket.connect(control);
+  const ask = async (body: unknown): Promise<Reply> => {
+    await socket.send(typeof body === "string" ? body : JSON.stringify(body));
+    const [reply] = await socket.receive();
+    return JSON.parse(reply!.toString()) as Reply;
+  };
+  return { ask, close: () => socket.close() };
 }

@@ -2,25 +2,11 @@
 // answered while a slow setting or a burst of marks is under way, and SIGINT at any moment a clean stop.
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { Dealer, Request } from "zeromq";
+import { Dealer } from "zeromq";
 import { describe, expect, it } from "vitest";
 import { summarize } from "../../src/nwb/inspect.js";
-import { openRead, tempPath } from "../nwb/h5read.js";
-import { serve } from "./serve-child.js";
-
-type Reply = { ok: boolean; result?: any; error?: { code: string; message: string } };
-
-/** A REQ client, as most labs' scripts are: one request, then its answer. */
-function client(control: string) {
-  const socket = new Request({ receiveTimeout: 60_000, linger: 0 });
-  socket.connect(control);
-  const ask = async (body: unknown): Promise<Reply> => {
-    await socket.send(JSON.stringify(body));
-    const [reply] = await socket.receive();
-    return JSON.parse(reply!.toString()) as Reply;
-  };
-  return { ask, close: () => socket.close() };
-}
+import { dataset, openRead, tempPath } from "../nwb/h5read.js";
+import { client, serve } from "./serve-child.js";
 
 /** Asks status every `everyMs` until `until` settles; resolves with each answer's round trip in ms. */
 async function statusLatencies(control: string, until: Promise<unknown>, everyMs = 10): Promise<number[]> {
@@ -117,6 +103,25 @@ describe("rigd serve", () => {
     expect(p99(duringReset)).toBeLessThan(1000);
     expect(p99(duringMarks)).toBeLessThan(1000);
   }, 120_000);
+
+  it.each(["SIGINT", "SIGTERM"] as const)("stops cleanly and exits 0 on %s to its whole process group while recording (a terminal's Ctrl-C)", async (signal) => {
+    const { control, dataDir, exit, stderr, killGroup } = await serve();
+    const { ask, close } = client(control);
+    expect((await ask({ cmd: "start", out: "grouped.nwb", session })).ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 1500));
+    // The simulated scanner's process gets the signal too: it is rigd's to stop, not the signal's.
+    killGroup(signal);
+    expect(await exit).toBe(0);
+    close();
+    expect(stderr()).not.toMatch(/Unhandled|Napi::Error|scanner process ended/);
+    const f = await openRead(join(dataDir, "grouped.nwb"));
+    try {
+      expect(f.get("general/data_collection")).not.toBeNull();
+      expect(dataset(f, "acquisition/PlanarMicroscopySeriesGreen/data").shape![0]).toBeGreaterThan(20);
+    } finally {
+      f.close();
+    }
+  }, 60_000);
 
   it.each(["start", "set"] as const)("stops cleanly and exits 0 on SIGINT while a %s request is under way", async (cmd) => {
     const { control, dataDir, exit, stderr, kill } = await serve();

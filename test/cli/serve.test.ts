@@ -2,27 +2,14 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Request, Subscriber } from "zeromq";
+import { Subscriber } from "zeromq";
 import { describe, expect, it } from "vitest";
 import { summarize } from "../../src/nwb/inspect.js";
 import { expectShutterClosedInFile } from "../acquisition/shutter.js";
 import { findPython } from "../python.js";
-import { serve } from "./serve-child.js";
+import { client, serve } from "./serve-child.js";
 
 const python = findPython(["zmq"]);
-async function client(control: string) {
-  const socket = new Request({ receiveTimeout: 30_000 });
-  socket.connect(control);
-  return {
-    socket,
-    ask: async (body: unknown) => {
-      await socket.send(typeof body === "string" ? body : JSON.stringify(body));
-      const [reply] = await socket.receive();
-      return JSON.parse(reply!.toString()) as { ok: boolean; result?: any; error?: { code: string; message: string } };
-    },
-  };
-}
-
 const session = { session_description: "Daemon test.", experimenter: ["Doe, Jane"], subject: { subject_id: "m1", species: "Mus musculus", sex: "F", age: "P90D" } };
 
 describe("rigd serve", () => {
@@ -31,7 +18,7 @@ describe("rigd serve", () => {
     const sub = new Subscriber();
     sub.connect(publish);
     sub.subscribe("status");
-    const { ask, socket } = await client(control);
+    const { ask, close } = client(control);
     expect((await ask({ cmd: "status" })).result).toEqual({ state: "idle" });
     const out = join(dataDir, "served.nwb");
     const started = await ask({ cmd: "start", out: "served.nwb", session });
@@ -52,7 +39,7 @@ describe("rigd serve", () => {
     const stopped = await ask({ cmd: "stop" });
     expect(stopped.ok).toBe(true);
     expect(stopped.result.samples.PlanarMicroscopySeriesGreen).toBeGreaterThan(20);
-    socket.close();
+    close();
     sub.close();
     const file = await summarize(out);
     expect(file.events.map((e) => e.text)).toEqual(expect.arrayContaining(["command [TiSapphireLaser] shutter set to false", "mark [user] stimulus on"]));
@@ -62,7 +49,7 @@ describe("rigd serve", () => {
 
   it("answers malformed requests with structured errors and keeps running", async () => {
     const { control } = await serve();
-    const { ask, socket } = await client(control);
+    const { ask, close } = client(control);
     expect((await ask("{not json")).error!.code).toBe("bad_json");
     expect((await ask({ cmd: "explode" })).error).toEqual({ code: "unknown_command", message: 'unknown cmd "explode": expected status, start, stop, set or mark' });
     expect((await ask({ cmd: "set", device: "TiSapphireLaser", property: "shutter", value: "closed" })).error!.code).toBe("invalid_request");
@@ -70,7 +57,7 @@ describe("rigd serve", () => {
     expect((await ask({ cmd: "stop" })).error).toEqual({ code: "not_recording", message: "no session is recording: send start first" });
     expect((await ask("x".repeat(200_000))).error!.code).toBe("too_large");
     expect((await ask({ cmd: "status" })).result).toEqual({ state: "idle" });
-    socket.close();
+    close();
   });
 
   it.skipIf(!python.path)(`is driven by the example Python control client${python.skipNote}`, async () => {

@@ -4,6 +4,7 @@ import { execFile, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { runExample } from "../simulators/raw-serial.js";
 
 describe("rigd simulate", () => {
   it("starts the simulated laser, PMT controller and scanner of sim-2p and prints where they are", async () => {
@@ -29,10 +30,9 @@ describe("rigd simulate", () => {
       }
       expect(lines).toEqual([expect.stringMatching(/^coherent-chameleon: \/\S+\/chameleon$/), expect.stringMatching(/^thorlabs-pmt2100: \/\S+\/thorlabs-pmt2100$/)]);
       const port = (driver: string) => lines.find((l) => l.startsWith(driver))!.split(": ")[1]!;
-      const run = (script: string, path: string) => promisify(execFile)(process.execPath, ["--import", "tsx", `examples/clients/${script}`, path], { encoding: "utf8", timeout: 30_000 });
       // Each session ends as its device let it: the Chameleon tuned, shuttered and in standby; the PMT2100 at 1.1 V.
-      expect((await run("chameleon_session.ts", port("coherent-chameleon"))).stdout).toMatch(/tuned to 900 nm, \d+ mW, mode-locked: true\nshutter open\nshutter closed, laser standby\n$/);
-      expect((await run("pmt2100_session.ts", port("thorlabs-pmt2100"))).stdout).toContain('INST GAIN;:SOUR:VOLT 1.1V;:SOUR:VOLT?;:SYST:ERR? -> 1.1000V;0,"No error"');
+      expect(await runExample("chameleon_session.ts", port("coherent-chameleon"))).toMatch(/tuned to 900 nm, \d+ mW, mode-locked: true\nshutter open\nshutter closed, laser standby\n$/);
+      expect(await runExample("pmt2100_session.ts", port("thorlabs-pmt2100"))).toContain('INST GAIN;:SOUR:VOLT 1.1V;:SOUR:VOLT?;:SYST:ERR? -> 1.1000V;0,"No error"');
     } finally {
       sim.kill("SIGINT");
     }

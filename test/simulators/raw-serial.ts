@@ -38,7 +38,7 @@ export async function connect(sim: SerialSimulator, framing: Framing): Promise<R
 }
 
 /** Runs examples/clients/`script` on `path` as a person would, and resolves with what it printed. */
-export async function runExample(script: string, path: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", `examples/clients/${script}`, path], { encoding: "utf8" });
+export async function runExample(script: string, path: string, timeoutMs = 30_000): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", `examples/clients/${script}`, path], { encoding: "utf8", timeout: timeoutMs });
   return stdout;
 }
