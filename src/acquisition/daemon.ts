@@ -7,7 +7,7 @@
 // Requests are answered as they come, not one after another: a PMT's reset_trip takes seconds, and status
 // must still answer at once meanwhile (a REP socket would hold every client behind it). Only the requests
 // that change the session or a device — start, stop, set — wait for each other, in the order they came.
-import type { Subscription } from "rxjs";
+import { Subject, type Subscription } from "rxjs";
 import { Publisher, Router } from "zeromq";
 import { z } from "zod";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
@@ -62,6 +62,14 @@ export interface DaemonOptions {
   log?: (line: string) => void;
 }
 
+/** One message of the PUB socket, as in-process clients of the daemon (the web page) receive it. */
+export interface Published {
+  topic: string;
+  body: unknown;
+  /** Preview pixels (little-endian uint16, the header's shape). */
+  pixels?: Uint8Array;
+}
+
 export class Daemon {
   /**
    * A reply is never waited for (one client that does not read its replies must not hold up everyone's);
@@ -83,6 +91,9 @@ export class Daemon {
   private lastStatus: SessionStatus | undefined;
   /** The recording session's telemetry and previews, published while it records (see watch). */
   private published: Subscription[] = [];
+  private readonly publishedSubject = new Subject<Published>();
+  /** Everything published on the PUB socket, for clients in this process; completes when the daemon closes. */
+  readonly published$ = this.publishedSubject.asObservable();
 
   constructor(private readonly options: DaemonOptions) {}
 
@@ -207,11 +218,6 @@ export class Daemon {
   }
 
   /**
-   * The session's own status until its final one is known (recording, then stopping, with `error` once it
-   * must stop on its own); then that final status. Never a previous session's: lastStatus is only ever this
-   * session's, set when its stop is done.
-   */
-  /**
    * Stops a session and keeps its final status: taken after the stop, so it counts what the file holds (a
    * failed write cuts it back), with `error` when writing failed or it had to stop on its own (`why`).
    * Warns in the log of series nwbinspector will call too short.
@@ -228,6 +234,11 @@ export class Daemon {
     return { report, status, warnings };
   }
 
+  /**
+   * The session's own status until its final one is known (recording, then stopping, with `error` once it
+   * must stop on its own); then that final status. Never a previous session's: lastStatus is only ever this
+   * session's, set when its stop is done.
+   */
   private status(): SessionStatus | { state: "idle" } {
     return this.lastStatus ?? this.session?.status() ?? { state: "idle" };
   }
@@ -254,6 +265,7 @@ export class Daemon {
 
   /** Publishing never blocks the daemon: one send at a time, a short queue, and a slow subscriber misses messages. */
   private publish(topic: string, body: unknown, pixels?: Uint8Array): void {
+    this.publishedSubject.next(pixels ? { topic, body, pixels } : { topic, body });
     if (this.publishQueue >= MAX_PUBLISH_QUEUE) return;
     const parts = [topic, JSON.stringify(body), ...(pixels ? [pixels] : [])];
     this.publishQueue++;
@@ -275,6 +287,7 @@ export class Daemon {
       if (this.session?.state === "recording") await this.finish(this.session, "the daemon was stopped");
     }).catch((e: Error) => this.options.log?.(`error: stopping the session: ${e.message}`));
     await this.replying;
+    this.publishedSubject.complete();
     this.control.close();
     this.publisher.close();
     this.authenticator?.close();

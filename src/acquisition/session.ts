@@ -130,7 +130,9 @@ export class Session {
   private readonly samples: Record<string, number> = {};
   /** Planes per volume of each volumetric series. */
   private readonly depths = new Map<string, number>();
-  private readonly events$ = new Subject<EngineEvent>();
+  private readonly eventSubject = new Subject<EngineEvent>();
+  /** Every event of the record as it goes to the writer (marks, settings, faults, losses). */
+  readonly events$ = this.eventSubject.asObservable();
   private readonly losses = new LossRecorder((e) => this.event(e));
   private readonly watch: DeviceWatch;
   private eventCount = 0;
@@ -320,7 +322,7 @@ export class Session {
 
   /** Adds an entry to the event record (times are kept in order for the file). */
   event(e: EngineEvent): void {
-    this.events$.next(e);
+    this.eventSubject.next(e);
   }
 
   /** Stops the sources, drains the queue, writes the last samples and closes the file. */
@@ -437,7 +439,7 @@ export class Session {
     this.watch.stop();
     last();
     if (this.earlyFrames > 1) this.event({ time: this.now(), kind: "before_start", source: "rigd", message: `${this.earlyFrames} frames in all began before the session started and are not recorded` });
-    this.events$.complete();
+    this.eventSubject.complete();
     for (const s of this.subscriptions) s.unsubscribe();
     this.previews.complete();
     await this.pending;
