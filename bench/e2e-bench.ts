@@ -15,7 +15,7 @@
 //
 //   npm run bench -- --e2e [--shape frames|volumes|both|none] [--step-seconds 10]
 //       [--confirm-seconds 60] [--overload-seconds 15] [--two-p-seconds 30] [--start-rate 20] [--step-factor 1.25]
-//       [--dir DIR] [--quick] [--json]
+//       [--dir DIR] [--cpu-prof DIR] [--quick] [--json]
 //   --shape none runs the 2P measurement only; --quick is a smoke run with short steps.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     "start-rate": { type: "string", default: "20" },
     "step-factor": { type: "string" },
     dir: { type: "string", default: tmpdir() },
+    /** Where rigd writes a CPU profile per thread (node --cpu-prof), to see where its CPU goes. */
+    "cpu-prof": { type: "string" },
     quick: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
@@ -281,7 +283,7 @@ async function run(label: string, shape: Shape, rate: number, plannedSeconds: nu
     writeFileSync(profile, rigProfile(shape, rate, address));
     // --duration is only a cap: rigd is stopped (SIGINT) once the producer has finished and rigd has written
     // everything, so that every frame sent is received and counted, whatever the producer's pace.
-    const rigd = spawn(process.execPath, [rigdMain, "acquire", "--profile", profile, "--session", sessionFile, "--out", out, "--force", "--json", "--duration", `${seconds + 60}s`], { stdio: ["ignore", "pipe", "pipe"] });
+    const rigd = spawn(process.execPath, [...(args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${args["cpu-prof"]}`] : []), rigdMain, "acquire", "--profile", profile, "--session", sessionFile, "--out", out, "--force", "--json", "--duration", `${seconds + 60}s`], { stdio: ["ignore", "pipe", "pipe"] });
     const options: ProducerOptions = { address, rate: rate / shape.planes, seconds, channels: shape.channels, planes: shape.planes, height: shape.height, width: shape.width, startWhenExists: out };
     const producer = spawn(process.execPath, [producerMain, JSON.stringify(options)], { stdio: ["ignore", "pipe", "pipe"] });
 

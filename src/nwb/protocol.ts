@@ -18,15 +18,27 @@ export type FileMethod =
   | "createResponseSeries"
   | "addPlanarSegmentation"
   | "addVolumetricSegmentation"
+  | "addSummaryImages"
   | "addEvents";
 
-export type Request = { id: number } & (
-  | { op: "open"; path: string; metadata: NwbFileMetadata; options: OpenOptions; checkpointIntervalMs: number }
-  | { op: "call"; method: FileMethod; args: unknown[] }
-  // received: when the sample arrived, ms since the epoch (performance.timeOrigin + performance.now()), for its latency.
-  // Samples come by transfer, or as the slot they are in (frame-slots.ts): the worker frees it once written.
+/**
+ * Appends are not answered one by one (at 2P rates the answers were a tenth of the writer's CPU): the worker
+ * counts them done in shared memory, and posts "room" only when the main thread said it waits for some.
+ */
+export const APPENDS_DONE = 0;
+export const WAITING_FOR_ROOM = 1;
+
+// received: when the sample arrived, ms since the epoch (performance.timeOrigin + performance.now()), for its latency.
+// Samples come by transfer, or as the slot they are in (frame-slots.ts): the worker frees it once written.
+export type Append =
   | { op: "append"; series: string; data: Samples; timestamps?: Float64Array; received?: number }
-  | { op: "appendPlanes"; series: string; planes: Samples[]; timestamps?: Float64Array; received?: number }
+  | { op: "appendPlanes"; series: string; planes: Samples[]; timestamps?: Float64Array; received?: number };
+
+/** Requests answered with a "result" of the same id. */
+export type Call = { id: number } & (
+  // progress: Int32Array(2) over it, [APPENDS_DONE, WAITING_FOR_ROOM].
+  | { op: "open"; path: string; metadata: NwbFileMetadata; options: OpenOptions; checkpointIntervalMs: number; progress: SharedArrayBuffer }
+  | { op: "call"; method: FileMethod; args: unknown[] }
   // A set of frame slots the worker is to read samples from (sent once, before the first append from it).
   | { op: "slots"; handle: SlotsHandle }
   | { op: "checkpoint" }
@@ -35,12 +47,18 @@ export type Request = { id: number } & (
   | { op: "completeEvents"; path: string; events: RigEvent[]; note: string }
 );
 
+export type Request = Append | Call;
+
 /** Samples as an array, or as the frame slot they are in and their element type. */
 export type Samples = NumericArray | (SlotRef & { type: ElementType });
 
 export type Response =
-  // After a failed write every request is answered with an error carrying that failure.
+  // After a failed write every request is answered with an error carrying that failure (appends are never answered).
   | { kind: "result"; id: number; value?: unknown; error?: { name: string; message: string; failure?: WriteFailure } }
+  // Appends were counted done since the main thread said it waits for room.
+  | { kind: "room" }
+  // An append the worker found wrong (the main thread checks them first, so a bug): the writer takes no more.
+  | { kind: "appendRefused"; series: string; message: string }
   | { kind: "checkpoint"; report: CheckpointReport; latency: Latency }
   // Sent once, as soon as a write fails (the file is already cut back to its last checkpoint and closed).
   | { kind: "failed"; failure: WriteFailure };

@@ -10,7 +10,7 @@ import { elementTypeOf, type NumericArray } from "./element-types.js";
 import type { WriteFailure } from "./failure.js";
 import type * as M from "./model.js";
 import type { CheckpointReport, OpenOptions } from "./nwb-file.js";
-import type { FileMethod, FileMethods, Latency, Request, Response, Samples } from "./protocol.js";
+import { type Append, APPENDS_DONE, type Call, type FileMethod, type FileMethods, type Latency, type Response, type Samples, WAITING_FOR_ROOM } from "./protocol.js";
 import { FrameSlots, slotOf } from "../frame-slots.js";
 import { startWorker } from "../threads.js";
 
@@ -64,6 +64,12 @@ export class NwbWriter {
   private nextId = 0;
   /** Sets of frame slots the worker has been handed. */
   private readonly sharedSlots = new Set<string>();
+  /** [APPENDS_DONE, WAITING_FOR_ROOM], shared with the worker (protocol.ts). */
+  private readonly progress = new Int32Array(new SharedArrayBuffer(8));
+  /** Bytes of each append sent and not yet counted done by the worker, oldest first, from `firstQueued` on. */
+  private queuedAppends: number[] = [];
+  private firstQueued = 0;
+  private appendsSent = 0;
   private queued = 0;
   private roomWaiters: (() => void)[] = [];
   private failure: Error | undefined;
@@ -90,6 +96,7 @@ export class NwbWriter {
         metadata,
         options: { overwrite: options.overwrite ?? false, ...(options.reserveBytes === undefined ? {} : { reserveBytes: options.reserveBytes }) },
         checkpointIntervalMs: options.checkpointIntervalMs ?? 1000,
+        progress: writer.progress.buffer as SharedArrayBuffer,
       });
     } catch (e) {
       writer.closing = true;
@@ -106,6 +113,7 @@ export class NwbWriter {
   addContainer = this.method("addContainer");
   addPlanarSegmentation = this.method("addPlanarSegmentation");
   addVolumetricSegmentation = this.method("addVolumetricSegmentation");
+  addSummaryImages = this.method("addSummaryImages");
   addEvents = this.method("addEvents");
   createPlanarSeries = this.series("createPlanarSeries");
   createVolumetricSeries = this.series("createVolumetricSeries");
@@ -119,6 +127,7 @@ export class NwbWriter {
 
   /** Bytes of samples handed to the worker and not yet written. */
   get queuedBytes(): number {
+    this.countDone();
     return this.queued;
   }
 
@@ -203,8 +212,14 @@ export class NwbWriter {
    */
   private async room(arrays: readonly NumericArray[]): Promise<Samples[]> {
     const bytes = arrays.reduce((n, a) => n + a.byteLength, 0);
-    while (this.queued > 0 && this.queued + bytes > this.maxQueuedBytes) {
-      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    const full = () => this.countDone() > 0 && this.queued + bytes > this.maxQueuedBytes;
+    while (full()) {
+      await new Promise<void>((resolve) => {
+        this.roomWaiters.push(resolve);
+        Atomics.store(this.progress, WAITING_FOR_ROOM, 1);
+        // An append counted done before the flag was set posted no "room": look once more.
+        if (!full()) this.wakeWaiters();
+      });
       this.throwIfFailed();
     }
     const sent = new Set<ArrayBufferLike>();
@@ -223,19 +238,27 @@ export class NwbWriter {
     });
   }
 
-  /** Sends an append with its arrays transferred; the queue holds their bytes until the worker is done. */
-  private send(req: Extract<DistributiveOmit<Request, "id">, { op: "append" | "appendPlanes" }>, samples: readonly Samples[]): void {
+  /** Sends an append with its arrays transferred; the queue holds their bytes until the worker counts it done. */
+  private send(req: Append, samples: readonly Samples[]): void {
     const bytes = samples.reduce((n, a) => n + a.byteLength, 0);
     this.queued += bytes;
+    this.queuedAppends.push(bytes);
+    this.appendsSent = (this.appendsSent + 1) | 0;
     const transfer = samples.filter((a): a is NumericArray => ArrayBuffer.isView(a)).map((a) => a.buffer as ArrayBuffer);
-    const done = this.request(req, [...transfer, ...(req.timestamps ? [req.timestamps.buffer as ArrayBuffer] : [])]);
-    done.then(
-      () => this.release(bytes),
-      (e: Error) => {
-        this.release(bytes);
-        this.fail(e);
-      },
-    );
+    if (this.workerGone) return; // its failure is what every call now throws
+    this.worker.postMessage(req, [...transfer, ...(req.timestamps ? [req.timestamps.buffer as ArrayBuffer] : [])]);
+  }
+
+  /** Takes the appends the worker counted done out of the queue; returns the bytes still queued. */
+  private countDone(): number {
+    // Both counters wrap alike at 2³¹: their difference is right whatever they are.
+    const stillQueued = (this.appendsSent - Atomics.load(this.progress, APPENDS_DONE)) | 0;
+    while (this.queuedAppends.length - this.firstQueued > stillQueued) this.queued -= this.queuedAppends[this.firstQueued++]!;
+    if (this.firstQueued >= 1024) {
+      this.queuedAppends = this.queuedAppends.slice(this.firstQueued);
+      this.firstQueued = 0;
+    }
+    return this.queued;
   }
 
   private method<K extends FileMethod>(method: K) {
@@ -254,7 +277,7 @@ export class NwbWriter {
     };
   }
 
-  private request(req: DistributiveOmit<Request, "id">, transfer: ArrayBuffer[] = []): Promise<unknown> {
+  private request(req: DistributiveOmit<Call, "id">, transfer: ArrayBuffer[] = []): Promise<unknown> {
     const id = this.nextId++;
     if (this.workerGone) return Promise.reject(this.failure!); // nobody would answer
     return new Promise((resolve, reject) => {
@@ -274,6 +297,8 @@ export class NwbWriter {
       this.fail(new NwbWriteFailure(msg.failure));
       return;
     }
+    if (msg.kind === "room") return this.wakeWaiters();
+    if (msg.kind === "appendRefused") return this.fail(new NwbInputError(`append to ${msg.series}: ${msg.message}`));
     const p = this.pending.get(msg.id);
     if (!p) return;
     this.pending.delete(msg.id);
@@ -286,8 +311,7 @@ export class NwbWriter {
     } else p.resolve(msg.value);
   }
 
-  private release(bytes: number): void {
-    this.queued -= bytes;
+  private wakeWaiters(): void {
     for (const wake of this.roomWaiters.splice(0)) wake();
   }
 
@@ -308,7 +332,7 @@ export class NwbWriter {
       for (const p of this.pending.values()) p.reject(error);
       this.pending.clear();
     }
-    for (const wake of this.roomWaiters.splice(0)) wake();
+    this.wakeWaiters();
   }
 
   private throwIfFailed(): void {
