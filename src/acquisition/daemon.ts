@@ -16,7 +16,7 @@ import { Authenticator, type CurveKeys } from "./curve.js";
 import type { ConnectedRig } from "./devices.js";
 import type { CheckpointReport } from "../nwb/index.js";
 import { checkOutput, insideDataDir, OutputRefused, type OutputNames } from "./output.js";
-import { Session, type SessionStatus, tooShortForInspector } from "./session.js";
+import { InvalidSetting, Session, type SessionStatus, tooShortForInspector } from "./session.js";
 
 /** Largest request answered: a request is a few hundred bytes of JSON. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
@@ -160,6 +160,7 @@ export class Daemon {
       return { ok: true, result: await this.run(parsed.data) };
     } catch (e) {
       if (e instanceof RequestError) return { ok: false, error: { code: e.code, message: e.message } };
+      if (e instanceof InvalidSetting) return { ok: false, error: { code: "invalid_request", message: e.message } };
       return { ok: false, error: { code: "failed", message: (e as Error).message } };
     }
   }

@@ -4,7 +4,7 @@
 // after a crash the writer's last checkpoint holds.
 import { existsSync, statSync } from "node:fs";
 import { releaseFrame } from "../frame-slots.js";
-import { type Observable, type Subscription, Subject, map, merge, takeUntil, tap } from "rxjs";
+import { concat, defer, EMPTY, from, type Observable, type Subscription, Subject, map, merge, takeUntil, tap } from "rxjs";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
 import type { DeviceEvent, Stamped } from "../drivers/device.js";
 import type { ExcitationSource, ExcitationSourceState } from "../drivers/excitation-source.js";
@@ -124,15 +124,24 @@ const pmtTelemetry = (channel: string, name: string, unit: string): Telemetry<Ph
 /** NWB names are letters, digits and underscores here: telemetry series are named after devices. */
 const nwbSafe = (name: string) => name.replace(/[^A-Za-z0-9_]/g, "");
 
+/** A setting asked of no bound device, or of a property or value its device does not have: nothing was sent. */
+export class InvalidSetting extends Error {}
+
 export class Session {
   private stateValue: SessionState = "idle";
   private readonly subscriptions: Subscription[] = [];
   private readonly samples: Record<string, number> = {};
   /** Planes per volume of each volumetric series. */
   private readonly depths = new Map<string, number>();
+  /** Per volumetric series, why a plane of the volume under way could not be written (its later planes are not tried). */
+  private readonly failedVolumes = new Map<string, string>();
   private readonly eventSubject = new Subject<EngineEvent>();
-  /** Every event of the record as it goes to the writer (marks, settings, faults, losses). */
-  readonly events$ = this.eventSubject.asObservable();
+  /**
+   * Every event of the record (marks, settings, faults, losses): those made so far, then each as it is made. A
+   * session makes some as it starts (a producer already streaming, a device not the one the profile names),
+   * before anyone outside could have subscribed.
+   */
+  readonly events$: Observable<EngineEvent> = defer(() => concat(from(this.recorded.slice()), this.eventSubject));
   private readonly losses = new LossRecorder((e) => this.event(e));
   private readonly watch: DeviceWatch;
   private eventCount = 0;
@@ -284,7 +293,7 @@ export class Session {
     const laser = lasers.get(device);
     const pmt = photodetectors.find((p) => Object.values(p.channels).includes(device));
     const expect = <T>(ok: boolean, what: string): T => {
-      if (!ok) throw new Error(`${device}.${property}: expected ${what}, got ${JSON.stringify(value)}`);
+      if (!ok) throw new InvalidSetting(`${device}.${property}: expected ${what}, got ${JSON.stringify(value)}`);
       return value as T;
     };
     // A setter resolves with the reading that confirmed the setting, stamped when it took effect: the event's time.
@@ -295,7 +304,7 @@ export class Session {
           case "emission": return laser.setEmission(expect<boolean>(typeof value === "boolean", "true or false"));
           case "wavelength_nm": return laser.setWavelength(expect<number>(typeof value === "number", "a wavelength in nm"));
           case "power_W": return laser.setPower(expect<number>(typeof value === "number", "a power in W"));
-          default: throw new Error(`${device}: no property '${property}' (shutter, emission, wavelength_nm, power_W)`);
+          default: throw new InvalidSetting(`${device}: no property '${property}' (shutter, emission, wavelength_nm, power_W)`);
         }
       }
       if (pmt) {
@@ -304,10 +313,10 @@ export class Session {
           case "gain": return pmt.controller.setGain(channel, expect<number>(typeof value === "number", `a gain in ${pmt.controller.gainUnit}`));
           case "enabled": return pmt.controller.setEnabled(expect<boolean>(typeof value === "boolean", "true or false"));
           case "reset_trip": return pmt.controller.resetTrip();
-          default: throw new Error(`${device}: no property '${property}' (gain, enabled, reset_trip)`);
+          default: throw new InvalidSetting(`${device}: no property '${property}' (gain, enabled, reset_trip)`);
         }
       }
-      throw new Error(`no bound device named '${device}' (lasers: ${[...lasers.keys()].join(", ") || "none"}; photodetectors: ${photodetectors.flatMap((p) => Object.values(p.channels)).join(", ") || "none"})`);
+      throw new InvalidSetting(`no bound device named '${device}' (lasers: ${[...lasers.keys()].join(", ") || "none"}; photodetectors: ${photodetectors.flatMap((p) => Object.values(p.channels)).join(", ") || "none"})`);
     };
     const confirming = setting(); // bad arguments throw here, before anything reaches the device
     try {
@@ -491,7 +500,7 @@ export class Session {
     let batch: RigEvent[] | undefined;
     this.subscriptions.push(
       // Straight to the file: one dated back (a shutter confirmed a second after it moved) goes in at its place in time.
-      this.events$.subscribe((e) => {
+      this.eventSubject.subscribe((e) => {
         this.eventCount++;
         const event = { time: e.time, kind: e.kind, source: nwbSafeSource(e.source), message: e.message };
         this.recorded.push(event);

@@ -32,6 +32,16 @@ describe("rigd serve", () => {
     }
     expect(state).toBe("recording");
     await new Promise((r) => setTimeout(r, 1500));
+    // A setting no bound device has is the request's fault, told apart from a device that fails: nothing is sent.
+    expect((await ask({ cmd: "set", device: "NoSuchLaser", property: "shutter", value: false })).error).toEqual({
+      code: "invalid_request",
+      message: "no bound device named 'NoSuchLaser' (lasers: TiSapphireLaser; photodetectors: PMTGreen, PMTRed)",
+    });
+    expect((await ask({ cmd: "set", device: "TiSapphireLaser", property: "colour", value: 1 })).error).toEqual({
+      code: "invalid_request",
+      message: "TiSapphireLaser: no property 'colour' (shutter, emission, wavelength_nm, power_W)",
+    });
+    expect((await ask({ cmd: "set", device: "PMTGreen", property: "gain", value: true })).error!.code).toBe("invalid_request");
     // Closing the shutter over the socket: the frames after it are dark, event and telemetry say when.
     expect(await ask({ cmd: "set", device: "TiSapphireLaser", property: "shutter", value: false })).toMatchObject({ ok: true });
     expect(await ask({ cmd: "mark", text: "stimulus on" })).toEqual({ ok: true, result: { marked: "stimulus on" } });
