@@ -1,5 +1,5 @@
 """Python client for `rigd serve`: start, stop, set, mark and status on its control socket, and the status,
-telemetry and previews (numpy arrays) it publishes.
+telemetry, events, previews (numpy arrays) and online-analysis traces it publishes.
 
     from rigd_client import Client, Subscriber
 
@@ -12,7 +12,7 @@ telemetry and previews (numpy arrays) it publishes.
 from .client import DEFAULT_CONTROL, Client, MarkResult, SetResult, Status, StopResult
 from .curve import CurveKeys
 from .errors import HandshakeRefused, RequestError, RigdError, RigdTimeout
-from .subscriber import DEFAULT_PUBLISH, TOPICS, Message, Preview, StatusMessage, Subscriber, Telemetry
+from .subscriber import DEFAULT_PUBLISH, TOPICS, Event, Message, Preview, StatusMessage, Subscriber, Telemetry, Traces
 
 __version__ = "0.1.0"
 
@@ -22,6 +22,7 @@ __all__ = [
     "TOPICS",
     "Client",
     "CurveKeys",
+    "Event",
     "HandshakeRefused",
     "MarkResult",
     "Message",
@@ -35,4 +36,5 @@ __all__ = [
     "StopResult",
     "Subscriber",
     "Telemetry",
+    "Traces",
 ]

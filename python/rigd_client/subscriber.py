@@ -1,9 +1,10 @@
-"""What rigd publishes: status once a second, device telemetry as it is read, and previews while recording."""
+"""What rigd publishes: status once a second, device telemetry as it is read, the event record's entries as they
+come, and previews and the online analysis' traces while recording."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import zmq
@@ -14,7 +15,7 @@ from .curve import CurveKeys
 from .errors import RigdError, RigdTimeout
 
 DEFAULT_PUBLISH = "tcp://127.0.0.1:5556"
-TOPICS = ("status", "telemetry", "preview")
+TOPICS = ("status", "telemetry", "events", "preview", "traces")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,16 @@ class Telemetry:
 
 
 @dataclass(frozen=True)
+class Event:
+    """An entry of the session's event record (`/acquisition/rig_events`), as it goes to the file."""
+
+    time: float  # s on the session clock
+    kind: str  # 'mark', 'command', 'fault', 'dropped_frames', ...
+    source: str  # the device or series it concerns, or 'user'
+    message: str
+
+
+@dataclass(frozen=True)
 class Preview:
     """A frame of `series`, binned `bin` x `bin` (its longer side at most 128 pixels)."""
 
@@ -42,7 +53,29 @@ class Preview:
     pixels: np.ndarray  # 2-D, (height, width)
 
 
-Message = Union[StatusMessage, Telemetry, Preview]
+@dataclass(frozen=True)
+class Traces:
+    """The online analysis of one frame of `series` (the profile's `analysis:`): one value per ROI, in the order of
+    the segmentation's rows (`<series>Segmentation` in the file), NaN where not computed; the frame's rigid shift."""
+
+    series: str
+    time: float  # s on the session clock: the frame's timestamp in the file
+    hardware_time_s: Optional[float]  # the producer's own time stamp of the frame, if it has a clock
+    dff: np.ndarray  # ΔF/F per ROI, float64
+    f: np.ndarray  # weighted-mask fluorescence per ROI (the frame's counts)
+    shift_px: Optional[Tuple[float, float]]  # (x, y) shift against the reference; None while it is built, or without motion
+    shift_um: Optional[Tuple[float, float]]
+
+
+Message = Union[StatusMessage, Telemetry, Event, Preview, Traces]
+
+
+def _values(values: List[Optional[float]]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _pair(pair: Optional[List[float]]) -> Optional[Tuple[float, float]]:
+    return None if pair is None else (pair[0], pair[1])
 
 
 def _decode(frames: List[bytes]) -> Message:
@@ -52,16 +85,28 @@ def _decode(frames: List[bytes]) -> Message:
         return StatusMessage(body)
     if topic == "telemetry":
         return Telemetry(time=body["time"], state=body["state"], device=body.get("device"), devices=body.get("devices"))
+    if topic == "events":
+        return Event(time=body["time"], kind=body["kind"], source=body["source"], message=body["message"])
     if topic == "preview":
         # rigd sends uint16 pixels as a Uint16Array's bytes: little-endian on every machine Node runs on.
         # Copied: an array over the message's bytes would be read-only.
         pixels = np.frombuffer(frames[2], dtype=np.dtype(body.get("dtype", "<u2"))).reshape(body["shape"]).copy()
         return Preview(series=body["series"], time=body["time"], bin=body["bin"], pixels=pixels)
+    if topic == "traces":
+        return Traces(
+            series=body["series"],
+            time=body["time"],
+            hardware_time_s=body.get("hardware_time_s"),
+            dff=_values(body["dff"]),
+            f=_values(body["f"]),
+            shift_px=_pair(body.get("shift_px")),
+            shift_um=_pair(body.get("shift_um")),
+        )
     raise RigdError(f"rigd published on a topic this client does not know: {topic!r}")
 
 
 class Subscriber:
-    """Receives the `topics` rigd publishes (all three unless told). A subscriber that connects misses what
+    """Receives the `topics` rigd publishes (all of them unless told). A subscriber that connects misses what
     was published before; one that reads too slowly misses messages (rigd never waits for it)."""
 
     def __init__(self, publish: str = DEFAULT_PUBLISH, topics: Union[str, Iterable[str]] = TOPICS, *, curve: Optional[CurveKeys] = None, context: Optional[zmq.Context] = None) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Tuple, Type
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from rigd_client import Client, Message, Preview, RigdError, StatusMessage, Subscriber, Telemetry  # noqa: E402
+from rigd_client import Client, Event, Message, Preview, RigdError, StatusMessage, Subscriber, Telemetry  # noqa: E402
 
 SESSION = {
     "session_description": "Python client test.",
@@ -52,7 +52,7 @@ def first_of_each(subscriber: Subscriber, kinds: Tuple[Type[Message], ...], seco
 def main() -> None:
     control, publish = sys.argv[1], sys.argv[2]
     report: Dict[str, Any] = {}
-    with Client(control, timeout=30.0) as rig, Subscriber(publish, topics=["status"]) as statuses, Subscriber(publish, topics=("telemetry", "preview")) as live:
+    with Client(control, timeout=30.0) as rig, Subscriber(publish, topics=["status"]) as statuses, Subscriber(publish, topics=("telemetry", "preview")) as live, Subscriber(publish, topics="events") as events:
         report["idle"] = rig.status()
         report["not_recording"] = raised(rig.stop)
         report["started"] = rig.start("python/client.nwb", SESSION)
@@ -76,6 +76,12 @@ def main() -> None:
         # A numpy integer, as a lab script's settings often are, goes as a JSON number.
         report["set"] = rig.set("TiSapphireLaser", "wavelength_nm", np.int64(920))
         report["mark"] = rig.mark("stimulus on")
+        # The event record as it is made: the mark comes back on the events topic (after the set's command event).
+        event = events.receive(timeout=10.0)
+        while not (isinstance(event, Event) and event.kind == "mark"):
+            event = events.receive(timeout=10.0)
+        assert (event.source, event.message) == ("user", "stimulus on"), event
+        report["event"] = asdict(event)
 
         # Status comes once a second; the first queued may be from before the start.
         states = []

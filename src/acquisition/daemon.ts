@@ -1,8 +1,9 @@
 // The daemon behind `rigd serve`: the rig stays connected, sessions start and stop on request. A ZeroMQ
 // ROUTER socket takes JSON requests (from REQ or DEALER clients) and answers each with a result or a
-// structured error; a PUB socket publishes status (1 Hz), telemetry as it is read, and downsampled preview
-// frames (at most 2 per second per series). Both bind to loopback unless told otherwise; given CURVE keys,
-// both let in only the clients whose public keys they were given (src/acquisition/curve.ts).
+// structured error; a PUB socket publishes status (1 Hz), telemetry as it is read, the event record's entries
+// as they come, downsampled preview frames (at most 10 per second per series) and the online analysis' traces
+// (one message per frame analysed). Both bind to loopback unless told otherwise; given CURVE keys, both let in
+// only the clients whose public keys they were given (src/acquisition/curve.ts).
 //
 // Requests are answered as they come, not one after another: a PMT's reset_trip takes seconds, and status
 // must still answer at once meanwhile (a REP socket would hold every client behind it). Only the requests
@@ -262,6 +263,11 @@ export class Daemon {
       ...this.options.rig.photodetectors.map((p) => p.controller.state$.subscribe(({ time, state }) => this.publish("telemetry", { devices: Object.values(p.channels), time, state }))),
       session.previews$.subscribe((preview) => this.publish("preview", preview.header, preview.pixels)),
     ];
+    // Not among those ended at finish: events$ completes on its own once the session has stopped, after the
+    // events its stop records (the last losses, frames before the start).
+    session.events$.subscribe((event) => this.publish("events", event));
+    // The online analysis' traces (and motion), one message per frame analysed; completes once its last frames are in.
+    session.traces$.subscribe((traces) => this.publish("traces", traces));
   }
 
   /** Publishing never blocks the daemon: one send at a time, a short queue, and a slow subscriber misses messages. */

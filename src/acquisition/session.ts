@@ -16,6 +16,7 @@ import { summarize } from "../nwb/inspect.js";
 import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
 import { LossRecorder, type SeriesLosses } from "./losses.js";
 import { type DeviceStatus, DeviceWatch } from "./devices.js";
+import { type AnalysisStatus, SessionAnalysis, type TracesMessage } from "./analysis.js";
 import { type EngineEvent, type Loss, type Route, type TaggedFrame, type WriteLimits, assembleVolumes, boundedWrite, limitSamples, recordGaps, releaseSample, routeKey, type Sample, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
@@ -56,7 +57,7 @@ export interface Preview {
 }
 
 /** At most this many previews per second and series. */
-const PREVIEWS_PER_SECOND = 2;
+const PREVIEWS_PER_SECOND = 10;
 
 export interface SessionStatus {
   state: SessionState;
@@ -97,6 +98,8 @@ export interface SessionStatus {
   error?: string;
   /** Every bound device (lasers, photodetectors, frame sources) by the profile's name: connection, losses, last fault. */
   devices: Record<string, DeviceStatus>;
+  /** Per series the profile analyses online: frames offered, analysed, and skipped because the analysis was behind (recorded all the same). */
+  analysis?: AnalysisStatus;
 }
 
 /** Telemetry series a device's state feeds: name, unit, how to read the value. */
@@ -183,8 +186,11 @@ export class Session {
   private readonly recorded: RigEvent[] = [];
   private disk = { freeMB: 0, minutesLeft: null as number | null, warnedAtMinutes: Infinity, samples: [] as { ms: number; bytes: number }[] };
   private diskTimer: NodeJS.Timeout | undefined;
-
-  private constructor(private readonly options: SessionOptions) {
+  private constructor(
+    private readonly options: SessionOptions,
+    /** The profile's online analysis (src/analysis, in a worker), if it asks for one. */
+    private readonly analysis: SessionAnalysis | undefined,
+  ) {
     this.writerReady = new Promise((resolve, reject) => {
       this.setWriter = resolve;
       this.failWriter = reject;
@@ -206,7 +212,9 @@ export class Session {
   static async start(options: SessionOptions): Promise<Session> {
     const { profile, devices } = options;
     const log = options.log ?? (() => undefined);
-    const session = new Session(options);
+    // Its ROIs read and checked before anything listens: a bad one fails the start, naming the profile field.
+    const analysis = await SessionAnalysis.start(profile, (e) => session.event(e));
+    const session: Session = new Session(options, analysis);
     // Listening comes first: a producer that starts sending when the session starts loses nothing.
     session.recordEvents();
     session.watch.start();
@@ -229,6 +237,7 @@ export class Session {
         maxQueuedBytes: 16 * 2 ** 20,
       });
       await writePlan(writer, plan);
+      await session.analysis?.layOut(writer, (series) => plan.planarSeries.find((s) => s.name === series)!.imaging_space);
       for (const w of plan.warnings) {
         log(`warning: ${w}`);
         session.event({ time: 0, kind: "identity_mismatch", source: "profile", message: w });
@@ -276,7 +285,13 @@ export class Session {
       rss_MB: Math.round(process.memoryUsage().rss / 1e6),
       latency_ms: { written: this.writer?.latency.written ?? null, durable: this.writer?.latency.durable ?? null },
       devices: this.watch.status(),
+      ...(this.analysis ? { analysis: this.analysis.status() } : {}),
     };
+  }
+
+  /** The online analysis' results, one message per frame analysed (nothing without `analysis:` in the profile). */
+  get traces$(): Observable<TracesMessage> {
+    return this.analysis?.traces$ ?? EMPTY;
   }
 
   /** A user's mark in the event record, at the current time. */
@@ -447,6 +462,12 @@ export class Session {
     this.losses.flush();
     this.watch.stop();
     last();
+    // The online analysis' last results (trace rows, summary images) go in while the record still takes events;
+    // a failure of it is said there, and the recording stands.
+    await this.analysis?.finish().catch((e: Error) => {
+      this.options.log?.(`error: online analysis: ${e.message}`);
+      this.event({ time: this.now(), kind: "fault", source: "analysis", message: `online analysis: ${e.message}` });
+    });
     if (this.earlyFrames > 1) this.event({ time: this.now(), kind: "before_start", source: "rigd", message: `${this.earlyFrames} frames in all began before the session started and are not recorded` });
     this.eventSubject.complete();
     for (const s of this.subscriptions) s.unsubscribe();
@@ -577,10 +598,11 @@ export class Session {
 
   /** One sample to the file, once it is open; one that cannot be written is a loss, never an error in the pipeline. */
   private async write(s: Sample, bytes: number): Promise<void> {
+    if (!("data" in s)) return this.writeVolume(s, bytes);
     try {
       const writer = await this.writerReady;
-      if ("data" in s) await writer.append(s.series, s.data, [s.time], s.received);
-      else await writer.appendVolume(s.series, s.planes, s.time, s.received);
+      await writer.append(s.series, s.data, [s.time], s.received);
+      this.analysis?.written(s.series, s.time);
       this.samples[s.series] = (this.samples[s.series] ?? 0) + 1;
       this.writtenBytes += bytes;
     } catch (e) {
@@ -622,6 +644,7 @@ export class Session {
         takeUntil(this.stopFrames),
         tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", (f) => this.unrouted(f, planes.get(name) ?? 1), emit, lose, (n) => this.early(name, n)),
         tap((t) => this.preview(t)),
+        tap((t) => this.analysis?.offer(t.series, t.time, t.frame.hardware_time_s ?? null, t.frame.data, t.frame.received_time)),
         recordGaps(lose),
         assembleVolumes(routes, lose),
         limited,

@@ -149,6 +149,7 @@ export function crossCheck(profile: RigProfile): Problem[] {
   checkModels(devices, names, problems);
   checkChannels(profile.channels, names, problems);
   checkSeries(profile.recording.series, names, problems);
+  checkAnalysis(profile.recording.series, names, problems);
   checkBindings(profile, names, problems);
   checkWriter(profile, problems);
   return problems;
@@ -314,6 +315,46 @@ function checkSeries(allSeries: readonly MicroscopySeries[], names: Names, probl
         message: `expected [${expected.join(", ")}], the ${what} of ${JSON.stringify(source.name)} that ${formatPath(at())} records here, found [${found.join(", ")}]`,
       });
     }
+  });
+}
+
+/**
+ * A series' `analysis`: it asks for something, one reference and one source of ROIs at most, summary images
+ * have ROIs to go with, and masks and the reference image fit the frames (width × height, indexed [x][y]).
+ */
+function checkAnalysis(allSeries: readonly MicroscopySeries[], names: Names, problems: Problem[]): void {
+  allSeries.forEach((series, i) => {
+    if (series.neurodata_type !== "PlanarMicroscopySeries" || !series.analysis) return;
+    const a = series.analysis;
+    const at = (...keys: (string | number)[]): ConfigPath => ["recording", "series", i, "analysis", ...keys];
+    if (!a.motion && !a.summary_images && !a.rois && !a.rois_from_nwb) {
+      problems.push({ path: at(), message: "expected at least one of motion, summary_images: true, rois or rois_from_nwb, found an analysis that asks for nothing" });
+    }
+    if (a.summary_images && !a.rois && !a.rois_from_nwb) {
+      problems.push({ path: at("summary_images"), message: "expected rois or rois_from_nwb beside summary_images: true (the images are stored in the segmentation of the ROIs), found neither" });
+    }
+    if (a.rois && a.rois_from_nwb) problems.push({ path: at("rois_from_nwb"), message: "expected rois or rois_from_nwb, not both" });
+    if (a.motion?.reference_s !== undefined && a.motion.reference_image) problems.push({ path: at("motion", "reference_image"), message: "expected reference_s or reference_image, not both" });
+    const source = names.lookup(series.frames.source, "frame source")?.value;
+    if (!source) return; // said by checkSeries
+    const [height, width] = source.frame_shape;
+    const frame = `the ${width} × ${height} frames of ${JSON.stringify(source.name)}`;
+    const checkImage = (path: ConfigPath, image: readonly (readonly number[])[], what: string) => {
+      const row = image.findIndex((column) => column.length !== height);
+      if (image.length !== width || row >= 0) {
+        const found = image.length !== width ? `${image.length} columns` : `column ${row} of ${image[row]!.length} values`;
+        problems.push({ path, message: `expected ${what} indexed [x][y]: ${width} columns of ${height} values, ${frame}, found ${found}` });
+      }
+    };
+    if (a.motion?.reference_image) checkImage(at("motion", "reference_image"), a.motion.reference_image, "a reference image");
+    a.rois?.forEach((roi, r) => {
+      const outside = roi.pixel_mask?.findIndex(([x, y]) => x >= width || y >= height) ?? -1;
+      if (outside >= 0) {
+        const [x, y] = roi.pixel_mask![outside]!;
+        problems.push({ path: at("rois", r, "pixel_mask", outside), message: `expected a pixel inside ${frame} (x < ${width}, y < ${height}), found [${x}, ${y}]` });
+      }
+      if (roi.image_mask) checkImage(at("rois", r, "image_mask"), roi.image_mask, "an image mask");
+    });
   });
 }
 

@@ -277,6 +277,58 @@ export const SeriesWriterOptions = z.strictObject({
 });
 export type SeriesWriterOptions = z.output<typeof SeriesWriterOptions>;
 
+/** A pixel index of a mask: x along the width, y along the rows (ndx-microscopy's [x, y, weight] rows). */
+const maskIndex = wholeWithin(0, 65535, "a pixel index");
+const maskWeight = z.number({ error: "expected a weight (a number, > 0 inside the ROI)" });
+
+/** One ROI as ndx-microscopy's PlanarSegmentation.add_roi takes it: a pixel_mask, an image_mask, or both. */
+export const AnalysisRoi = z
+  .strictObject({
+    pixel_mask: list(z.tuple([maskIndex, maskIndex, maskWeight], { error: "expected [x, y, weight]" }))
+      .min(1, { error: "expected at least one [x, y, weight] row" })
+      .optional()
+      .describe("[x, y, weight] rows, x along the frame's width, y along its rows"),
+    image_mask: list(list(maskWeight))
+      .optional()
+      .describe("Weights indexed [x][y] (x along the width), the frame's width × height; > 0 inside the ROI"),
+  })
+  .refine((r) => r.pixel_mask !== undefined || r.image_mask !== undefined, { error: "expected a pixel_mask or an image_mask" });
+export type AnalysisRoi = z.output<typeof AnalysisRoi>;
+
+/** Online analysis of a planar series while it records (src/analysis): off unless asked for. */
+export const SeriesAnalysis = z
+  .strictObject({
+    motion: z
+      .strictObject({
+        reference_s: within(0.03, 600, "a duration in s")
+          .optional()
+          .describe("The reference is the mean of the first reference_s seconds of frames, each aligned on the first (default 1 s)"),
+        reference_image: list(list(z.number({ error: "expected a number" })))
+          .optional()
+          .describe("Or a reference image, indexed [x][y] like image masks: the frame's width × height"),
+      })
+      .optional()
+      .describe("Rigid x/y motion of each frame against a reference (phase correlation, sub-pixel), stored in µm as TimeSeries <series>MotionX and <series>MotionY and published on `traces`; ROI masks and summary images follow it"),
+    summary_images: flag.default(false).describe("Mean, maximum and local correlation images at stop, as SummaryImages of the series' segmentation"),
+    rois: list(AnalysisRoi)
+      .min(1, { error: "expected at least one ROI" })
+      .optional()
+      .describe("ROIs whose weighted-mask fluorescence and ΔF/F are traced per frame"),
+    rois_from_nwb: z
+      .strictObject({ file: text.describe("An NWB file: absolute, or relative to the directory rigd runs in"), segmentation: name.describe("The name of a PlanarSegmentation in it (in any processing module's SegmentationContainer)") })
+      .optional()
+      .describe("Or the ROIs of a PlanarSegmentation of an earlier session's file"),
+    baseline: z
+      .strictObject({
+        window_s: within(1, 3600, "a duration in s").default(30).describe("The running window the baseline F0 is taken over"),
+        percentile: within(0, 100, "a percentile").default(8).describe("F0 is this percentile of F over the window"),
+      })
+      .default({ window_s: 30, percentile: 8 })
+      .describe("ΔF/F = (F − F0) / F0 with F0 a running low percentile of each ROI's F"),
+  })
+  .describe("Online analysis of this series while it records: motion, summary images, ROI traces (published on the PUB socket as `traces`)");
+export type SeriesAnalysis = z.output<typeof SeriesAnalysis>;
+
 const seriesFields = {
   name: name.describe("NWB object name, e.g. PlanarMicroscopySeriesGreen"),
   description: text,
@@ -295,6 +347,7 @@ export const MicroscopySeries = z.discriminatedUnion("neurodata_type", [
     multi_plane_container: name
       .optional()
       .describe("Series with the same name here go into one MultiPlaneMicroscopyContainer of that name"),
+    analysis: SeriesAnalysis.optional(),
   }),
   z.strictObject({
     neurodata_type: z.literal("VolumetricMicroscopySeries"),

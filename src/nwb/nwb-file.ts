@@ -797,7 +797,26 @@ export class NwbFile {
       textAttr(idx, "description", `Index for VectorData '${name}'`);
       referenceAttr(idx, "target", ds);
     }
-    for (const image of s.summary_images) {
+    this.writeSummaryImages(g, s.summary_images);
+    this.segmentations.set(s.name, { path: g.path, neurodata_type: type, rows: ids.length });
+  }
+
+  /**
+   * Adds SummaryImages to a segmentation added before (ndx-microscopy's Segmentation.add_summary_images): images
+   * known only once the frames are in (a mean, a correlation image) join the ROIs a response series refers to.
+   */
+  addSummaryImages(segmentation: string, images: M.SummaryImage[]): void {
+    const owner = `addSummaryImages '${segmentation}'`;
+    const seg = this.lookup(this.segmentations, segmentation, owner, "segmentation");
+    const parsed = images.map((image) => parseInput(M.SummaryImage, image, `SummaryImage ${describe(image)}`));
+    const g = this.file.get(seg.path) as Group;
+    const taken = parsed.find((image, i) => g.keys().includes(image.name) || parsed.findIndex((other) => other.name === image.name) !== i);
+    if (taken) throw new NwbInputError(`${owner}: '${taken.name}' is taken in ${seg.path}`);
+    this.writeSummaryImages(g, parsed);
+  }
+
+  private writeSummaryImages(g: Group, images: readonly z.output<typeof M.SummaryImage>[]): void {
+    for (const image of images) {
       const elements = image.shape.reduce((a, b) => a * b, 1);
       if (image.data.length !== elements) {
         throw new NwbInputError(`SummaryImage '${image.name}': data has ${image.data.length} values, expected ${elements} for [${image.shape.join(", ")}]`);

@@ -1,8 +1,8 @@
 // The five namespaces every rigd file caches in /specifications, read from the project's spec/ folder
 // exactly as pynwb stores them (see spec/README.md for their upstream versions).
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { projectFile } from "../project-files.js";
 
 export interface CachedNamespace {
   name: string;
@@ -19,22 +19,11 @@ export const NAMESPACE_VERSIONS = {
   "ndx-microscopy": "0.3.0",
 } as const;
 
-/** The project root, from src/ or dist/ alike: the nearest folder above this module holding spec/. */
-function cachedSpecRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "spec", "as-cached-by-pynwb"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error("rigd: spec/as-cached-by-pynwb not found above " + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return join(dir, "spec", "as-cached-by-pynwb");
-}
-
 let cache: CachedNamespace[] | undefined;
 
 export function cachedNamespaces(): CachedNamespace[] {
   if (cache) return cache;
-  const root = cachedSpecRoot();
+  const root = projectFile(import.meta.url, "spec/as-cached-by-pynwb");
   cache = Object.entries(NAMESPACE_VERSIONS).map(([name, version]) => {
     const dir = join(root, name, version);
     const sources = new Map<string, string>();

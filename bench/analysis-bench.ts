@@ -1,0 +1,85 @@
+// npm run bench -- --analysis [--seconds 20] [--rois 200] [--json]: the online analysis (src/analysis) on sim-2p's
+// 512² frames with 200 ROIs, motion and summary images on. Prints (1) what it costs per frame on one core — the
+// analysis alone, in this thread, frame after frame — and (2) in its worker at sim-2p's 30.9 frames/s, as a session
+// runs it: latency from a frame's arrival to its traces being published on the main thread, and frames skipped.
+// The frames are the synthetic sample's, rendered once before timing; the ROIs are the true masks of its cells.
+import { parseArgs } from "node:util";
+import { quantize, SyntheticSample } from "../simulators/sample.js";
+import { OnlineAnalysis } from "../src/analysis/online.js";
+import { SeriesAnalysis, type SeriesAnalysisConfig } from "../src/analysis/series-analysis.js";
+
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "20" }, rois: { type: "string", default: "200" }, json: { type: "boolean", default: false } } });
+const SIZE = 512;
+const RATE = 30.9;
+const seconds = Number(values.seconds);
+const roiCount = Number(values.rois);
+
+const sample = new SyntheticSample(roiCount, 0, 3);
+const RENDERED = 64;
+const frames = Array.from({ length: RENDERED }, (_, k) => quantize(sample.image(SIZE, SIZE, 100 + k / RATE, "green"), "uint16") as Uint16Array);
+const config: SeriesAnalysisConfig = {
+  series: "Green",
+  width: SIZE,
+  height: SIZE,
+  rate_Hz: RATE,
+  motion: { reference_s: 1 },
+  summary_images: true,
+  rois: sample.groundTruth(SIZE, SIZE, [0]).cells.map((c) => c.pixel_mask),
+  baseline: { window_s: 30, percentile: 8 },
+};
+const pixels = config.rois!.reduce((n, m) => n + m.length, 0);
+
+const percentiles = (ms: number[]) => {
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+  return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1)! };
+};
+
+// (1) One core: every frame, in this thread. The reference's second is left out (no motion estimate yet).
+const analysis = new SeriesAnalysis(config);
+const reference = Math.round(RATE);
+const cost: number[] = [];
+for (let k = 0; k < reference + Math.round(seconds * RATE); k++) {
+  const start = performance.now();
+  analysis.add(frames[k % RENDERED]!);
+  if (k >= reference) cost.push(performance.now() - start);
+}
+const summaryStart = performance.now();
+analysis.summaryImages();
+const summaryMs = performance.now() - summaryStart;
+
+// (2) In its worker, frames offered at the frame rate as a session offers them.
+const online = OnlineAnalysis.start([config]);
+const latency: number[] = [];
+const steady: number[] = [];
+const now = () => performance.timeOrigin + performance.now();
+// After the first 2 s the worker's code is compiled (JIT) and the reference built: its steady state.
+online.results$.subscribe((r) => (r.time < 2 ? latency : steady).push(now() - r.received));
+const total = Math.round(seconds * RATE);
+const t0 = performance.now();
+for (let k = 0; k < total; k++) {
+  const wait = t0 + (k * 1000) / RATE - performance.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  online.offer("Green", k / RATE, k / RATE, frames[k % RENDERED]!, now());
+}
+await online.finish();
+await online.close();
+const counts = online.counts.get("Green")!;
+
+const result = {
+  frame: [SIZE, SIZE],
+  rois: roiCount,
+  roi_pixels: pixels,
+  motion: "central 256² binned 2 × 2, 128² FFT",
+  per_frame_ms: percentiles(cost),
+  summary_images_at_stop_ms: summaryMs,
+  worker: { frames: counts.offered, skipped: counts.skipped, arrival_to_traces_ms: percentiles([...latency, ...steady]), after_2_s: percentiles(steady) },
+};
+if (values.json) console.log(JSON.stringify(result, null, 2));
+else {
+  const f = (p: { p50: number; p99: number; max: number }) => `p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, max ${p.max.toFixed(2)} ms`;
+  console.log(`online analysis, ${SIZE}² uint16 frames, ${roiCount} ROIs (${pixels} mask pixels), motion (central 256², binned 2 × 2) + summary images + ΔF/F:`);
+  console.log(`  one core, per frame:            ${f(result.per_frame_ms)} over ${cost.length} frames; summary images at stop ${summaryMs.toFixed(0)} ms`);
+  console.log(`  worker at ${RATE} frames/s:       arrival → traces published ${f(result.worker.arrival_to_traces_ms)}; ${counts.skipped} of ${counts.offered} frames skipped`);
+  console.log(`    after the first 2 s:          ${f(result.worker.after_2_s)}`);
+}

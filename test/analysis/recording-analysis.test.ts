@@ -1,0 +1,116 @@
+// sim-2p recorded with `analysis:` on its green series — the simulated sample's true masks as ROIs (read from an
+// earlier session's NWB file, as a lab would reuse a segmentation), motion and summary images on — in process with the real simulators (ptys, ZeroMQ), and the file read back: the motion
+// TimeSeries, the three SummaryImages and the response series aligned frame for frame with their source, the
+// project's NWB checks, and the accuracy against the sample's ground truth on the frames analysed.
+import { expect, it } from "vitest";
+import type { TracesMessage } from "../../src/acquisition/analysis.js";
+import { Session } from "../../src/acquisition/session.js";
+import { NwbWriter } from "../../src/nwb/index.js";
+import { summarize } from "../../src/nwb/inspect.js";
+import { SyntheticSample } from "../../simulators/sample.js";
+import { hardwareClock } from "../../simulators/zmq-scanner.js";
+import { attr, dataset, openRead, tempPath } from "../nwb/h5read.js";
+import { violations } from "../nwb/inspector-rules.js";
+import { layoutByType, referenceFile, typedDifferently } from "../nwb/layout.js";
+import { metadata, simulatedRig, stopScanners } from "../acquisition/sim-rig.js";
+import { localMaxima, pearson, percentile } from "./stats.js";
+
+const SERIES = "PlanarMicroscopySeriesGreen";
+const SIZE = 512;
+/** The scanner simulator's sample as the simulated rig makes it: 30 cells, SyntheticSample's default seed (7). */
+const sample = () => new SyntheticSample(30, 0);
+
+/** An earlier session's file holding the sample's true masks (weights over 0.05) as PlanarSegmentation "Cells". */
+async function earlierSession(): Promise<string> {
+  const path = tempPath("earlier.nwb");
+  const w = await NwbWriter.create(path, { session_description: "An earlier session: its segmentation.", session_start_time: "2026-11-30T09:00:00+01:00" });
+  await w.addImagingSpace({ neurodata_type: "PlanarImagingSpace", name: "Plane", description: "The same field of view.", dimensions_in_pixels: [SIZE, SIZE], illumination_pattern: { neurodata_type: "LineScan", description: "Resonant scanning." } });
+  await w.addPlanarSegmentation({ name: "Cells", description: "The sample's cells.", imaging_space: "Plane", rois: sample().groundTruth(SIZE, SIZE, [0]).cells.map((c) => ({ pixel_mask: c.pixel_mask })) });
+  await w.close();
+  return path;
+}
+
+/** sim-2p.yaml with `analysis:` on the green series, its ROIs from `rois` (an NWB file's segmentation "Cells"). */
+function withAnalysis(rois: string): (yaml: string) => string {
+  return (yaml) => {
+    const analysis = `      analysis:\n        motion: { reference_s: 1 }\n        summary_images: true\n        baseline: { window_s: 20, percentile: 8 }\n        rois_from_nwb: { file: ${JSON.stringify(rois)}, segmentation: Cells }\n`;
+    const at = yaml.indexOf("      frames: { source: ScanFrames, channel: 0 }\n");
+    expect(at).toBeGreaterThan(0);
+    const end = yaml.indexOf("\n", at) + 1;
+    return yaml.slice(0, end) + analysis + yaml.slice(end);
+  };
+}
+
+it("sim-2p with analysis: motion, summary images and ROI traces in the file, aligned and accurate against the truth", async () => {
+  const seconds = 24; // > 17 s: time is the longest axis of a 512² series (nwbinspector)
+  const { profile, sims, rig } = await simulatedRig("sim-2p.yaml", withAnalysis(await earlierSession()));
+  const out = tempPath("sim-2p-analysis.nwb");
+  const session = await Session.start({ profile, metadata, out, overwrite: false, devices: rig });
+  const traces: TracesMessage[] = [];
+  session.traces$.subscribe((t) => traces.push(t));
+  sims.startScanners();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  await stopScanners(sims, rig);
+  await session.stop();
+  const status = session.status().analysis![SERIES]!;
+
+  // Every frame offered was analysed or skipped (counted); the accuracy below is on the frames analysed.
+  expect(status.offered).toBe(status.analysed + status.skipped);
+  expect(traces.length).toBe(status.analysed);
+  console.log(`analysis: ${status.offered} frames offered, ${status.analysed} analysed, ${status.skipped} skipped`);
+  // Each skipped frame is in the event record: "analysis_behind [series] the online analysis fell behind: N frames …".
+  const behind = (await summarize(out)).events.map((e) => /^analysis_behind \[PlanarMicroscopySeriesGreen\] the online analysis fell behind: (\d+) frames/.exec(e.text));
+  expect(behind.reduce((n, m) => n + (m ? Number(m[1]) : 0), 0)).toBe(status.skipped);
+
+  const f = await openRead(out);
+  const source = dataset(f, `/acquisition/${SERIES}/data`).shape![0]!;
+  const seg = `/processing/ophys/SegmentationContainer/${SERIES}Segmentation`;
+  for (const image of ["mean", "max", "correlation"]) {
+    expect(attr(f, `${seg}/${image}`, "neurodata_type")).toBe("SummaryImage");
+    expect(dataset(f, `${seg}/${image}/data`).shape).toEqual([SIZE, SIZE]);
+  }
+  for (const name of ["Fluorescence", "DfOverF"]) {
+    const path = `/processing/ophys/MicroscopyResponseSeriesContainer/${SERIES}${name}`;
+    expect(attr(f, path, "neurodata_type")).toBe("MicroscopyResponseSeries");
+    // Frame for frame with its source: as many rows, its timestamps (a link to the source's).
+    expect(dataset(f, `${path}/data`).shape).toEqual([source, 30]);
+    expect(f.get_link(`${path}/timestamps`)).toBe(`/acquisition/${SERIES}/timestamps`);
+  }
+  for (const axis of ["X", "Y"]) {
+    const motion = dataset(f, `/acquisition/${SERIES}Motion${axis}/data`);
+    expect(motion.attrs["unit"]?.value).toBe("micrometers");
+    expect(motion.shape![0]).toBe(traces.filter((t) => t.shift_um).length);
+  }
+  // The rows of the analysed frames are the published values.
+  const dffRows = dataset(f, `/processing/ophys/MicroscopyResponseSeriesContainer/${SERIES}DfOverF/data`).value as Float32Array;
+  const times = dataset(f, `/acquisition/${SERIES}/timestamps`).value as Float64Array;
+  const last = traces.at(-1)!;
+  const row = times.indexOf(last.time);
+  expect(Array.from(dffRows.subarray(row * 30, row * 30 + 30))).toEqual(last.dff.map((v) => (v === null ? NaN : Math.fround(v))));
+
+  expect(violations(f)).toEqual([]);
+  expect(typedDifferently(layoutByType(f), layoutByType(await openRead(referenceFile())))).toEqual([]);
+
+  // Accuracy against the truth, at each analysed frame's scanner time (its hardware time is the scanner's clock).
+  // The scanner stamps t as hardwareClock(t): a clock running 25 ppm fast.
+  const truthTimes = traces.map((t) => t.hardware_time_s! / hardwareClock(1));
+  const truth = sample().groundTruth(SIZE, SIZE, truthTimes);
+  // The reference is the first second's frames aligned on the first: positions are relative to that frame's.
+  const [rx, ry] = truth.motion_px[0]!;
+  const errors = traces.flatMap((t, k) => (t.shift_px ? [Math.abs(t.shift_px[0] + rx - truth.motion_px[k]![0]), Math.abs(t.shift_px[1] + ry - truth.motion_px[k]![1])] : []));
+  const motion = { p50: percentile(errors, 50), p99: percentile(errors, 99) };
+  const start = traces.findIndex((t) => t.time - traces[0]!.time > 5); // once the baseline has a few seconds
+  const r = truth.cells.map((c, i) => pearson(traces.slice(start).map((t) => t.dff[i] ?? NaN), c.dff.slice(start)));
+  const images = f.get(`${seg}/correlation/data`) as { value: Float32Array };
+  // Maxima at least the smallest cell's diameter apart: a cell's correlation is a plateau near 1, not one peak.
+  const peaks = localMaxima(images.value, SIZE, SIZE, truth.cells.length, 0.05 * SIZE);
+  const found = truth.cells.filter((c) => peaks.some(([x, y]) => Math.hypot(x - rx - c.x * SIZE, y - ry - c.y * SIZE) <= c.r * SIZE)).length;
+  console.log(
+    `accuracy on ${traces.length} frames: motion |error| p50 ${motion.p50.toFixed(3)} px, p99 ${motion.p99.toFixed(3)} px; ` +
+      `ΔF/F Pearson r median ${percentile(r, 50).toFixed(3)} (min ${Math.min(...r).toFixed(3)}); correlation image: ${found}/${truth.cells.length} cells among its top ${truth.cells.length} maxima`,
+  );
+  expect(motion.p50).toBeLessThanOrEqual(0.2);
+  expect(motion.p99).toBeLessThanOrEqual(0.5);
+  expect(percentile(r, 50)).toBeGreaterThanOrEqual(0.9);
+  expect(found / truth.cells.length).toBeGreaterThanOrEqual(0.8);
+}, 180_000);
