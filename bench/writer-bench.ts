@@ -149,13 +149,13 @@ async function rigd(shape: Shape, frames: Uint16Array[], path: string): Promise<
     } else {
       await w.addImagingSpace({ neurodata_type: "VolumetricImagingSpace", name: "Volume", description: "Imaged volume.", dimensions_in_voxels: [size, size, depths], illumination_pattern: pattern });
       const s = await w.createVolumetricSeries({ ...series, name: "VolumetricMicroscopySeries", frame_shape: [size, size, depths], imaging_space: "Volume" });
+      // Each plane goes to the writer as it arrives, as a session hands a camera's planes on.
       for (let v = 0; v < shape.planes / depths; v++) {
-        const planes: Uint16Array[] = [];
         for (let d = 0; d < depths; d++) {
           await new Promise(setImmediate);
-          planes.push(await arrive(v * depths + d));
+          const last = d === depths - 1;
+          await w.appendPlane(s, d, await arrive(v * depths + d), last ? v / 6.25 + (v % 7) * 1e-5 : undefined, last ? now() : undefined);
         }
-        await w.appendVolume(s, planes, v / 6.25 + (v % 7) * 1e-5, now());
       }
     }
     await w.close();

@@ -607,8 +607,43 @@ export class Session {
       this.writtenBytes += bytes;
     } catch (e) {
       releaseSample(s); // the writer frees what reached it; this frees what never did
-      const volume = "planes" in s;
-      this.lose({ series: s.series, cause: "not_written", time: s.time, frames: volume ? s.planes.length : 1, volumes: volume ? 1 : 0, detail: (e as Error).message });
+      this.lose({ series: s.series, cause: "not_written", time: s.time, frames: 1, volumes: 0, detail: (e as Error).message });
+      if (!(e instanceof NwbWriteFailure)) this.failure ??= e as Error;
+    }
+  }
+
+  /**
+   * A plane of a volume, or word that the volume will not be whole. A volume is counted once: written (its last
+   * plane in), or lost with every plane of it that arrived — not written (a plane failed: the rest of the volume
+   * is not tried) or incomplete (assembleVolumes' detail).
+   */
+  private async writeVolume(s: Exclude<Sample, { data: unknown }>, bytes: number): Promise<void> {
+    const failed = this.failedVolumes.get(s.series);
+    if ("incomplete" in s) {
+      this.failedVolumes.delete(s.series);
+      if (failed !== undefined) return; // its planes are counted lost already
+      await this.writerReady.then((w) => w.dropPartialVolume(s.series)).catch(() => undefined); // a failed writer keeps nothing anyway
+      this.lose({ series: s.series, cause: "incomplete_volume", time: s.time, frames: s.incomplete.planes, volumes: 1, detail: s.incomplete.detail });
+      return;
+    }
+    const last = s.depth === s.depths - 1;
+    if (last) this.failedVolumes.delete(s.series);
+    if (failed !== undefined) {
+      releaseSample(s);
+      this.lose({ series: s.series, cause: "not_written", time: s.time, frames: 1, volumes: 0, detail: failed });
+      return;
+    }
+    try {
+      const writer = await this.writerReady;
+      await writer.appendPlane(s.series, s.depth, s.plane, last ? s.time : undefined, last ? s.received : undefined);
+      this.writtenBytes += bytes;
+      if (last) this.samples[s.series] = (this.samples[s.series] ?? 0) + 1;
+    } catch (e) {
+      releaseSample(s);
+      const detail = (e as Error).message;
+      if (!last) this.failedVolumes.set(s.series, detail);
+      await this.writerReady.then((w) => w.dropPartialVolume(s.series)).catch(() => undefined);
+      this.lose({ series: s.series, cause: "not_written", time: s.time, frames: s.depth + 1, volumes: 1, detail });
       if (!(e instanceof NwbWriteFailure)) this.failure ??= e as Error;
     }
   }

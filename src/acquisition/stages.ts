@@ -22,14 +22,30 @@ export interface TaggedFrame {
   missing_before: number;
 }
 
-/** A sample ready to append: one frame, or one volume as its depth planes (the writer writes each in place, depth last). */
-export type Sample = { series: string; time: number; /** When its last frame arrived, ms since the epoch. */ received: number } & ({ data: FrameData } | { planes: FrameData[] });
+/**
+ * What goes to the writer, in order per series: a frame of a planar series; a plane of a volumetric series' volume,
+ * each as it arrives (the writer writes it while the next is on its way; the last, depth = depths − 1, completes
+ * the volume); or word that the volume whose planes went on will not be whole (`incomplete`: the planes that
+ * arrived of it, and why), to be taken back and counted lost. `time` is the frame's or the volume's (its first
+ * plane's); `received` when the frame arrived, ms since the epoch.
+ */
+export type Sample = { series: string; time: number; received: number } & (
+  | { data: FrameData }
+  | { plane: FrameData; depth: number; depths: number }
+  | { incomplete: { planes: number; detail: string } }
+);
 
-/** Ends a sample's frames' lives early (frame-slots.ts): it will not be written. */
-export const releaseSample = (s: Sample): void => ("data" in s ? releaseFrame(s.data) : s.planes.forEach(releaseFrame));
+/** Ends a sample's frame's life early (frame-slots.ts): it will not be written. */
+export const releaseSample = (s: Sample): void => {
+  if ("data" in s) releaseFrame(s.data);
+  else if ("plane" in s) releaseFrame(s.plane);
+};
 
 /** Bytes a sample holds. */
-export const sampleBytes = (s: Sample): number => ("data" in s ? s.data.byteLength : s.planes.reduce((n, p) => n + p.byteLength, 0));
+export const sampleBytes = (s: Sample): number => ("data" in s ? s.data.byteLength : "plane" in s ? s.plane.byteLength : 0);
+
+/** Whether a sample completes one of its series' samples (a frame, or a volume's last plane). */
+export const completesSample = (s: Sample): boolean => "data" in s || ("plane" in s && s.depth === s.depths - 1);
 
 /** Something for the event record. */
 export interface EngineEvent {
@@ -300,24 +316,26 @@ export function recordGaps(lose: (loss: Loss) => void): OperatorFunction<TaggedF
 }
 
 /**
- * assemble: planes 0 … depths-1 of one channel's volume (one hardware counter value) become one volume,
- * handed on as its planes. A volume with a missing plane — lost in the middle, at its start, or unfinished
- * when the stream ends — is dropped with the planes of it that did arrive, and recorded once; so are volumes
- * of which no plane arrived: a volume of invented planes would be worse than a gap.
+ * assemble: planes 0 … depths-1 of one channel's volume (one hardware counter value) go on one by one as they
+ * arrive, in order, as the planes of that volume. A volume with a missing plane — lost in the middle, at its
+ * start, or unfinished when the stream ends — is dropped: the planes of it that went on are taken back (an
+ * `incomplete` sample after them, which counts them lost), those after are dropped here; each volume recorded
+ * once. So are volumes of which no plane arrived: a volume of invented planes would be worse than a gap.
  */
 export function assembleVolumes(routes: ReadonlyMap<string, Route>, lose: (loss: Loss) => void): OperatorFunction<TaggedFrame, Sample> {
   return (frames: Observable<TaggedFrame>) =>
     new Observable<Sample>((subscriber) => {
       // Looked up once, not per frame: this runs for every frame of every series.
       const depthsOf = new Map([...routes.values()].map((r) => [r.series, r.depths]));
-      const open = new Map<string, { counter: number; time: number; planes: FrameData[]; depths: number }>();
+      /** Per series, the volume whose planes are going on: its counter, time, planes so far and the last's arrival. */
+      const open = new Map<string, { counter: number; time: number; planes: number; received: number }>();
       // The volume whose planes are being skipped, per series, so each broken volume is recorded once.
       const skipping = new Map<string, number>();
       const lastCounter = new Map<string, number>();
-      const drop = (series: string, time: number, counter: number, planes: FrameData[], why: string) => {
-        for (const p of planes) releaseFrame(p);
-        skipping.set(series, counter);
-        lose({ series, cause: "incomplete_volume", time, frames: planes.length, volumes: 1, detail: `volume ${counter}: ${why}` });
+      const takeBack = (series: string, v: { counter: number; time: number; planes: number; received: number }, why: string) => {
+        open.delete(series);
+        skipping.set(series, v.counter);
+        subscriber.next({ series, time: v.time, received: v.received, incomplete: { planes: v.planes, detail: `volume ${v.counter}: ${why}` } });
       };
       return frames.subscribe({
         next: (t) => {
@@ -335,31 +353,27 @@ export function assembleVolumes(routes: ReadonlyMap<string, Route>, lose: (loss:
             lose({ series: t.series, cause: "incomplete_volume", time: t.time, frames: 0, volumes: n, detail: `no plane of volume${n === 1 ? ` ${last + 1}` : `s ${last + 1}–${counter - 1}`} arrived` });
           }
           const v = open.get(t.series);
-          if (v && (counter !== v.counter || plane !== v.planes.length)) {
-            open.delete(t.series);
-            drop(t.series, v.time, v.counter, v.planes, `plane ${v.planes.length} never arrived`);
-          }
+          if (v && (counter !== v.counter || plane !== v.planes)) takeBack(t.series, v, `plane ${v.planes} never arrived`);
           if (!open.has(t.series)) {
             if (plane !== 0) {
-              if (skipping.get(t.series) !== counter) drop(t.series, t.time, counter, [t.frame.data], `planes before ${plane} never arrived`);
-              else {
-                releaseFrame(t.frame.data);
-                lose({ series: t.series, cause: "incomplete_volume", time: t.time, frames: 1, volumes: 0, detail: `volume ${counter}: plane ${plane} arrived after the volume was dropped` });
-              }
+              releaseFrame(t.frame.data);
+              if (skipping.get(t.series) !== counter) {
+                skipping.set(t.series, counter);
+                lose({ series: t.series, cause: "incomplete_volume", time: t.time, frames: 1, volumes: 1, detail: `volume ${counter}: planes before ${plane} never arrived` });
+              } else lose({ series: t.series, cause: "incomplete_volume", time: t.time, frames: 1, volumes: 0, detail: `volume ${counter}: plane ${plane} arrived after the volume was dropped` });
               return;
             }
-            open.set(t.series, { counter, time: t.time, planes: [], depths });
+            open.set(t.series, { counter, time: t.time, planes: 0, received: 0 });
           }
           const volume = open.get(t.series)!;
-          volume.planes.push(t.frame.data);
-          if (volume.planes.length === depths) {
-            open.delete(t.series);
-            subscriber.next({ series: t.series, planes: volume.planes, time: volume.time, received: t.frame.received_time });
-          }
+          volume.planes++;
+          volume.received = t.frame.received_time;
+          if (volume.planes === depths) open.delete(t.series);
+          subscriber.next({ series: t.series, plane: t.frame.data, depth: plane, depths, time: volume.time, received: t.frame.received_time });
         },
         error: (e) => subscriber.error(e),
         complete: () => {
-          for (const [series, v] of open) drop(series, v.time, v.counter, v.planes, `the recording stopped after plane ${v.planes.length - 1}`);
+          for (const [series, v] of open) takeBack(series, v, `the recording stopped after plane ${v.planes - 1}`);
           subscriber.complete();
         },
       });
@@ -374,11 +388,13 @@ export function limitSamples(n: number, series: readonly string[], full: () => v
   const passed = new Map(series.map((name) => [name, 0]));
   let reported = false;
   return filter((s) => {
+    if ("incomplete" in s) return true;
     const k = passed.get(s.series) ?? 0;
     if (k >= n) {
       releaseSample(s);
       return false;
     }
+    if (!completesSample(s)) return true;
     passed.set(s.series, k + 1);
     if (!reported && [...passed.values()].every((v) => v >= n)) {
       reported = true;

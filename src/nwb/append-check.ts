@@ -16,13 +16,14 @@ export interface SeriesInfo {
   chunkShape: number[];
 }
 
-/** Where a series stands: samples appended and the last timestamp. */
+/** Where a series stands: samples appended, the last timestamp, and planes given of a volume appended plane by plane. */
 export interface SeriesCursor {
   rows: number;
   lastTime: number;
+  planes: number;
 }
 
-export const startCursor = (): SeriesCursor => ({ rows: 0, lastTime: -Infinity });
+export const startCursor = (): SeriesCursor => ({ rows: 0, lastTime: -Infinity, planes: 0 });
 
 const shapeText = (shape: readonly number[]) => (shape.length ? shape.join("×") : "scalar");
 
@@ -89,7 +90,30 @@ export function checkPlanes(info: SeriesInfo, cursor: SeriesCursor, planes: read
   checkTimestamps(info, cursor, 1, timestamps);
 }
 
+/**
+ * Validates plane `depth` of the volume being appended plane by plane, planes in order 0, 1, …; its timestamp (if
+ * the series has them) comes with the last. Returns 1 when the plane completes the volume, else 0.
+ */
+export function checkPlane(info: SeriesInfo, cursor: SeriesCursor, depth: number, plane: ArrayBufferView, timestamps: ArrayLike<number> | undefined): number {
+  const [height, width, depths] = info.rowShape;
+  if (info.rowShape.length !== 3) throw new NwbInputError(`${info.name}: appending planes needs a volumetric series, not samples of ${shapeText(info.rowShape)}`);
+  if (depth !== cursor.planes) throw new NwbInputError(`${info.name}: expected plane ${cursor.planes} of volume ${cursor.rows}, got plane ${depth}`);
+  if (checkSamples(info.name, info.type, [height!, width!], plane) !== 1) throw new NwbInputError(`${info.name}: each plane must be one ${height}×${width} image`);
+  if (depth < depths! - 1) {
+    if (timestamps) throw new NwbInputError(`${info.name}: a volume's timestamp comes with its last plane (${depths! - 1}), not with plane ${depth}`);
+    return 0;
+  }
+  checkTimestamps(info, cursor, 1, timestamps);
+  return 1;
+}
+
+/** Counts an append of `rows` samples (0: a plane that did not complete its volume). */
 export function advance(cursor: SeriesCursor, rows: number, timestamps: ArrayLike<number> | undefined): void {
+  if (rows === 0) {
+    cursor.planes++;
+    return;
+  }
+  cursor.planes = 0;
   cursor.rows += rows;
   if (timestamps && timestamps.length) cursor.lastTime = timestamps[timestamps.length - 1]!;
 }

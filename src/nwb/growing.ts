@@ -44,6 +44,8 @@ export class GrowingDataset {
   private complete = 0;
   /** Rows of the filling chunk already in the file (written by the last checkpoint). */
   private stagedInFile = 0;
+  /** Whether the dataset holds a row past `complete` that writePlane() is filling. */
+  private rowOpen = false;
 
   constructor(
     readonly dataset: Dataset,
@@ -98,15 +100,37 @@ export class GrowingDataset {
    * `written(d)` is called once plane d is (its buffer may then be reused).
    */
   appendPlanes(planes: readonly NumericArray[], written?: (d: number) => void): void {
-    if (this.chunkRows !== 1) throw new Error("appendPlanes needs chunks of one sample");
-    const row = this.complete;
-    this.dataset.resize([row + 1, ...this.rowShape]);
-    const spatial = this.rowShape.slice(0, -1).map((): [] => []);
     for (let d = 0; d < planes.length; d++) {
-      this.dataset.write_slice([[row, row + 1], ...spatial, [d, d + 1]], planes[d]!);
+      this.writePlane(d, planes[d]!);
       written?.(d);
     }
+    this.commitRow();
+  }
+
+  /**
+   * Writes plane `d` (along the last axis) of the sample after the last whole one, planes in any order: the first
+   * grows the dataset by that sample, which counts only once commitRow() says it is whole. Until then a crash
+   * leaves it in the dataset past the series' last timestamp (rigd recover cuts it), and dropRow() takes it back.
+   */
+  writePlane(d: number, plane: NumericArray): void {
+    if (this.chunkRows !== 1) throw new Error("planes need chunks of one sample");
+    const row = this.complete;
+    if (!this.rowOpen) this.dataset.resize([row + 1, ...this.rowShape]);
+    this.rowOpen = true;
+    const spatial = this.rowShape.slice(0, -1).map((): [] => []);
+    this.dataset.write_slice([[row, row + 1], ...spatial, [d, d + 1]], plane);
+  }
+
+  /** The sample writePlane() was writing is whole: it is now a row like any other. */
+  commitRow(): void {
     this.complete += 1;
+    this.rowOpen = false;
+  }
+
+  /** Takes back the sample writePlane() was writing (it will not be whole): the dataset ends at the last whole one. */
+  dropRow(): void {
+    if (this.rowOpen) this.dataset.resize([this.complete, ...this.rowShape]);
+    this.rowOpen = false;
   }
 
   /** Writes the staged rows of the filling chunk, so the file holds every row appended. */
@@ -125,5 +149,6 @@ export class GrowingDataset {
   shrinkTo(rows: number): void {
     if (rows > this.complete) writeRows(this.dataset, this.complete, this.chunkRows, this.rowShape, this.staging);
     this.dataset.resize([rows, ...this.rowShape]);
+    this.rowOpen = false;
   }
 }

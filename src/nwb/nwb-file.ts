@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { fstatSync, fsync, fsyncSync, statSync } from "node:fs";
 import { promisify } from "node:util";
-import { advance, checkAppend, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
+import { advance, checkAppend, checkPlane, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError, parseInput } from "./errors.js";
 import { WriteLock } from "./lock.js";
 import { DEFAULT_RESERVE_BYTES, Reserve } from "./disk.js";
@@ -615,6 +615,37 @@ export class NwbFile {
     );
   }
 
+  /**
+   * Writes plane `depth` of the next volume of a volumetric series, planes in order 0, 1, … as they come (a
+   * camera's), so that none waits for the volume to be whole. The volume counts once its last plane is written,
+   * with `timestamps` (one, if the series has them): until then a checkpoint does not count it, and a crash
+   * leaves its planes past the last timestamp, where rigd recover cuts them. dropPartialVolume() takes it back.
+   */
+  appendPlane(seriesName: string, depth: number, plane: NumericArray, timestamps?: ArrayLike<number>): void {
+    this.appendTo(
+      seriesName,
+      timestamps,
+      (r) => checkPlane(r.info, r.cursor, depth, plane, timestamps),
+      (w, rows) => {
+        w.data.writePlane(depth, plane);
+        if (rows) w.data.commitRow();
+      },
+    );
+  }
+
+  /** Takes back the planes appendPlane() wrote of a volume that will not be whole; nothing if there are none. */
+  dropPartialVolume(seriesName: string): void {
+    const r = this.recorders.get(seriesName);
+    if (!r || r.cursor.planes === 0) return;
+    this.requireOpen();
+    try {
+      r.data.dropRow();
+    } catch (e) {
+      throw WriteError.from(`writing ${seriesName}`, e);
+    }
+    r.cursor.planes = 0;
+  }
+
   private appendTo(seriesName: string, timestamps: ArrayLike<number> | undefined, check: (r: Declared) => number, write: (w: Recorder, rows: number) => void): void {
     const r = this.series.get(seriesName);
     if (!r) throw new NwbInputError(`append: no series named '${seriesName}' (known: ${[...this.series.keys()].join(", ") || "none"})`);
@@ -628,7 +659,7 @@ export class NwbFile {
     try {
       const w = this.recorders.get(seriesName) ?? this.writeSeries(r);
       write(w, rows);
-      if (w.timestamps) w.timestamps.append(Float64Array.from(timestamps!), rows);
+      if (w.timestamps && rows) w.timestamps.append(Float64Array.from(timestamps!), rows);
     } catch (e) {
       throw e instanceof NwbInputError ? e : WriteError.from(`writing ${seriesName}`, e);
     }
@@ -821,11 +852,12 @@ export class NwbFile {
       if (image.data.length !== elements) {
         throw new NwbInputError(`SummaryImage '${image.name}': data has ${image.data.length} values, expected ${elements} for [${image.shape.join(", ")}]`);
       }
+    }
+    for (const image of images) {
       const sg = typedGroup(g, image.name, "SummaryImage");
       textAttr(sg, "description", image.description);
       numericDataset(sg, "data", image.data, image.shape);
     }
-    this.segmentations.set(s.name, { path: g.path, neurodata_type: type, rows: ids.length });
   }
 
   createResponseSeries(series: M.MicroscopyResponseSeries): SeriesInfo {
@@ -938,6 +970,7 @@ export class NwbFile {
 
   /** Checkpoints and closes the file; the NwbFile cannot be used afterwards. Throws as checkpoint() does. */
   close(): CheckpointReport {
+    for (const name of this.recorders.keys()) this.dropPartialVolume(name); // a volume never finished is not one
     const report = this.checkpoint();
     // Last, after the checkpoint's fsync: a file that says it was closed holds everything appended.
     const absent = [

@@ -32,7 +32,10 @@ export const WAITING_FOR_ROOM = 1;
 // Samples come by transfer, or as the slot they are in (frame-slots.ts): the worker frees it once written.
 export type Append =
   | { op: "append"; series: string; data: Samples; timestamps?: Float64Array; received?: number }
-  | { op: "appendPlanes"; series: string; planes: Samples[]; timestamps?: Float64Array; received?: number };
+  | { op: "appendPlanes"; series: string; planes: Samples[]; timestamps?: Float64Array; received?: number }
+  // One plane of the volume being appended plane by plane; the last comes with the volume's timestamp.
+  | { op: "appendPlane"; series: string; depth: number; plane: Samples; timestamps?: Float64Array; received?: number }
+  | { op: "dropPartialVolume"; series: string };
 
 /** Requests answered with a "result" of the same id. */
 export type Call = { id: number } & (

@@ -115,7 +115,8 @@ function releaseSlot(samples: Samples): void {
  */
 function appended(req: Append): void {
   if (req.op === "append") releaseSlot(req.data);
-  else req.planes.forEach(releaseSlot);
+  else if (req.op === "appendPlane") releaseSlot(req.plane);
+  else if (req.op === "appendPlanes") req.planes.forEach(releaseSlot);
   Atomics.add(progress, APPENDS_DONE, 1);
   // After the count: a main thread that starts waiting after this look sees the count when it looks again.
   if (Atomics.exchange(progress, WAITING_FOR_ROOM, 0) === 1) port.postMessage({ kind: "room" } satisfies Response);
@@ -185,10 +186,20 @@ function append(req: Append): void {
   if (!file) return void port.postMessage({ kind: "appendRefused", series: req.series, message: "the file is not open" } satisfies Response);
   try {
     dirty = true;
-    if (req.op === "append") file.append(req.series, resolve(req.data), req.timestamps);
-    // Each plane's slot is freed as soon as the plane is written: the next volume's planes need them.
-    else file.appendVolume(req.series, req.planes.map(resolve), req.timestamps, (d) => releaseSlot(req.planes[d]!));
-    wrote(req.received);
+    switch (req.op) {
+      case "append":
+        file.append(req.series, resolve(req.data), req.timestamps);
+        return wrote(req.received);
+      case "appendPlanes":
+        // Each plane's slot is freed as soon as the plane is written: the next volume's planes need them.
+        file.appendVolume(req.series, req.planes.map(resolve), req.timestamps, (d) => releaseSlot(req.planes[d]!));
+        return wrote(req.received);
+      case "appendPlane":
+        file.appendPlane(req.series, req.depth, resolve(req.plane), req.timestamps);
+        return wrote(req.received); // the last plane's: a volume's latency is from its last plane's arrival
+      case "dropPartialVolume":
+        return file.dropPartialVolume(req.series);
+    }
   } catch (e) {
     if (e instanceof NwbInputError) port.postMessage({ kind: "appendRefused", series: req.series, message: e.message } satisfies Response);
     else fail(WriteError.from(`writing ${req.series}`, e));
@@ -243,7 +254,7 @@ port.on("message", async (req: Request) => {
     }
     return;
   }
-  if (req.op === "append" || req.op === "appendPlanes") {
+  if (req.op === "append" || req.op === "appendPlanes" || req.op === "appendPlane" || req.op === "dropPartialVolume") {
     if (!failure) append(req);
     appended(req);
     checkpointIfDue();

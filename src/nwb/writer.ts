@@ -4,7 +4,7 @@
 // append() resolves as soon as there is room, so memory stays flat whatever the producer does.
 import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
-import { advance, checkAppend, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
+import { advance, checkAppend, checkPlane, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError } from "./errors.js";
 import { elementTypeOf, type NumericArray } from "./element-types.js";
 import type { WriteFailure } from "./failure.js";
@@ -162,6 +162,32 @@ export class NwbWriter {
     this.send({ op: "appendPlanes", series: name, planes: payload, ...this.extras(timestamps, received) }, payload);
   }
 
+  /**
+   * Appends plane `depth` of the next volume of a volumetric series, planes in order 0, 1, … as they arrive, so
+   * that the worker writes each while the next is on its way rather than all once the last is in. The last plane
+   * completes the volume and comes with its `timestamp` (if the series has them) and `received` (its own arrival).
+   * Until then the volume is not a sample (see NwbFile.appendPlane); dropPartialVolume() takes it back. The plane
+   * is sent as in append().
+   */
+  async appendPlane(series: SeriesInfo | string, depth: number, plane: NumericArray, timestamp?: number, received?: number): Promise<void> {
+    this.throwIfFailed();
+    const { name, cursor, info } = this.cursorOf(series);
+    const timestamps = timestamp === undefined ? undefined : [timestamp];
+    const rows = checkPlane(info, cursor, depth, plane, timestamps);
+    advance(cursor, rows, timestamps);
+    const [payload] = await this.room([plane]);
+    this.send({ op: "appendPlane", series: name, depth, plane: payload!, ...this.extras(timestamps, received) }, [payload!]);
+  }
+
+  /** Takes back the planes appendPlane() gave of a volume that will not be whole (none given: nothing happens). */
+  dropPartialVolume(series: SeriesInfo | string): void {
+    this.throwIfFailed();
+    const { name, cursor } = this.cursorOf(series);
+    if (cursor.planes === 0) return;
+    cursor.planes = 0;
+    this.send({ op: "dropPartialVolume", series: name }, []);
+  }
+
   private extras(timestamps: ArrayLike<number> | undefined, received: number | undefined): { timestamps?: Float64Array; received?: number } {
     return { ...(timestamps ? { timestamps: Float64Array.from(timestamps) } : {}), ...(received === undefined ? {} : { received }) };
   }
@@ -246,7 +272,8 @@ export class NwbWriter {
     this.appendsSent = (this.appendsSent + 1) | 0;
     const transfer = samples.filter((a): a is NumericArray => ArrayBuffer.isView(a)).map((a) => a.buffer as ArrayBuffer);
     if (this.workerGone) return; // its failure is what every call now throws
-    this.worker.postMessage(req, [...transfer, ...(req.timestamps ? [req.timestamps.buffer as ArrayBuffer] : [])]);
+    const timestamps = "timestamps" in req && req.timestamps ? [req.timestamps.buffer as ArrayBuffer] : [];
+    this.worker.postMessage(req, [...transfer, ...timestamps]);
   }
 
   /** Takes the appends the worker counted done out of the queue; returns the bytes still queued. */

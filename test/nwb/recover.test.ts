@@ -122,6 +122,30 @@ describe("rigd recover", () => {
     expect(violations(f)).toEqual(["/acquisition/Idle: no data"]);
   });
 
+  it("cuts the planes of a volume a crash left half-written (volumes go to the file plane by plane)", async () => {
+    const path = tempPath("half-volume.nwb");
+    const nwb = await NwbFile.create(path, session);
+    nwb.addDevice({ neurodata_type: "Microscope", name: "Microscope", description: "Test microscope." });
+    nwb.addRig({ name: "Rig", description: "Test rig.", microscope: "Microscope" });
+    nwb.addChannel({ name: "Green", description: "Green.", excitation_wavelength_in_nm: 488, emission_wavelength_in_nm: 525, indicator: { label: "GCaMP6f", description: "Indicator." } });
+    nwb.addImagingSpace({ neurodata_type: "VolumetricImagingSpace", name: "Volume", description: "Volume.", illumination_pattern: { neurodata_type: "PlaneAcquisition", description: "Light sheet." } });
+    nwb.createVolumetricSeries({ name: "Volumes", description: "Volumes.", data_type: "uint16", frame_shape: [4, 4, 3], microscopy_rig: "Rig", microscopy_channel: "Green", imaging_space: "Volume", clock: { timestamps: true } });
+    const plane = (v: number, d: number) => new Uint16Array(16).fill(100 * v + d + 1);
+    for (let v = 0; v < 2; v++) for (let d = 0; d < 3; d++) nwb.appendPlane("Volumes", d, plane(v, d), d === 2 ? [v / 2] : undefined);
+    nwb.appendPlane("Volumes", 0, plane(2, 0));
+    nwb.appendPlane("Volumes", 1, plane(2, 1));
+    expect(nwb.checkpoint().samples["Volumes"]).toBe(2); // flushed with volume 2's first planes in the dataset
+    nwb.abandon(); // as a crash leaves it
+
+    const report = await recover(path);
+    const volumes = report.series.find((s) => s.path === "/acquisition/Volumes")!;
+    expect(volumes).toMatchObject({ samples: 2, found: { data: 3, timestamps: 2 }, repairs: ["1 samples past the last timestamp removed"] });
+    const f = await openRead(path);
+    expect(dataset(f, "acquisition/Volumes/data").shape).toEqual([2, 4, 4, 3]);
+    expect(Array.from(dataset(f, "acquisition/Volumes/data").value as Uint16Array).slice(-3)).toEqual([101, 102, 103]);
+    f.close();
+  });
+
   it("refuses a file rigd did not write (pynwb's reference file), and leaves it untouched", () => {
     const path = tempPath("reference.nwb");
     copyFileSync(referenceFile(), path);

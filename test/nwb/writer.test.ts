@@ -125,6 +125,36 @@ describe("growing series", () => {
     expect(attr(f, "acquisition/MultiPlaneMicroscopyContainer", "neurodata_type")).toBe("MultiPlaneMicroscopyContainer");
   });
 
+  it("volumes given plane by plane as they arrive: one counts once its last plane is in, one never finished is taken back", async () => {
+    const path = tempPath("planes.nwb");
+    const w = await rigWriter(path);
+    const v = await w.createVolumetricSeries({ ...planar("Volumes"), frame_shape: [4, 5, 3], imaging_space: "Volume", clock: { timestamps: true } });
+    const plane = (i: number, d: number) => Uint16Array.from({ length: 20 }, (_, k) => i * 1000 + d * 100 + k);
+    const volume = async (i: number, depths = 3) => {
+      for (let d = 0; d < depths; d++) await w.appendPlane(v, d, plane(i, d), d === 2 ? i / 5 : undefined, d === 2 ? performance.timeOrigin + performance.now() : undefined);
+    };
+    await volume(0);
+    await volume(1);
+    await volume(2, 2); // two planes of volume 2 in the file, not yet a volume
+    expect((await w.checkpoint()).samples["Volumes"]).toBe(2);
+    await expect(w.appendPlane(v, 0, plane(2, 0))).rejects.toThrow("Volumes: expected plane 2 of volume 2, got plane 0");
+    w.dropPartialVolume(v); // volume 2 will not be whole: its planes go
+    await expect(w.appendPlane(v, 0, plane(3, 0), 0.6)).rejects.toThrow("Volumes: a volume's timestamp comes with its last plane (2), not with plane 0");
+    await volume(3);
+    await expect(w.appendPlane(v, 0, new Uint16Array(21))).rejects.toThrow("Volumes: expected uint16 samples of 4×5, got 21 values");
+    await volume(4, 1); // still open when the file closes: not a volume
+    const report = await w.close();
+    expect(report.samples["Volumes"]).toBe(3);
+    const f = await openRead(path);
+    const data = dataset(f, "acquisition/Volumes/data");
+    expect(data.shape).toEqual([3, 4, 5, 3]);
+    expect(Array.from(dataset(f, "acquisition/Volumes/timestamps").value as Float64Array)).toEqual([0, 0.2, 0.6]);
+    // Depth last: voxel (row, col, depth) of volume i is plane(i, depth)[row * 5 + col].
+    const expected = [0, 1, 3].flatMap((i) => Array.from({ length: 60 }, (_, k) => plane(i, k % 3)[Math.floor(k / 3)]!));
+    expect(Array.from(data.value as Uint16Array)).toEqual(expected);
+    f.close();
+  });
+
   it("telemetry series and the event record grow over time", async () => {
     const path = tempPath("telemetry.nwb");
     const w = await NwbWriter.create(path, session);
