@@ -28,6 +28,16 @@ const session = {
   subject: { subject_id: "m1", species: "Mus musculus", sex: "F" as const, age: "P90D", description: "Test mouse." },
 };
 
+/** The real writer's file with a microscope, a rig, a channel and `space`: as a recording begins. */
+async function fileWithRig(path: string, space: Parameters<NwbFile["addImagingSpace"]>[0]): Promise<NwbFile> {
+  const nwb = await NwbFile.create(path, session);
+  nwb.addDevice({ neurodata_type: "Microscope", name: "Microscope", description: "Test microscope." });
+  nwb.addRig({ name: "Rig", description: "Test rig.", microscope: "Microscope" });
+  nwb.addChannel({ name: "Green", description: "Green.", excitation_wavelength_in_nm: 920, emission_wavelength_in_nm: 525, indicator: { label: "GCaMP6f", description: "Indicator." } });
+  nwb.addImagingSpace(space);
+  return nwb;
+}
+
 describe("rigd recover", () => {
   it("makes the file of a writer killed with SIGKILL consistent and closed, keeping every checkpointed sample, and passing the checks", async () => {
     const path = tempPath("killed.nwb");
@@ -78,11 +88,7 @@ describe("rigd recover", () => {
   it("cuts data past its timestamps and half-written timestamps, sorts the events, and says which empty series it cannot remove", async () => {
     const path = tempPath("crafted.nwb");
     // The real writer, stopped without a clean close: as a crash leaves a file, but every byte flushed.
-    const nwb = await NwbFile.create(path, session);
-    nwb.addDevice({ neurodata_type: "Microscope", name: "Microscope", description: "Test microscope." });
-    nwb.addRig({ name: "Rig", description: "Test rig.", microscope: "Microscope" });
-    nwb.addChannel({ name: "Green", description: "Green.", excitation_wavelength_in_nm: 920, emission_wavelength_in_nm: 525, indicator: { label: "GCaMP6f", description: "Indicator." } });
-    nwb.addImagingSpace({ neurodata_type: "PlanarImagingSpace", name: "Plane", description: "Plane.", illumination_pattern: { neurodata_type: "LineScan", description: "Scan." } });
+    const nwb = await fileWithRig(path, { neurodata_type: "PlanarImagingSpace", name: "Plane", description: "Plane.", illumination_pattern: { neurodata_type: "LineScan", description: "Scan." } });
     nwb.createPlanarSeries({ name: "Frames", description: "Frames.", data_type: "uint16", frame_shape: [8, 8], microscopy_rig: "Rig", microscopy_channel: "Green", imaging_space: "Plane", clock: { timestamps: true } });
     nwb.append("Frames", Uint16Array.from({ length: 12 * 64 }, (_, k) => 1 + Math.floor(k / 64)), Array.from({ length: 12 }, (_, i) => 0.02 + i / 30 + (i % 3) * 1e-4));
     nwb.createTelemetrySeries({ name: "Power", description: "Laser power.", unit: "W", clock: { timestamps: true } });
@@ -124,11 +130,7 @@ describe("rigd recover", () => {
 
   it("cuts the planes of a volume a crash left half-written (volumes go to the file plane by plane)", async () => {
     const path = tempPath("half-volume.nwb");
-    const nwb = await NwbFile.create(path, session);
-    nwb.addDevice({ neurodata_type: "Microscope", name: "Microscope", description: "Test microscope." });
-    nwb.addRig({ name: "Rig", description: "Test rig.", microscope: "Microscope" });
-    nwb.addChannel({ name: "Green", description: "Green.", excitation_wavelength_in_nm: 488, emission_wavelength_in_nm: 525, indicator: { label: "GCaMP6f", description: "Indicator." } });
-    nwb.addImagingSpace({ neurodata_type: "VolumetricImagingSpace", name: "Volume", description: "Volume.", illumination_pattern: { neurodata_type: "PlaneAcquisition", description: "Light sheet." } });
+    const nwb = await fileWithRig(path, { neurodata_type: "VolumetricImagingSpace", name: "Volume", description: "Volume.", illumination_pattern: { neurodata_type: "PlaneAcquisition", description: "Light sheet." } });
     nwb.createVolumetricSeries({ name: "Volumes", description: "Volumes.", data_type: "uint16", frame_shape: [4, 4, 3], microscopy_rig: "Rig", microscopy_channel: "Green", imaging_space: "Volume", clock: { timestamps: true } });
     const plane = (v: number, d: number) => new Uint16Array(16).fill(100 * v + d + 1);
     for (let v = 0; v < 2; v++) for (let d = 0; d < 3; d++) nwb.appendPlane("Volumes", d, plane(v, d), d === 2 ? [v / 2] : undefined);
