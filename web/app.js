@@ -63,8 +63,13 @@ function request(body, what) {
 }
 
 function showError(what, error) {
+  notice(what, error.message, error.code, "error");
+}
+
+/** A banner line until dismissed: an error (its code), or a warning rigd gave with an answer (kind "warning"). */
+function notice(what, message, code, kind) {
   const list = $("#errors");
-  list.prepend(el("li", {}, el("b", {}, `${what}: `), `${error.message} `, el("code", {}, error.code), el("button", { type: "button", title: "dismiss", onclick: (e) => e.target.closest("li").remove() }, "×")));
+  list.prepend(el("li", { class: kind }, el("b", {}, `${what}: `), `${message} `, el("code", {}, code), el("button", { type: "button", title: "dismiss", onclick: (e) => e.target.closest("li").remove() }, "×")));
   while (list.children.length > 5) list.lastChild.remove();
 }
 
@@ -464,7 +469,8 @@ $("#start").addEventListener("submit", (e) => {
   if (form.description.value.trim()) session = { ...session, session_description: form.description.value.trim() };
   void request({ cmd: "start", out: form.out.value, session, force: form.force.checked }, `start ${form.out.value}`);
 });
-$("#stop").addEventListener("click", () => void request({ cmd: "stop" }, "stop"));
+// A stop's warnings (a series too short for nwbinspector) are the person's to see, not only the console's.
+$("#stop").addEventListener("click", () => void request({ cmd: "stop" }, "stop").then((r) => r.ok && r.result.warnings?.forEach((w) => notice("stop", w, "warning", "warning"))));
 $("#mark").addEventListener("submit", (e) => {
   e.preventDefault();
   const text = e.target.elements.text;

@@ -32,7 +32,12 @@ const Request = z.discriminatedUnion("cmd", [
   z.strictObject({ cmd: z.literal("status") }),
   z.strictObject({ cmd: z.literal("start"), out: z.string().min(1), session: z.unknown(), force: z.boolean().optional() }),
   z.strictObject({ cmd: z.literal("stop") }),
-  z.strictObject({ cmd: z.literal("set"), device: z.string().min(1), property: z.string().min(1), value: z.union([z.number().finite(), z.boolean()]) }),
+  z.strictObject({
+    cmd: z.literal("set"),
+    device: z.string().min(1),
+    property: z.string().min(1),
+    value: z.union([z.number().finite(), z.boolean()], { error: "expected a number (wavelength_nm, power_W, gain) or true/false (shutter, emission, enabled, reset_trip)" }),
+  }),
   z.strictObject({ cmd: z.literal("mark"), text: z.string().min(1).max(1000) }),
 ]);
 type Request = z.infer<typeof Request>;
@@ -150,7 +155,10 @@ export class Daemon {
       } catch {
         throw new RequestError("bad_json", `the request is not JSON: ${JSON.stringify(message.subarray(0, 60).toString("utf8"))}…`);
       }
-      const cmd = (json as { cmd?: unknown } | null)?.cmd;
+      if (typeof json !== "object" || json === null || Array.isArray(json)) {
+        throw new RequestError("invalid_request", `a request is a JSON object with "cmd" (status, start, stop, set or mark), not ${JSON.stringify(json).slice(0, 60)}`);
+      }
+      const cmd = (json as { cmd?: unknown }).cmd;
       if (!["status", "start", "stop", "set", "mark"].includes(cmd as string)) {
         throw new RequestError("unknown_command", `unknown cmd ${JSON.stringify(cmd)}: expected status, start, stop, set or mark`);
       }

@@ -6,7 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { releaseFrame } from "../frame-slots.js";
 import { concat, defer, EMPTY, from, type Observable, type Subscription, Subject, map, merge, takeUntil, tap } from "rxjs";
 import type { RigProfile, SessionMetadata } from "../config/index.js";
-import type { DeviceEvent, Stamped } from "../drivers/device.js";
+import { type DeviceEvent, type Stamped, UnsupportedSetting } from "../drivers/device.js";
 import type { ExcitationSource, ExcitationSourceState } from "../drivers/excitation-source.js";
 import type { Frame, FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
@@ -127,7 +127,7 @@ const pmtTelemetry = (channel: string, name: string, unit: string): Telemetry<Ph
 /** NWB names are letters, digits and underscores here: telemetry series are named after devices. */
 const nwbSafe = (name: string) => name.replace(/[^A-Za-z0-9_]/g, "");
 
-/** A setting asked of no bound device, or of a property or value its device does not have: nothing was sent. */
+/** A setting asked of no bound device, or of a property or value its device does not take: nothing was sent. */
 export class InvalidSetting extends Error {}
 
 export class Session {
@@ -340,7 +340,7 @@ export class Session {
     } catch (e) {
       // The device refused or never confirmed it: the record says what was asked and did not happen.
       this.event({ time: this.now(), kind: "command_refused", source: device, message: `${property} set to ${JSON.stringify(value)} was not done: ${(e as Error).message}` });
-      throw e;
+      throw e instanceof UnsupportedSetting ? new InvalidSetting(e.message) : e;
     }
   }
 

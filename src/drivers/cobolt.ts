@@ -1,6 +1,6 @@
 // Cobolt (HÜBNER Photonics) fixed-wavelength lasers: 115200 8N1, commands end in CR, replies in CRLF;
 // a command that is not a query answers "OK", a bad one "Syntax error: …".
-import type { DeviceIdentity, Stamped } from "./device.js";
+import { type DeviceIdentity, type Stamped, UnsupportedSetting } from "./device.js";
 import type { DriverProbe } from "./probe.js";
 import type { ExcitationSource, ExcitationSourceState } from "./excitation-source.js";
 import { SerialDevice } from "./serial-device.js";
@@ -59,15 +59,15 @@ export class CoboltLaser extends SerialDevice<ExcitationSourceState> implements 
   }
 
   async setShutter(): Promise<never> {
-    throw new Error("Cobolt lasers have no shutter: switch emission instead");
+    throw new UnsupportedSetting("Cobolt lasers have no shutter: switch emission instead");
   }
 
   async setWavelength(): Promise<never> {
-    throw new Error(`Cobolt lasers have a fixed wavelength (${this.wavelength_nm} nm)`);
+    throw new UnsupportedSetting(`Cobolt lasers have a fixed wavelength (${this.wavelength_nm} nm)`);
   }
 
   async setPower(watts: number): Promise<Stamped<ExcitationSourceState>> {
-    if (!(watts >= 0)) throw new Error(`power must be ≥ 0 W, got ${watts}`);
+    if (!(watts >= 0)) throw new UnsupportedSetting(`power must be ≥ 0 W, got ${watts}`);
     return this.apply(() => this.command(`p ${watts.toFixed(4)}`));
   }
 

@@ -24,6 +24,12 @@ export interface DeviceEvent {
   message: string;
 }
 
+/**
+ * A setting the device cannot take — a value out of its range, a control it does not have — refused by the driver
+ * before anything is sent: the caller's mistake, not a fault of the device.
+ */
+export class UnsupportedSetting extends Error {}
+
 /** A state reading with the time it was taken (Date.now() milliseconds). */
 export interface Stamped<S> {
   time: number;

@@ -1,5 +1,5 @@
 // The photodetector kind: a PMT controller with one or more channels.
-import type { Device, Stamped } from "./device.js";
+import { type Device, type Stamped, UnsupportedSetting } from "./device.js";
 
 export interface PhotodetectorChannelState {
   /** Gain as the controller expresses it (control voltage in V, or the controller's own units). */
@@ -55,11 +55,11 @@ export function pmtGainRange(type: string): GainRange | undefined {
 
 /** Rejects a gain before anything is sent: an unknown channel, or a value outside the range. */
 export function checkGain(controller: Pick<PhotodetectorController, "channels" | "gainUnit">, range: GainRange, channel: string, gain: number): void {
-  if (!controller.channels.includes(channel)) throw new Error(`no channel '${channel}' (channels: ${controller.channels.join(", ")})`);
+  if (!controller.channels.includes(channel)) throw new UnsupportedSetting(`no channel '${channel}' (channels: ${controller.channels.join(", ")})`);
   if (gain === range.off || (gain >= range.min && gain <= range.max)) return;
   const unit = controller.gainUnit;
   const allowed = `${range.off === undefined ? "" : `${range.off} ${unit} (off) or `}between ${range.min} and ${range.max} ${unit}${range.of ? ` (${range.of})` : ""}`;
-  throw new Error(`gain for channel ${channel} must be ${allowed}, got ${gain}`);
+  throw new UnsupportedSetting(`gain for channel ${channel} must be ${allowed}, got ${gain}`);
 }
 
 export interface TripChange {

@@ -11,7 +11,7 @@
 // 115200 baud for the serial variant, which nothing we found documents.
 import type { DriverProbe } from "./probe.js";
 import * as fs from "node:fs";
-import type { DeviceIdentity, Stamped } from "./device.js";
+import { type DeviceIdentity, type Stamped, UnsupportedSetting } from "./device.js";
 import { checkGain, type GainRange, type PhotodetectorController, type PhotodetectorState, pmtGainRange, tripChanges } from "./photodetector.js";
 import { SerialDevice } from "./serial-device.js";
 import type { LineTiming, LineTransport, SerialSettings } from "./serial-line.js";
@@ -89,7 +89,7 @@ export class ThorlabsPmt2100 extends SerialDevice<PhotodetectorState> implements
   }
 
   async setBandwidth(hz: number): Promise<void> {
-    if (!PMT2100_BANDWIDTHS_HZ.some((allowed) => allowed === hz)) throw new Error(`bandwidth must be 80 MHz, 2.5 MHz or 250 kHz, got ${hz} Hz`);
+    if (!PMT2100_BANDWIDTHS_HZ.some((allowed) => allowed === hz)) throw new UnsupportedSetting(`bandwidth must be 80 MHz, 2.5 MHz or 250 kHz, got ${hz} Hz`);
     await this.command(`SENS:FILT:FREQ ${hz}Hz`);
   }
 

@@ -2,7 +2,7 @@
 // range comes from the laser at connect, a wavelength outside it is refused before anything is sent, there is no
 // power control, and a setting counts as done only once the laser reads it back, since these lasers act on a
 // command with a delay (the Mai Tai manual: the shutter reads its old position for about a second).
-import type { Stamped } from "./device.js";
+import { type Stamped, UnsupportedSetting } from "./device.js";
 import type { ExcitationSource, ExcitationSourceState } from "./excitation-source.js";
 import { SerialDevice } from "./serial-device.js";
 import type { LineFraming, LineTiming, SerialSettings } from "./serial-line.js";
@@ -39,13 +39,13 @@ export abstract class TunableLaser extends SerialDevice<ExcitationSourceState> i
   async setWavelength(nm: number): Promise<Stamped<ExcitationSourceState>> {
     const range = this.range;
     if (!range) throw new Error(`${this.line.label}: not connected (the tuning range comes from the laser)`);
-    if (!Number.isInteger(nm)) throw new Error(`${this.line.label}: the wavelength is set in whole nm, not ${nm} nm`);
-    if (nm < range[0] || nm > range[1]) throw new Error(`${this.line.label}: ${nm} nm is outside the tuning range ${range[0]}–${range[1]} nm`);
+    if (!Number.isInteger(nm)) throw new UnsupportedSetting(`${this.line.label}: the wavelength is set in whole nm, not ${nm} nm`);
+    if (nm < range[0] || nm > range[1]) throw new UnsupportedSetting(`${this.line.label}: ${nm} nm is outside the tuning range ${range[0]}–${range[1]} nm`);
     return this.apply(() => this.tune(nm));
   }
 
   async setPower(watts: number): Promise<never> {
-    throw new Error(`${this.line.label}: cannot set ${watts} W: this laser has no power control (its output follows the wavelength); set the power with the Pockels cell or attenuator`);
+    throw new UnsupportedSetting(`${this.line.label}: cannot set ${watts} W: this laser has no power control (its output follows the wavelength); set the power with the Pockels cell or attenuator`);
   }
 
   /**

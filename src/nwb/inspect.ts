@@ -18,6 +18,14 @@ export interface SeriesSummary {
   dropped: number;
 }
 
+/** An ROI table (PlanarSegmentation, VolumetricSegmentation) and the SummaryImages beside its ROIs. */
+export interface SegmentationSummary {
+  path: string;
+  neurodata_type: string;
+  rois: number;
+  summary_images: { name: string; shape: number[] }[];
+}
+
 export interface FileSummary {
   path: string;
   session_description: string;
@@ -26,6 +34,7 @@ export interface FileSummary {
   subject: Record<string, string>;
   devices: { name: string; type: string; serial_number?: string }[];
   series: SeriesSummary[];
+  segmentations: SegmentationSummary[];
   events: { time_s: number; text: string }[];
 }
 
@@ -47,6 +56,7 @@ export async function summarize(path: string): Promise<FileSummary> {
     eventText?.forEach((text, i) => events.push({ time_s: eventTimes?.[i] ?? Number.NaN, text }));
 
     const series: SeriesSummary[] = [];
+    const segmentations: SegmentationSummary[] = [];
     const visit = (p: string) => {
       const g = group(p);
       if (!g) return;
@@ -55,6 +65,7 @@ export async function summarize(path: string): Promise<FileSummary> {
         if (f.get_link(`/${child}`)) continue;
         const type = attr(get(child), "neurodata_type") as string | undefined;
         if (type && /Series$/.test(type) && type !== "AnnotationSeries") series.push(seriesSummary(child, type));
+        else if (type && /^(Planar|Volumetric)Segmentation$/.test(type)) segmentations.push(segmentationSummary(child, type));
         else if (get(child) instanceof h5wasm.Group) visit(child);
       }
     };
@@ -80,6 +91,15 @@ export async function summarize(path: string): Promise<FileSummary> {
       }, 0);
       return { path: `/${p}`, neurodata_type: type, shape, samples, rate_Hz: rate, duration_s: duration, unit: String(attr(data, "unit") ?? ""), dropped };
     };
+    const segmentationSummary = (p: string, type: string): SegmentationSummary => {
+      const images = group(p)!.keys().filter((k) => attr(get(`${p}/${k}`), "neurodata_type") === "SummaryImage");
+      return {
+        path: `/${p}`,
+        neurodata_type: type,
+        rois: (get(`${p}/id`) as Dataset | null)?.shape?.[0] ?? 0,
+        summary_images: images.map((name) => ({ name, shape: (get(`${p}/${name}/data`) as Dataset | null)?.shape ?? [] })),
+      };
+    };
     visit("acquisition");
     visit("processing");
 
@@ -99,6 +119,7 @@ export async function summarize(path: string): Promise<FileSummary> {
       subject,
       devices,
       series,
+      segmentations,
       events,
     };
   } finally {
@@ -121,6 +142,11 @@ export function formatSummary(s: FileSummary): string {
     const rate = x.rate_Hz === undefined ? "-" : `${x.rate_Hz.toFixed(2)} Hz`;
     lines.push(`    ${x.path}`);
     lines.push(`      ${x.neurodata_type}  ${x.samples} samples of ${x.shape.slice(1).join("×") || "scalar"}  ${rate}  ${x.duration_s.toFixed(2)} s  unit ${x.unit}${x.dropped ? `  ${x.dropped} dropped` : ""}`);
+  }
+  if (s.segmentations.length) lines.push(`  segmentations (${s.segmentations.length})`);
+  for (const g of s.segmentations) {
+    lines.push(`    ${g.path}`);
+    lines.push(`      ${g.neurodata_type}  ${g.rois} ROIs${g.summary_images.length ? `  summary images: ${g.summary_images.map((i) => `${i.name} ${i.shape.join("×")}`).join(", ")}` : ""}`);
   }
   lines.push(`  events (${s.events.length})`);
   for (const e of s.events) lines.push(`    ${e.time_s.toFixed(3).padStart(9)} s  ${e.text}`);

@@ -42,6 +42,10 @@ describe("rigd serve", () => {
       message: "TiSapphireLaser: no property 'colour' (shutter, emission, wavelength_nm, power_W)",
     });
     expect((await ask({ cmd: "set", device: "PMTGreen", property: "gain", value: true })).error!.code).toBe("invalid_request");
+    // A value the device does not take is refused by its driver before anything is sent: the request's fault too.
+    const tooFar = (await ask({ cmd: "set", device: "TiSapphireLaser", property: "wavelength_nm", value: 2000 })).error!;
+    expect(tooFar.code).toBe("invalid_request");
+    expect(tooFar.message).toMatch(/2000 nm is outside the tuning range 690–1040 nm$/);
     // Closing the shutter over the socket: the frames after it are dark, event and telemetry say when.
     expect(await ask({ cmd: "set", device: "TiSapphireLaser", property: "shutter", value: false })).toMatchObject({ ok: true });
     expect(await ask({ cmd: "mark", text: "stimulus on" })).toEqual({ ok: true, result: { marked: "stimulus on" } });
@@ -62,7 +66,11 @@ describe("rigd serve", () => {
     const { ask, close } = client(control);
     expect((await ask("{not json")).error!.code).toBe("bad_json");
     expect((await ask({ cmd: "explode" })).error).toEqual({ code: "unknown_command", message: 'unknown cmd "explode": expected status, start, stop, set or mark' });
-    expect((await ask({ cmd: "set", device: "TiSapphireLaser", property: "shutter", value: "closed" })).error!.code).toBe("invalid_request");
+    expect((await ask({ cmd: "set", device: "TiSapphireLaser", property: "shutter", value: "closed" })).error).toEqual({
+      code: "invalid_request",
+      message: "value: expected a number (wavelength_nm, power_W, gain) or true/false (shutter, emission, enabled, reset_trip)",
+    });
+    expect((await ask([1, 2])).error).toEqual({ code: "invalid_request", message: 'a request is a JSON object with "cmd" (status, start, stop, set or mark), not [1,2]' });
     expect((await ask({ cmd: "start", out: 42 })).error!.code).toBe("invalid_request");
     expect((await ask({ cmd: "stop" })).error).toEqual({ code: "not_recording", message: "no session is recording: send start first" });
     expect((await ask("x".repeat(200_000))).error!.code).toBe("too_large");

@@ -18,11 +18,17 @@ describe("rigd inspect", () => {
     const volumes = s.series.find((x) => x.neurodata_type === "VolumetricMicroscopySeries")!;
     expect(volumes).toMatchObject({ rate_Hz: 10, samples: 12, duration_s: 1.2 });
     expect(s.events.map((e) => e.text.split(" ")[0])).toEqual(["dropped_frames", "fault", "mark"]);
+    // ROI tables with their summary images: what an online analysis (or a later segmentation) left.
+    const planarSeg = s.segmentations.find((g) => g.path.endsWith("/PlanarSegmentation"))!;
+    expect(planarSeg).toMatchObject({ neurodata_type: "PlanarSegmentation", summary_images: [{ name: "mean", shape: [32, 32] }] });
+    expect(planarSeg.rois).toBeGreaterThan(0);
+    expect(s.segmentations.find((g) => g.neurodata_type === "VolumetricSegmentation")!.summary_images).toEqual([{ name: "max", shape: [8, 8, 4] }]);
 
     const cli = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "inspect", path], { encoding: "utf8" });
     expect(cli.status).toBe(0);
     expect(cli.stdout).toContain(`PlanarMicroscopySeries  ${frames} samples of 32×32`);
     expect(cli.stdout).toContain(`${droppedFrames} dropped`);
+    expect(cli.stdout).toMatch(/PlanarSegmentation  \d+ ROIs  summary images: mean 32×32/);
   });
 
   it("says so, with a non-zero exit, when the file is not there", () => {

@@ -59,7 +59,7 @@ describe("the live page", () => {
     await page.type('fieldset.laser[data-device="TiSapphireLaser"] input[name=wavelength_nm]', "2000");
     await page.click('fieldset.laser[data-device="TiSapphireLaser"] button[name=set-wavelength]');
     await pageWaits(page, "the refusal shown", () => document.querySelector("#errors")!.textContent!.includes("2000 nm is outside the tuning range"));
-    expect(await page.$eval("#errors li", (e) => e.textContent)).toMatch(/^TiSapphireLaser wavelength_nm 2000: .*690–1040 nm failed/);
+    expect(await page.$eval("#errors li", (e) => e.textContent)).toMatch(/^TiSapphireLaser wavelength_nm 2000: .*690–1040 nm invalid_request/);
 
     // Long enough lit for the file check (more than 5 lit frames), and for the plots to show a few seconds.
     await pageWaits(page, "8 s of frames", () => (window as any).rigd.status?.samples?.PlanarMicroscopySeriesGreen > 250, 60_000);

@@ -45,7 +45,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     yargs
       .option("profile", { type: "string", demandOption: true, describe: "Rig profile (YAML)" })
       .option("control", { type: "string", default: "tcp://127.0.0.1:5555", describe: "Control socket (a ROUTER: REQ or DEALER clients) for JSON requests (status, start, stop, set, mark)" })
-      .option("publish", { type: "string", default: "tcp://127.0.0.1:5556", describe: "PUB socket: status, telemetry, events and preview topics" })
+      .option("publish", { type: "string", default: "tcp://127.0.0.1:5556", describe: "PUB socket: status, telemetry, events, preview and traces topics ([topic, JSON] messages; a preview adds its pixels)" })
       .option("data-dir", { type: "string", default: "data", describe: "Folder recordings go in: a start request's out is a path inside it" })
       .option("curve-secret-key", { type: "string", describe: "This daemon's NAME.key_secret (rigd keys): both sockets then take only CURVE clients with a key in --client-keys" })
       .option("client-keys", { type: "string", describe: "Folder of the public keys (*.key) of the clients let in; needed with --curve-secret-key" })
