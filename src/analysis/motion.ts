@@ -60,6 +60,8 @@ export class MotionEstimator {
   /** One full row of the spectrum, rebuilt from the half kept. */
   private readonly row: Float64Array;
   private readonly columnOut: Float64Array;
+  /** Views of `spectrum`, one per kept column (made once: a view per transform would be an allocation per frame). */
+  private readonly columns: Float64Array[];
   /** Correlation rows around zero shift only (2 maxShift + 1), each `window` long. */
   private readonly correlation: Float64Array;
 
@@ -90,6 +92,7 @@ export class MotionEstimator {
     this.lowpass = new Float64Array(half * n);
     for (let x = 0; x < half; x++) for (let y = 0; y < n; y++) this.lowpass[x * n + y] = Math.hypot(frequency(x), frequency(y)) * n <= LOWEST_FREQUENCY ? 0 : Math.exp(-2 * (Math.PI * SMOOTH_SIGMA) ** 2 * (frequency(x) ** 2 + frequency(y) ** 2));
     this.spectrum = new Float64Array(2 * half * n);
+    this.columns = Array.from({ length: half }, (_, x) => this.spectrum.subarray(2 * x * n, 2 * (x + 1) * n));
     this.rowIn = new Float64Array(n);
     this.rowOut = new Float64Array(2 * n);
     this.row = new Float64Array(2 * n);
@@ -127,9 +130,8 @@ export class MotionEstimator {
     // is the transform of a real row, so its other half is the conjugate mirror of the half kept.
     const column = this.columnOut;
     for (let x = 0; x < half; x++) {
-      const at = 2 * x * n;
-      this.fft.inverseTransform(column, s.subarray(at, at + 2 * n));
-      s.set(column, at);
+      this.fft.inverseTransform(column, this.columns[x]!);
+      this.columns[x]!.set(column);
     }
     const m = this.maxShift;
     const c = this.correlation;
@@ -165,17 +167,20 @@ export class MotionEstimator {
     const half = n / 2 + 1;
     const s = this.spectrum;
     const { width, x0, y0, bin, binned, rowIn, rowOut, taper } = this;
-    binned.fill(0);
-    for (let y = 0; y < n * bin; y++) {
-      const from = (y0 + y) * width + x0;
-      const to = Math.floor(y / bin) * n;
-      for (let x = 0; x < n * bin; x++) {
-        const k = to + Math.floor(x / bin);
-        binned[k] = binned[k]! + image[from + x]!;
+    let mean = 0;
+    for (let y = 0; y < n; y++) {
+      const to = y * n;
+      for (let x = 0; x < n; x++) binned[to + x] = 0;
+      for (let j = 0; j < bin; j++) {
+        const from = (y0 + y * bin + j) * width + x0;
+        for (let x = 0; x < n; x++) {
+          let v = 0;
+          for (let i = 0, at = from + x * bin; i < bin; i++) v += image[at + i]!;
+          binned[to + x] = binned[to + x]! + v;
+          mean += v;
+        }
       }
     }
-    let mean = 0;
-    for (let k = 0; k < n * n; k++) mean += binned[k]!;
     mean /= n * n;
     for (let y = 0; y < n; y++) {
       // The mean is taken out first: the taper would otherwise turn the background into a peak at zero shift.
@@ -185,9 +190,8 @@ export class MotionEstimator {
     }
     const column = this.columnOut;
     for (let x = 0; x < half; x++) {
-      const at = 2 * x * n;
-      this.fft.transform(column, s.subarray(at, at + 2 * n));
-      s.set(column, at);
+      this.fft.transform(column, this.columns[x]!);
+      this.columns[x]!.set(column);
     }
   }
 }

@@ -66,8 +66,18 @@ export class SeriesAnalysis {
     return this.masks?.count ?? 0;
   }
 
-  /** Analyses the next frame (row-major, height × width). Frames must come in time order; some may be skipped. */
+  /** Analyses the next frame (row-major, height × width): traces() then summarize(). Frames must come in time order; some may be skipped. */
   add(frame: ArrayLike<number>): FrameAnalysis {
+    const r = this.traces(frame);
+    this.summarize(frame);
+    return r;
+  }
+
+  /**
+   * The next frame's motion and ROI traces, without its summary images: what closed-loop code waits for. Follow
+   * it with summarize() of the same frame before the next one.
+   */
+  traces(frame: ArrayLike<number>): FrameAnalysis {
     const r = this.result;
     r.shift = null;
     if (this.reference && !this.estimator) {
@@ -78,8 +88,12 @@ export class SeriesAnalysis {
       this.masks.fluorescence(frame, r.shift?.dx ?? 0, r.shift?.dy ?? 0, r.f);
       this.baseline!.update(r.f, r.dff);
     }
-    this.summary?.add(frame, r.shift?.dx ?? 0, r.shift?.dy ?? 0);
     return r;
+  }
+
+  /** Adds the frame last given to traces() to the summary images, motion-corrected by its shift. */
+  summarize(frame: ArrayLike<number>): void {
+    this.summary?.add(frame, this.result.shift?.dx ?? 0, this.result.shift?.dy ?? 0);
   }
 
   /** The summary images of the frames so far; undefined unless asked for. */

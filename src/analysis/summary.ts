@@ -30,22 +30,30 @@ const DIRECTIONS = [
 const FOLD_EVERY = 128;
 /**
  * The correlation image's sums take one band of rows per frame, in turn: each pixel's correlations come from every
- * BANDS-th frame (hundreds a minute, plenty for a correlation) and a frame costs a BANDS-th of them.
+ * BANDS-th frame (about 230 a minute at 30 Hz, plenty for a correlation) and a frame costs a BANDS-th of them.
  */
-const BANDS = 4;
+export const BANDS = 8;
 
 export class SummaryAccumulator {
   private readonly n: number;
   /** All frames: sum of the values (float32 partials exact for integer pixels: 128 × 65535 < 2²⁴) and maximum. */
   private readonly sumAll: Total;
   private readonly max: Float32Array;
-  /** Each pixel's first value, taken out of the correlation's sums: its sums of squares then stay small. */
+  /** Each pixel's value in its band's first frame, taken out of the correlation's sums: its sums of squares then stay small. */
   private readonly origin: Float32Array;
-  /** Band frames: sum and sum of squares of the centred values, and the four neighbour products (pairs within a band). */
+  /** Band frames: sum and sum of squares of the centred values, and the four neighbour products (pairs within a band), in DIRECTIONS' order. */
   private readonly moments: Total[];
+  private readonly sum: Float32Array;
+  private readonly squares: Float32Array;
+  private readonly right: Float32Array;
+  private readonly down: Float32Array;
+  private readonly downRight: Float32Array;
+  private readonly downLeft: Float32Array;
+  /** First row of each band, and the height as the end of the last. */
+  private readonly bandStart: Int32Array;
   /** Frames each band of rows has taken. */
   private readonly bandFrames = new Array<number>(BANDS).fill(0);
-  /** The current row (moved by the shift) and the one before it, centred. */
+  /** The current band row (moved by the shift, then centred) and the one before it. */
   private line: Float32Array;
   private previous: Float32Array;
   frames = 0;
@@ -59,6 +67,8 @@ export class SummaryAccumulator {
     this.max = new Float32Array(this.n).fill(-Infinity);
     this.origin = new Float32Array(this.n);
     this.moments = Array.from({ length: 2 + DIRECTIONS.length }, () => new Total(this.n));
+    [this.sum, this.squares, this.right, this.down, this.downRight, this.downLeft] = this.moments.map((m) => m.partial) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    this.bandStart = Int32Array.from({ length: BANDS + 1 }, (_, b) => Math.ceil((b * height) / BANDS));
     this.line = new Float32Array(width);
     this.previous = new Float32Array(width);
   }
@@ -73,17 +83,52 @@ export class SummaryAccumulator {
    * to whole pixels, so that the images are motion-corrected; edge pixels stand in for those moved in from outside.
    */
   add(frame: ArrayLike<number>, dx = 0, dy = 0): void {
-    const { width, height, origin, max } = this;
+    const { width, height, max } = this;
     const sumAll = this.sumAll.partial;
-    const [sum, squares, right, down, downRight, downLeft] = this.moments.map((m) => m.partial) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
     const sx = Math.round(dx);
     const sy = Math.round(dy);
-    const first = this.frames === 0;
-    const band = this.frames % BANDS;
     // x + sx within the frame for x in [lo, hi).
     const lo = Math.min(width, Math.max(0, -sx));
     const hi = Math.max(lo, Math.min(width, width - sx));
+    // Mean and maximum: every pixel of every frame, read straight from the frame (the hot loop of the analysis).
     for (let y = 0; y < height; y++) {
+      const from = Math.min(height - 1, Math.max(0, y + sy)) * width;
+      const row = y * width;
+      const at = from + sx;
+      for (let x = lo; x < hi; x++) {
+        const v = frame[at + x]!;
+        const k = row + x;
+        if (v > max[k]!) max[k] = v;
+        sumAll[k] = sumAll[k]! + v;
+      }
+      const first = frame[from]!;
+      for (let x = 0; x < lo; x++) {
+        if (first > max[row + x]!) max[row + x] = first;
+        sumAll[row + x] = sumAll[row + x]! + first;
+      }
+      const last = frame[from + width - 1]!;
+      for (let x = hi; x < width; x++) {
+        if (last > max[row + x]!) max[row + x] = last;
+        sumAll[row + x] = sumAll[row + x]! + last;
+      }
+    }
+    const band = this.frames % BANDS;
+    this.correlate(frame, sx, sy, lo, hi, this.bandStart[band]!, this.bandStart[band + 1]!);
+    this.bandFrames[band]!++;
+    this.frames++;
+    // Slice f of FOLD_EVERY on frame f: each pixel is folded once every FOLD_EVERY frames.
+    const slice = this.frames % FOLD_EVERY;
+    const from = Math.floor((slice * this.n) / FOLD_EVERY);
+    const to = Math.floor(((slice + 1) * this.n) / FOLD_EVERY);
+    this.sumAll.fold(from, to);
+    for (let m = 0; m < this.moments.length; m++) this.moments[m]!.fold(from, to);
+  }
+
+  /** The correlation's sums over rows [y0, y1) of the frame moved by (sx, sy); x + sx is inside the frame for x in [lo, hi). */
+  private correlate(frame: ArrayLike<number>, sx: number, sy: number, lo: number, hi: number, y0: number, y1: number): void {
+    const { width, height, origin, sum, squares, right, down, downRight, downLeft } = this;
+    const first = this.bandFrames[this.band(y0)] === 0;
+    for (let y = y0; y < y1; y++) {
       const from = Math.min(height - 1, Math.max(0, y + sy)) * width;
       const row = y * width;
       const line = this.line;
@@ -91,37 +136,36 @@ export class SummaryAccumulator {
       for (let x = lo; x < hi; x++) line[x] = frame[from + x + sx]!;
       for (let x = hi; x < width; x++) line[x] = frame[from + width - 1]!;
       if (first) origin.set(line, row);
-      for (let x = 0; x < width; x++) {
-        const v = line[x]!;
-        if (v > max[row + x]!) max[row + x] = v;
-        sumAll[row + x] = sumAll[row + x]! + v;
-      }
-      if (this.band(y) !== band) continue;
-      for (let x = 0; x < width; x++) {
+      // One pass per row for the centred values, their squares and right-hand products, one for the products
+      // with the row above (kept at the upper pixel): each accumulator is touched once per pixel.
+      let left = line[0]! - origin[row]!;
+      line[0] = left;
+      sum[row] = sum[row]! + left;
+      squares[row] = squares[row]! + left * left;
+      for (let x = 1; x < width; x++) {
         const k = row + x;
         const c = line[x]! - origin[k]!;
         line[x] = c;
         sum[k] = sum[k]! + c;
         squares[k] = squares[k]! + c * c;
+        right[k - 1] = right[k - 1]! + left * c;
+        left = c;
       }
-      for (let x = 0; x + 1 < width; x++) right[row + x] = right[row + x]! + line[x]! * line[x + 1]!;
-      if (y > 0 && this.band(y - 1) === band) {
-        // Pairs of this row and the one above, kept at the upper pixel.
+      if (y > y0) {
         const up = row - width;
         const p = this.previous;
-        for (let x = 0; x < width; x++) down[up + x] = down[up + x]! + p[x]! * line[x]!;
-        for (let x = 0; x + 1 < width; x++) downRight[up + x] = downRight[up + x]! + p[x]! * line[x + 1]!;
-        for (let x = 1; x < width; x++) downLeft[up + x] = downLeft[up + x]! + p[x]! * line[x - 1]!;
+        for (let x = 0; x + 1 < width; x++) {
+          const k = up + x;
+          const a = p[x]!;
+          down[k] = down[k]! + a * line[x]!;
+          downRight[k] = downRight[k]! + a * line[x + 1]!;
+          downLeft[k + 1] = downLeft[k + 1]! + p[x + 1]! * line[x]!;
+        }
+        down[row - 1] = down[row - 1]! + p[width - 1]! * line[width - 1]!;
       }
       this.line = this.previous;
       this.previous = line;
     }
-    this.bandFrames[band]!++;
-    this.frames++;
-    // Slice f of FOLD_EVERY on frame f: each pixel is folded once every FOLD_EVERY frames.
-    const slice = this.frames % FOLD_EVERY;
-    const [from, to] = [Math.floor((slice * this.n) / FOLD_EVERY), Math.floor(((slice + 1) * this.n) / FOLD_EVERY)];
-    for (const t of [this.sumAll, ...this.moments]) t.fold(from, to);
   }
 
   /** The images so far; the correlation is 0 where a pixel or its neighbours never varied. */

@@ -4,17 +4,22 @@
 export type PixelMask = readonly (readonly [x: number, y: number, weight: number])[];
 
 /**
- * Every ROI's mask, packed for one pass over a frame: pixel offsets and weights end to end (CSR), rows `start[i]`
- * to `start[i + 1]` being ROI i. Pixels with a weight ≤ 0 are not part of an ROI (ndx-microscopy's convention).
+ * Every ROI's mask, packed for one pass over a frame: pixels (in row-major order) and weights end to end (CSR),
+ * pixels `start[i]` to `start[i + 1]` being ROI i, cut into runs of pixels consecutive in the frame so that a
+ * frame is read run by run, with no offset stored per pixel. Pixels with a weight ≤ 0 are not part of an ROI
+ * (ndx-microscopy's convention).
  */
 export class RoiMasks {
   readonly count: number;
-  private readonly start: Uint32Array;
+  private readonly start: Int32Array;
   private readonly xs: Int32Array;
   private readonly ys: Int32Array;
-  /** Each mask pixel's offset in a row-major frame (y · width + x). */
-  private readonly offsets: Int32Array;
   private readonly weights: Float32Array;
+  /** Runs `runStart[i]` to `runStart[i + 1]` are ROI i's. */
+  private readonly runStart: Int32Array;
+  /** Each run's end (a pixel index), and its base: the frame offset (y · width + x) of its pixel k is base + k. */
+  private readonly runEnd: Int32Array;
+  private readonly runBase: Int32Array;
   /** Each ROI's bounding box [x0, y0, x1, y1] (inclusive): a mask moved with its box inside the frame needs no check per pixel. */
   private readonly boxes: Int32Array;
   /** Each ROI's sum of weights: the norm of a mask wholly inside the frame. */
@@ -27,33 +32,51 @@ export class RoiMasks {
     masks: readonly PixelMask[],
   ) {
     this.count = masks.length;
-    const kept = masks.map((m) => m.filter(([, , w]) => w > 0));
+    const kept = masks.map((m, i) => {
+      const pixels = m.filter(([, , w]) => w > 0);
+      if (pixels.length === 0) throw new Error(`ROI ${i} has no pixel with a weight > 0`);
+      for (const [x, y] of pixels) {
+        if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x >= width || y >= height) {
+          throw new Error(`ROI ${i} pixel (${x}, ${y}) lies outside the ${width} × ${height} frame (x < ${width}, y < ${height})`);
+        }
+      }
+      return pixels.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+    });
     const total = kept.reduce((n, m) => n + m.length, 0);
-    this.start = new Uint32Array(masks.length + 1);
+    this.start = new Int32Array(masks.length + 1);
     this.xs = new Int32Array(total);
     this.ys = new Int32Array(total);
-    this.offsets = new Int32Array(total);
     this.weights = new Float32Array(total);
+    this.runStart = new Int32Array(masks.length + 1);
+    const runEnd: number[] = [];
+    const runBase: number[] = [];
     this.boxes = new Int32Array(4 * masks.length);
     this.norms = new Float64Array(masks.length);
     let k = 0;
     kept.forEach((mask, i) => {
-      if (mask.length === 0) throw new Error(`ROI ${i} has no pixel with a weight > 0`);
       const box = [Infinity, Infinity, -Infinity, -Infinity];
+      let previous = -2;
       for (const [x, y, w] of mask) {
-        if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x >= width || y >= height) {
-          throw new Error(`ROI ${i} pixel (${x}, ${y}) lies outside the ${width} × ${height} frame (x < ${width}, y < ${height})`);
+        const offset = y * width + x;
+        // A new run unless this pixel follows the last in the frame's memory.
+        if (offset !== previous + 1) {
+          if (k > this.start[i]!) runEnd.push(k);
+          runBase.push(offset - k);
         }
+        previous = offset;
         this.xs[k] = x;
         this.ys[k] = y;
-        this.offsets[k] = y * width + x;
         this.weights[k++] = w;
         this.norms[i] = this.norms[i]! + w;
         box.splice(0, 4, Math.min(box[0]!, x), Math.min(box[1]!, y), Math.max(box[2]!, x), Math.max(box[3]!, y));
       }
+      runEnd.push(k);
       this.boxes.set(box, 4 * i);
       this.start[i + 1] = k;
+      this.runStart[i + 1] = runEnd.length;
     });
+    this.runEnd = Int32Array.from(runEnd);
+    this.runBase = Int32Array.from(runBase);
   }
 
   /**
@@ -65,13 +88,26 @@ export class RoiMasks {
     const sx = Math.round(dx);
     const sy = Math.round(dy);
     const shift = sy * this.width + sx;
-    const { width, height, xs, ys, offsets, weights, start, boxes } = this;
+    const { width, height, xs, ys, weights, start, boxes, runStart, runEnd, runBase } = this;
     for (let i = 0; i < this.count; i++) {
       let sum = 0;
       let norm = 0;
       const b = 4 * i;
       if (boxes[b]! + sx >= 0 && boxes[b + 1]! + sy >= 0 && boxes[b + 2]! + sx < width && boxes[b + 3]! + sy < height) {
-        for (let k = start[i]!, end = start[i + 1]!; k < end; k++) sum += weights[k]! * frame[offsets[k]! + shift]!;
+        // Two partial sums: one would make every pixel wait for the previous addition.
+        let even = 0;
+        let odd = 0;
+        let k = start[i]!;
+        for (let r = runStart[i]!, last = runStart[i + 1]!; r < last; r++) {
+          const base = runBase[r]! + shift;
+          const end = runEnd[r]!;
+          for (; k + 1 < end; k += 2) {
+            even += weights[k]! * frame[base + k]!;
+            odd += weights[k + 1]! * frame[base + k + 1]!;
+          }
+          if (k < end) even += weights[k]! * frame[base + k++]!;
+        }
+        sum = even + odd;
         norm = this.norms[i]!;
       } else {
         for (let k = start[i]!; k < start[i + 1]!; k++) {

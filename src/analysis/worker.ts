@@ -22,10 +22,13 @@ port.on("message", (req: Request) => {
       const Type = TYPES[req.type];
       const frame = new Type(bytes.buffer, bytes.byteOffset, bytes.byteLength / Type.BYTES_PER_ELEMENT);
       try {
-        const { shift, f, dff } = analyses[req.series]!.add(frame);
+        // Traces are published before the frame goes into the summary images, which are only needed at stop.
+        const analysis = analyses[req.series]!;
+        const { shift, f, dff } = analysis.traces(frame);
         const done = performance.timeOrigin + performance.now();
         const result: Response = { kind: "result", series: req.series, time: req.time, hardwareTime: req.hardwareTime, received: req.received, shift: shift && { ...shift }, f: f.slice(), dff: dff.slice(), done };
         port.postMessage(result, [result.f.buffer as ArrayBuffer, result.dff.buffer as ArrayBuffer]);
+        analysis.summarize(frame);
       } finally {
         slots!.release(req.slot);
       }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { MotionEstimator, ReferenceBuilder } from "../../src/analysis/motion.js";
 import { SeriesAnalysis } from "../../src/analysis/series-analysis.js";
-import { SummaryAccumulator } from "../../src/analysis/summary.js";
+import { BANDS, SummaryAccumulator } from "../../src/analysis/summary.js";
 import { RoiMasks, RunningBaseline } from "../../src/analysis/traces.js";
 import { SyntheticSample } from "../../simulators/sample.js";
 import { localMaxima, pearson, percentile } from "./stats.js";
@@ -70,6 +70,27 @@ describe("ROI traces", () => {
     expect([...out]).toEqual([(5 + 3 * 6) / 4, NaN, 5]);
   });
 
+  it("give the same weighted means as a pixel-by-pixel sum, for masks in any order and across row ends", () => {
+    const [w, h] = [16, 12];
+    let seed = 5;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const frame = Float32Array.from({ length: w * h }, () => Math.round(1000 * rand()));
+    // Random pixels, shuffled, and a row's last pixels followed by the next row's first.
+    const masks = Array.from({ length: 6 }, () => Array.from({ length: 20 }, () => [Math.floor(w * rand()), Math.floor(h * rand()), rand()] as [number, number, number]));
+    masks.push([[0, 5, 1], [w - 1, 4, 2], [w - 2, 4, 0.5], [1, 5, 3]]);
+    const rois = new RoiMasks(w, h, masks);
+    const out = new Float32Array(masks.length);
+    for (const [dx, dy] of [[0, 0], [1, -1], [-2, 3]] as const) {
+      rois.fluorescence(frame, dx, dy, out);
+      masks.forEach((mask, i) => {
+        const inside = mask.filter(([x, y]) => x + dx >= 0 && x + dx < w && y + dy >= 0 && y + dy < h);
+        const norm = inside.reduce((n, [, , wt]) => n + wt, 0);
+        const expected = inside.reduce((s, [x, y, wt]) => s + wt * frame[(y + dy) * w + x + dx]!, 0) / norm;
+        expect(out[i]).toBeCloseTo(expected, 2);
+      });
+    }
+  });
+
   it("refuse a mask pixel outside the frame, naming the ROI", () => {
     expect(() => new RoiMasks(4, 3, [[[0, 0, 1]], [[4, 0, 1]]])).toThrow("ROI 1 pixel (4, 0) lies outside the 4 × 3 frame");
     expect(() => new RoiMasks(4, 3, [[[0, 0, 0]]])).toThrow("ROI 0 has no pixel with a weight > 0");
@@ -97,9 +118,9 @@ describe("ROI traces", () => {
 
 describe("summary images", () => {
   it("give the mean and the maximum of every frame, and each pixel's mean correlation with its 8 neighbours, [x][y]", () => {
-    // The correlation's sums take the k-th quarter of the rows on frames k, k + 4, … (BANDS = 4), and pair only
-    // pixels of one quarter: the brute force below does the same.
-    const [w, h, n] = [5, 8, 80];
+    // The correlation's sums take the k-th of BANDS bands of rows on frames k, k + BANDS, …, and pair only pixels
+    // of one band: the brute force below does the same.
+    const [w, h, n] = [5, 2 * BANDS, 20 * BANDS];
     let seed = 9;
     const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
     const frames = Array.from({ length: n }, () => Float32Array.from({ length: w * h }, () => 1000 + 100 * rand()));
@@ -107,8 +128,8 @@ describe("summary images", () => {
     frames.forEach((f) => acc.add(f));
     const images = acc.images();
     expect(images.shape).toEqual([w, h]);
-    const band = (y: number) => Math.floor((y * 4) / h);
-    const series = (x: number, y: number, all = false) => frames.filter((_, t) => all || t % 4 === band(y)).map((f) => f[y * w + x]!);
+    const band = (y: number) => Math.floor((y * BANDS) / h);
+    const series = (x: number, y: number, all = false) => frames.filter((_, t) => all || t % BANDS === band(y)).map((f) => f[y * w + x]!);
     for (let x = 0; x < w; x++) {
       for (let y = 0; y < h; y++) {
         const s = series(x, y, true);
