@@ -623,7 +623,9 @@ export class Session {
       this.failedVolumes.delete(s.series);
       if (failed !== undefined) return; // its planes are counted lost already
       await this.writerReady.then((w) => w.dropPartialVolume(s.series)).catch(() => undefined); // a failed writer keeps nothing anyway
-      this.lose({ series: s.series, cause: "incomplete_volume", time: s.time, frames: s.incomplete.planes, volumes: 1, detail: s.incomplete.detail });
+      // Cut short by a failed write (the session then stops), its planes were not written; otherwise a plane never came.
+      const cause = this.writeFailure ? "not_written" : "incomplete_volume";
+      this.lose({ series: s.series, cause, time: s.time, frames: s.incomplete.planes, volumes: 1, detail: this.writeFailure?.message ?? s.incomplete.detail });
       return;
     }
     const last = s.depth === s.depths - 1;

@@ -142,3 +142,39 @@ it.skipIf(!!tmpfsSkipNote)(`rigd serve stops a session whose disk fills, says wh
   kill("SIGINT");
   expect(await exit).toBe(0);
 }, 60_000);
+
+it.skipIf(!!tmpfsSkipNote)(`volumes going to the file plane by plane: the first failed write leaves only whole volumes, each as sent${tmpfsSkipNote}`, async () => {
+  const disk = mountDisk(32);
+  const out = join(disk, "v.nwb");
+  // sim-lightsheet with the camera binned 8 × 8 (256² planes, 16 a volume, 12.5 MB/s) and no free-space margin.
+  const binned = (yaml: string) =>
+    yaml
+      .replace("frame_shape: [2048, 2048]", "frame_shape: [256, 256]")
+      .replace("dimensions_in_voxels: [2048, 2048, 16]", "dimensions_in_voxels: [256, 256, 16]")
+      .replace("voxel_size_in_um: [0.325, 0.325, 5.0]", "voxel_size_in_um: [2.6, 2.6, 5.0]")
+      .replace("compression: none", "compression: none\n  stop_below_free_MB: 0");
+  const run = rigd(["acquire", "--profile", simProfile(binned, "sim-lightsheet.yaml"), "--session", "examples/session.yaml", "--out", out, "--duration", "20s"]);
+  const { code, stderr } = await run.done;
+  console.log(`full disk, volumes: exit ${code}; stderr: ${stderr.trim()}`);
+  expect(code).toBe(1);
+  expect(stderr).not.toMatch(/HDF5-DIAG/);
+  const lines = stderr.trim().split("\n").filter((l) => l.startsWith("rigd acquire:"));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/no space left on device \(ENOSPC\)/);
+  const f = await openRead(out);
+  const data = f.get("acquisition/VolumetricMicroscopySeriesGreen/data") as { shape: number[]; slice(r: ([number, number] | [])[]): Uint16Array };
+  const volumes = data.shape[0]!;
+  expect(volumes).toBeGreaterThan(0);
+  expect(lines[0]).toContain(`VolumetricMicroscopySeriesGreen ${volumes} samples`);
+  // The volume under way when writing failed is lost as not written, with the planes of it that had come.
+  expect(lines[0]).toMatch(/lost: VolumetricMicroscopySeriesGreen 1 volumes \(1 not written\), \d+ planes \(\d+ not written\)/);
+  // As many timestamps as volumes, and no plane of any volume left unwritten (a half-written volume was taken back).
+  expect((f.get("acquisition/VolumetricMicroscopySeriesGreen/timestamps") as { shape: number[] }).shape[0]).toBe(volumes);
+  let emptyPlanes = 0;
+  for (let v = 0; v < volumes; v++) for (let d = 0; d < 16; d++) if (data.slice([[v, v + 1], [], [], [d, d + 1]]).every((x) => x === 0)) emptyPlanes++;
+  expect(emptyPlanes).toBe(0);
+  f.close();
+  const summary = await summarize(out);
+  expect(summary.events.some((e) => /^fault \[rigd\] writing .* failed: .*ENOSPC/.test(e.text))).toBe(true);
+  expect((await rigd(["recover", out]).done).stderr).toMatch(/nothing to recover/);
+}, 60_000);

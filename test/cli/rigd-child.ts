@@ -24,13 +24,13 @@ beforeAll(() => {
 });
 
 /**
- * A copy of profiles/sim-2p.yaml whose scanner address is a free port, since test files run side by side;
+ * A copy of profiles/NAME (sim-2p.yaml unless given) whose scanner address is a free port, since test files run side by side;
  * `edit` changes its text first (without the schema line, whose path is relative to profiles/).
  */
-export function simProfile(edit: (text: string) => string = (t) => t): string {
-  const path = tempPath("sim-2p.yaml");
+export function simProfile(edit: (text: string) => string = (t) => t, name = "sim-2p.yaml"): string {
+  const path = tempPath(name);
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const text = readFileSync("profiles/sim-2p.yaml", "utf8").replace("tcp://127.0.0.1:5600", `tcp://127.0.0.1:${port}`);
+  const text = readFileSync(`profiles/${name}`, "utf8").replace(/tcp:\/\/127\.0\.0\.1:\d+/, `tcp://127.0.0.1:${port}`);
   writeFileSync(path, edit(text.replace(/^# yaml-language-server:.*\n/, "")));
   return path;
 }
