@@ -151,12 +151,13 @@ function setControls() {
         "fieldset",
         { class: "laser", "data-device": l.name },
         el("legend", {}, l.name, " ", el("span", { class: "reading" })),
-        el("button", { type: "button", name: "shutter-open", onclick: () => set("shutter", true) }, "Open shutter"),
-        el("button", { type: "button", name: "shutter-close", onclick: () => set("shutter", false) }, "Close shutter"),
+        // Only the settings this laser takes (a Mai Tai has no power control, a Cobolt no shutter).
+        ...(l.controls.shutter
+          ? [el("button", { type: "button", name: "shutter-open", onclick: () => set("shutter", true) }, "Open shutter"), el("button", { type: "button", name: "shutter-close", onclick: () => set("shutter", false) }, "Close shutter")]
+          : [el("button", { type: "button", name: "emission-on", onclick: () => set("emission", true) }, "Emission on"), el("button", { type: "button", name: "emission-off", onclick: () => set("emission", false) }, "Emission off")]),
         el("br"),
-        ...(l.tunable ? [wavelength, el("button", { type: "button", name: "set-wavelength", onclick: () => set("wavelength_nm", Number(wavelength.value)) }, "Set wavelength")] : []),
-        power,
-        el("button", { type: "button", name: "set-power", onclick: () => set("power_W", Number(power.value)) }, "Set power"),
+        ...(l.controls.wavelength ? [wavelength, el("button", { type: "button", name: "set-wavelength", onclick: () => set("wavelength_nm", Number(wavelength.value)) }, "Set wavelength")] : []),
+        ...(l.controls.power ? [power, el("button", { type: "button", name: "set-power", onclick: () => set("power_W", Number(power.value)) }, "Set power")] : []),
       ),
     );
   }

@@ -20,7 +20,7 @@ export const COBOLT_PROBE: DriverProbe = {
 
 export class CoboltLaser extends SerialDevice<ExcitationSourceState> implements ExcitationSource {
   readonly driver = "cobolt";
-  readonly tunable = false;
+  readonly controls = { shutter: false, wavelength: false, power: true };
 
   constructor(
     settings: Partial<SerialSettings> & { path: string },

@@ -22,12 +22,20 @@ export interface ExcitationSourceState {
 /** A setter resolves once the device shows the setting, with that reading, stamped when it took effect. */
 type Setting = Promise<Stamped<ExcitationSourceState>>;
 
+/** Which settings a laser takes besides emission: the others' setters reject with UnsupportedSetting. */
+export interface LaserControls {
+  shutter: boolean;
+  wavelength: boolean;
+  power: boolean;
+}
+
 export interface ExcitationSource extends Device<ExcitationSourceState> {
-  readonly tunable: boolean;
+  readonly controls: LaserControls;
   setEmission(on: boolean): Setting;
+  /** Lasers with a shutter only (controls.shutter). */
   setShutter(open: boolean): Setting;
-  /** Tunable lasers only; rejects on a fixed-wavelength device. */
+  /** Tunable lasers only (controls.wavelength). */
   setWavelength(nm: number): Setting;
-  /** Devices with power control only; rejects otherwise. */
+  /** Devices with power control only (controls.power). */
   setPower(watts: number): Setting;
 }

@@ -20,7 +20,7 @@ export interface ConfirmTiming {
 }
 
 export abstract class TunableLaser extends SerialDevice<ExcitationSourceState> implements ExcitationSource {
-  readonly tunable = true;
+  readonly controls = { shutter: true, wavelength: true, power: false };
   /** [min, max] in nm as the laser reports it; configure() reads it. */
   protected range: [number, number] | undefined;
   protected readonly waits: ConfirmTiming;

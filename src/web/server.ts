@@ -62,7 +62,7 @@ function rigDescription(profile: RigProfile, rig: RigDevices) {
       const channel = profile.channels.find((c) => c.name === s.microscopy_channel);
       return { name: s.name, channel: s.microscopy_channel, emission_wavelength_in_nm: channel?.emission_wavelength_in_nm ?? null };
     }),
-    lasers: [...rig.lasers].map(([name, d]) => ({ name, tunable: d.tunable })),
+    lasers: [...rig.lasers].map(([name, d]) => ({ name, controls: d.controls })),
     photodetectors: rig.photodetectors.map((p) => ({ channels: p.channels, gain_unit: p.controller.gainUnit })),
   };
 }

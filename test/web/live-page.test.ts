@@ -55,6 +55,10 @@ describe("the live page", () => {
     await page.click("#mark button");
     await pageWaits(page, "the mark in the event list", () => [...document.querySelectorAll("#events li")].some((li) => li.textContent!.endsWith("mark [user] stimulus on")));
 
+    // Only the controls the laser has: a Mai Tai tunes and has a shutter, but no power control.
+    const laserControls = await page.$$eval('fieldset.laser[data-device="TiSapphireLaser"] button', (buttons) => buttons.map((b) => b.getAttribute("name")));
+    expect(laserControls).toEqual(["shutter-open", "shutter-close", "set-wavelength"]);
+
     // A setting the laser refuses: the page shows the daemon's error.
     await page.type('fieldset.laser[data-device="TiSapphireLaser"] input[name=wavelength_nm]', "2000");
     await page.click('fieldset.laser[data-device="TiSapphireLaser"] button[name=set-wavelength]');
