@@ -196,7 +196,7 @@ export class SessionAnalysis {
         if (summary && a.segmentation) {
           const image = (name: string, data: Float32Array<ArrayBuffer>, description: string) => ({ name, description, shape: summary.shape, data });
           const over = `over the ${summary.frames} frames of ${series} analysed${a.config.motion ? ", motion-corrected (whole pixels)" : ""}; [x, y]`;
-          await this.write((w) =>
+          this.write((w) =>
             w.addSummaryImages(a.segmentation!, [
               image("mean", summary.mean, `Mean image ${over}.`),
               image("max", summary.max, `Maximum projection ${over}.`),
@@ -259,9 +259,11 @@ export class SessionAnalysis {
     this.event({ time: from, kind: "analysis_behind", source: series, message: `the online analysis fell behind: ${frames} frames from ${from.toFixed(3)} s to ${to.toFixed(3)} s not analysed (recorded all the same; their trace rows are NaN)` });
   }
 
-  private write(task: (writer: NwbWriter) => Promise<unknown>): Promise<unknown> {
+  /** Appends in order; after a failure none runs, and finish() throws it. */
+  private write(task: (writer: NwbWriter) => Promise<unknown>): void {
     this.writing = this.writing.then(() => task(this.writer!));
-    return this.writing;
+    // Held for finish(): until then a failure is not an unhandled rejection (which would end the process).
+    this.writing.catch(() => undefined);
   }
 }
 

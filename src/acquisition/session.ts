@@ -465,6 +465,7 @@ export class Session {
     // The online analysis' last results (trace rows, summary images) go in while the record still takes events;
     // a failure of it is said there, and the recording stands.
     await this.analysis?.finish().catch((e: Error) => {
+      if (e instanceof NwbWriteFailure) return; // the writer's failure, said once as the session's
       this.options.log?.(`error: online analysis: ${e.message}`);
       this.event({ time: this.now(), kind: "fault", source: "analysis", message: `online analysis: ${e.message}` });
     });

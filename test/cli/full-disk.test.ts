@@ -178,3 +178,21 @@ it.skipIf(!!tmpfsSkipNote)(`volumes going to the file plane by plane: the first 
   expect(summary.events.some((e) => /^fault \[rigd\] writing .* failed: .*ENOSPC/.test(e.text))).toBe(true);
   expect((await rigd(["recover", out]).done).stderr).toMatch(/nothing to recover/);
 }, 60_000);
+
+it.skipIf(!!tmpfsSkipNote)(`an analysed recording whose disk fills stops as any other: one line, exit 1, a file that reads back${tmpfsSkipNote}`, async () => {
+  const disk = mountDisk(64);
+  const out = join(disk, "a.nwb");
+  const noMargin = (yaml: string) => yaml.replace("compression: none", "compression: none\n  stop_below_free_MB: 0");
+  const run = rigd(["acquire", "--profile", simProfile(noMargin, "sim-2p-analysis.yaml"), "--session", "examples/session.yaml", "--out", out, "--duration", "20s"]);
+  const { code, stderr } = await run.done;
+  console.log(`full disk, analysed: exit ${code}; stderr: ${stderr.trim()}`);
+  expect(code).toBe(1);
+  // The analysis' own appends fail with the writer: said once, by the session, never as an unhandled rejection.
+  expect(stderr).not.toMatch(/Unhandled|HDF5-DIAG|\n\s+at |online analysis/);
+  const lines = stderr.trim().split("\n").filter((l) => l.startsWith("rigd acquire:"));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/no space left on device \(ENOSPC\)/);
+  const f = await openRead(out);
+  expect((f.get("acquisition/PlanarMicroscopySeriesGreen/data") as { shape: number[] }).shape[0]).toBeGreaterThan(0);
+  f.close();
+}, 60_000);
