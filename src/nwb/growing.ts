@@ -1,7 +1,8 @@
 // Datasets that grow along their first axis, written a whole HDF5 chunk at a time (h5wasm writes part
-// of a chunk ~4x slower). Rows wait in a one-chunk staging buffer; a checkpoint writes the partial chunk
-// so it survives a crash, and the same chunk is written again, whole, once it fills.
-import { ELEMENT_TYPES, type Dataset, type ElementType, type NumericArray, writeRows } from "./hdf5.js";
+// of a chunk ~4x slower), from a staging buffer in h5wasm's heap. Small rows wait there for their chunk to
+// fill; frames, a chunk each, wait for a batch of them (BATCH_BYTES) to be written by one HDF5 call. A
+// checkpoint writes whatever waits, so it survives a crash: a partial chunk is written again, whole, once it fills.
+import { ELEMENT_TYPES, type Dataset, type ElementType, HeapBuffer, type NumericArray } from "./hdf5.js";
 
 /** Chunk bytes for 1-D series (timestamps, telemetry): small, since they grow by a few values at a time. */
 export const SMALL_CHUNK_BYTES = 64 * 1024;
@@ -34,16 +35,30 @@ export function chooseVolumeChunkShape(rowShape: readonly number[], type: Elemen
   return [1, Math.max(1, Math.min(height, Math.floor(chunkBytes / rowBytes))), width, 1];
 }
 
+/**
+ * Frames (one per chunk) wait in h5wasm's heap until about this many bytes of them are there, or a checkpoint,
+ * and are written by one HDF5 call: 8 frames of 512² uint16, one of 2048² (written at once).
+ */
+export const BATCH_BYTES = 4 * 2 ** 20;
+
 export class GrowingDataset {
   readonly rowElements: number;
+  private readonly rowBytes: number;
   private readonly chunkRows: number;
-  private readonly staging: NumericArray;
-  /** Rows staged in the chunk that is filling; it starts at row `complete`. */
+  /** Rows staged before they are written: a chunk's (rows grouped in chunks), or a batch of whole chunks (a frame per chunk). */
+  private readonly stageRows: number;
+  /** In h5wasm's heap, allocated at the first append. */
+  private staging: HeapBuffer | undefined;
+  /** A plane's room in h5wasm's heap, allocated at the first writePlane(). */
+  private plane: HeapBuffer | undefined;
+  /** Rows staged, from row `complete`. */
   private staged = 0;
   /** Rows written in whole chunks. */
   private complete = 0;
   /** Rows of the filling chunk already in the file (written by the last checkpoint). */
   private stagedInFile = 0;
+  /** The dataset's extent along time: resizing here, its metadata is never read back. */
+  private extent = 0;
   /** Whether the dataset holds a row past `complete` that writePlane() is filling. */
   private rowOpen = false;
 
@@ -54,10 +69,10 @@ export class GrowingDataset {
     chunks: readonly number[],
   ) {
     this.rowElements = rowShape.reduce((a, b) => a * b, 1);
-    // Rows split into bands are whole chunks in time already; only grouped rows need staging.
+    this.rowBytes = this.rowElements * ELEMENT_TYPES[type].bytes;
+    // Rows split into bands are whole chunks in time already; only grouped rows wait for their chunk to fill.
     this.chunkRows = chunks[0]!;
-    // A chunk of one row is always written whole, straight from the caller's data: no staging.
-    this.staging = new ELEMENT_TYPES[type].array(this.chunkRows > 1 ? this.chunkRows * this.rowElements : 0);
+    this.stageRows = this.chunkRows > 1 ? this.chunkRows : Math.max(1, Math.floor(BATCH_BYTES / this.rowBytes));
   }
 
   get length(): number {
@@ -70,27 +85,14 @@ export class GrowingDataset {
   }
 
   append(data: NumericArray, rows: number): void {
-    let row = 0;
     const e = this.rowElements;
-    while (row < rows) {
-      const left = rows - row;
-      if (this.staged === 0 && left >= this.chunkRows) {
-        const n = left - (left % this.chunkRows);
-        writeRows(this.dataset, this.complete, n, this.rowShape, data.subarray(row * e, (row + n) * e) as NumericArray);
-        this.complete += n;
-        row += n;
-        continue;
-      }
-      const n = Math.min(this.chunkRows - this.staged, left);
-      (this.staging as Uint8Array).set(data.subarray(row * e, (row + n) * e) as Uint8Array, this.staged * e);
+    this.staging ??= new HeapBuffer(this.stageRows * this.rowBytes);
+    for (let row = 0; row < rows; ) {
+      const n = Math.min(this.stageRows - this.staged, rows - row);
+      this.staging.set(data.subarray(row * e, (row + n) * e) as NumericArray, this.staged * this.rowBytes);
       this.staged += n;
       row += n;
-      if (this.staged === this.chunkRows) {
-        writeRows(this.dataset, this.complete, this.chunkRows, this.rowShape, this.staging);
-        this.complete += this.chunkRows;
-        this.staged = 0;
-        this.stagedInFile = 0;
-      }
+      if (this.staged === this.stageRows) this.flush();
     }
   }
 
@@ -114,11 +116,14 @@ export class GrowingDataset {
    */
   writePlane(d: number, plane: NumericArray): void {
     if (this.chunkRows !== 1) throw new Error("planes need chunks of one sample");
+    this.flush(); // whole samples appended before it (chunks of one sample: flush() leaves none staged)
     const row = this.complete;
-    if (!this.rowOpen) this.dataset.resize([row + 1, ...this.rowShape]);
+    if (!this.rowOpen) this.resize(row + 1);
     this.rowOpen = true;
-    const spatial = this.rowShape.slice(0, -1).map((): [] => []);
-    this.dataset.write_slice([[row, row + 1], ...spatial, [d, d + 1]], plane);
+    if (plane.byteLength !== this.rowBytes / this.rowShape[this.rowShape.length - 1]!) throw new Error(`a plane of ${plane.byteLength} bytes does not fit samples of [${this.rowShape.join(", ")}]`);
+    this.plane ??= new HeapBuffer(plane.byteLength);
+    this.plane.set(plane, 0);
+    this.plane.write(this.dataset, [row, ...this.rowShape.slice(0, -1).map(() => 0), d], [1, ...this.rowShape.slice(0, -1), 1]);
   }
 
   /** The sample writePlane() was writing is whole: it is now a row like any other. */
@@ -129,15 +134,24 @@ export class GrowingDataset {
 
   /** Takes back the sample writePlane() was writing (it will not be whole): the dataset ends at the last whole one. */
   dropRow(): void {
-    if (this.rowOpen) this.dataset.resize([this.complete, ...this.rowShape]);
+    if (this.rowOpen) this.resize(this.complete);
     this.rowOpen = false;
   }
 
-  /** Writes the staged rows of the filling chunk, so the file holds every row appended. */
+  /**
+   * Writes the staged rows, so the file holds every row appended. Whole chunks leave the staging; the rows of a
+   * filling chunk stay, to be written again, whole, once it fills.
+   */
   flush(): void {
     if (this.staged === this.stagedInFile) return;
-    writeRows(this.dataset, this.complete, this.staged, this.rowShape, this.staging.subarray(0, this.staged * this.rowElements) as NumericArray);
-    this.stagedInFile = this.staged;
+    this.writeStaged(this.staged);
+    if (this.staged % this.chunkRows === 0) {
+      this.complete += this.staged;
+      this.staged = 0;
+      this.stagedInFile = 0;
+    } else {
+      this.stagedInFile = this.staged;
+    }
   }
 
   /**
@@ -147,8 +161,25 @@ export class GrowingDataset {
    * when it grows — may have left its checkpointed rows unreadable. The dataset takes no more appends.
    */
   shrinkTo(rows: number): void {
-    if (rows > this.complete) writeRows(this.dataset, this.complete, this.chunkRows, this.rowShape, this.staging);
-    this.dataset.resize([rows, ...this.rowShape]);
+    if (rows > this.complete) this.writeStaged(this.chunkRows);
+    this.resize(rows);
     this.rowOpen = false;
+  }
+
+  /** Frees its buffers in h5wasm's heap; nothing may be appended afterwards. */
+  release(): void {
+    this.staging?.release();
+    this.plane?.release();
+  }
+
+  /** Writes the first `rows` rows of the staging buffer from row `complete`. */
+  private writeStaged(rows: number): void {
+    if (this.extent < this.complete + rows) this.resize(this.complete + rows);
+    this.staging!.write(this.dataset, [this.complete, ...this.rowShape.map(() => 0)], [rows, ...this.rowShape]);
+  }
+
+  private resize(rows: number): void {
+    this.dataset.resize([rows, ...this.rowShape]);
+    this.extent = rows;
   }
 }

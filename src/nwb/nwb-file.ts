@@ -646,6 +646,16 @@ export class NwbFile {
     r.cursor.planes = 0;
   }
 
+  /** Samples of a series appended so far (0 before its first). */
+  appendedRows(seriesName: string): number {
+    return this.recorders.get(seriesName)?.data.length ?? 0;
+  }
+
+  /** Of the samples appended to a series, those written into the file: the rest wait to be written in a batch, at the latest by the next checkpoint. */
+  writtenRows(seriesName: string): number {
+    return this.recorders.get(seriesName)?.data.lengthInFile ?? 0;
+  }
+
   private appendTo(seriesName: string, timestamps: ArrayLike<number> | undefined, check: (r: Declared) => number, write: (w: Recorder, rows: number) => void): void {
     const r = this.series.get(seriesName);
     if (!r) throw new NwbInputError(`append: no series named '${seriesName}' (known: ${[...this.series.keys()].join(", ") || "none"})`);
@@ -980,10 +990,19 @@ export class NwbFile {
     writeClosingNote(this.file, `closed normally on ${isoNow()}${absent.map((a) => `; ${a}`).join("")}.`);
     this.closed = true;
     this.file.close();
+    this.releaseBuffers();
     fsyncSync(this.fd);
     this.lock.release();
     this.reserve.release();
     return report;
+  }
+
+  /** Frees the series' staging buffers in h5wasm's heap, which outlives the file in a worker that opens another. */
+  private releaseBuffers(): void {
+    for (const r of this.recorders.values()) {
+      r.data.release();
+      r.timestamps?.release();
+    }
   }
 
   /** Closes without the final checkpoint's guarantees (after a failure), keeping what is in the file. */
@@ -993,6 +1012,7 @@ export class NwbFile {
     try {
       this.file.close();
     } finally {
+      this.releaseBuffers();
       releaseLeakedFiles(this.path);
       this.lock.release();
       this.reserve.release();
@@ -1086,6 +1106,7 @@ export class NwbFile {
       }
     }
     this.closed = true;
+    this.releaseBuffers();
     releaseLeakedFiles(this.path);
     quietly(() => this.lock.release());
     const message = moved && error.code !== "ENOENT" ? `${error.message}; ${this.path} ${moved}` : error.message;

@@ -39,6 +39,8 @@ const written = createHistogram();
 const durable = createHistogram();
 /** Arrival times (ms since the epoch) of samples written since the last checkpoint began: durable when the next one ends. */
 let undurable: number[] = [];
+/** Per series, samples appended that wait in a batch to be written: the series' length with each, and its arrival. */
+const batched = new Map<string, { rows: number; received: number }[]>();
 
 const now = () => performance.timeOrigin + performance.now();
 const record = (h: RecordableHistogram, since: number, at: number) => h.record(Math.max(1, Math.round((at - since) * 1000)));
@@ -46,10 +48,29 @@ const percentiles = (h: RecordableHistogram): Percentiles | null =>
   h.count === 0 ? null : { p50: h.percentile(50) / 1000, p99: h.percentile(99) / 1000, max: h.max / 1000 };
 const latency = (): Latency => ({ samples: written.count, written: percentiles(written), durable: percentiles(durable) });
 
-function wrote(received: number | undefined): void {
+/** A sample arrived at `received` was appended to `series`: written once the file holds the series' rows up to it. */
+function appendedSample(series: string, received: number | undefined): void {
   if (received === undefined) return;
-  record(written, received, now());
-  undurable.push(received);
+  let waiting = batched.get(series);
+  if (!waiting) batched.set(series, (waiting = []));
+  waiting.push({ rows: file!.appendedRows(series), received });
+  settle(series, waiting);
+}
+
+/** Records as written the samples of `series` the file now holds. */
+function settle(series: string, waiting: { rows: number; received: number }[]): void {
+  const inFile = file!.writtenRows(series);
+  let n = 0;
+  for (; n < waiting.length && waiting[n]!.rows <= inFile; n++) {
+    record(written, waiting[n]!.received, now());
+    undurable.push(waiting[n]!.received);
+  }
+  if (n) waiting.splice(0, n);
+}
+
+/** After the file wrote every batch (a checkpoint flushes them). */
+function settleAll(): void {
+  for (const [series, waiting] of batched) settle(series, waiting);
 }
 
 /** Checkpoints begun, and the latest of them whose report the main thread has. */
@@ -80,8 +101,11 @@ function madeDurable({ arrivals, checkpoint }: ReturnType<typeof takeUndurable>,
  */
 function checkpoint(): Promise<CheckpointReport | undefined> {
   const f = file!;
+  // Its flush, which writes the samples waiting in batches, happens now; its fsync in the background.
+  const running = f.checkpointInBackground();
+  settleAll();
   const arrivals = takeUndurable();
-  const started = f.checkpointInBackground().then(
+  const started = running.then(
     (report) => {
       if (file !== f) return undefined;
       madeDurable(arrivals, report);
@@ -152,8 +176,9 @@ function checkpointIfDue(): void {
   try {
     if (file.holdsUncheckpointedSeries) {
       // Durable before anything else is written: a failure would otherwise leave the new series empty.
-      const arrivals = takeUndurable();
-      madeDurable(arrivals, file.checkpoint());
+      const report = file.checkpoint();
+      settleAll();
+      madeDurable(takeUndurable(), report);
     } else if (!pending && Date.now() - lastCheckpoint >= checkpointIntervalMs / CHECKPOINTS_PER_INTERVAL) {
       void checkpoint();
     }
@@ -166,10 +191,10 @@ async function closeFile(): Promise<CheckpointReport> {
   clearInterval(timer);
   await pending; // its fsync must not outlive the descriptor
   if (!file) throw gone();
-  const arrivals = takeUndurable();
   const report = file.close();
+  settleAll();
   file = undefined; // nothing may touch it after this, not even a due checkpoint
-  madeDurable(arrivals, report);
+  madeDurable(takeUndurable(), report);
   return report;
 }
 
@@ -189,14 +214,14 @@ function append(req: Append): void {
     switch (req.op) {
       case "append":
         file.append(req.series, resolve(req.data), req.timestamps);
-        return wrote(req.received);
+        return appendedSample(req.series, req.received);
       case "appendPlanes":
         // Each plane's slot is freed as soon as the plane is written: the next volume's planes need them.
         file.appendVolume(req.series, req.planes.map(resolve), req.timestamps, (d) => releaseSlot(req.planes[d]!));
-        return wrote(req.received);
+        return appendedSample(req.series, req.received);
       case "appendPlane":
         file.appendPlane(req.series, req.depth, resolve(req.plane), req.timestamps);
-        return wrote(req.received); // the last plane's: a volume's latency is from its last plane's arrival
+        return appendedSample(req.series, req.received); // the last plane's: a volume's latency is from its last plane's arrival
       case "dropPartialVolume":
         return file.dropPartialVolume(req.series);
     }
