@@ -55,16 +55,20 @@ class Preview:
 
 @dataclass(frozen=True)
 class Traces:
-    """The online analysis of one frame of `series` (the profile's `analysis:`): one value per ROI, in the order of
-    the segmentation's rows (`<series>Segmentation` in the file), NaN where not computed; the frame's rigid shift."""
+    """The online analysis of one frame of `series` (the profile's `analysis:`) — of a volumetric series, one
+    volume: one value per ROI, in the order of the segmentation's rows (`<series>Segmentation` in the file), NaN
+    where not computed; the frame's rigid shift, or a volume's per depth plane."""
 
     series: str
-    time: float  # s on the session clock: the frame's timestamp in the file
-    hardware_time_s: Optional[float]  # the producer's own time stamp of the frame, if it has a clock
+    time: float  # s on the session clock: the frame's (volume's) timestamp in the file
+    hardware_time_s: Optional[float]  # the producer's own time stamp of the frame (a volume's first plane analysed), if it has a clock
     dff: np.ndarray  # ΔF/F per ROI, float64
     f: np.ndarray  # weighted-mask fluorescence per ROI (the frame's counts)
-    shift_px: Optional[Tuple[float, float]]  # (x, y) shift against the reference; None while it is built, or without motion
+    shift_px: Optional[Tuple[float, float]]  # (x, y) shift against the reference; None while it is built, without motion, or for a volume
     shift_um: Optional[Tuple[float, float]]
+    # A volume's only (else None): per depth plane, its (x, y) shift against that depth's reference, (depths, 2), NaN where none.
+    depth_shifts_px: Optional[np.ndarray] = None
+    depth_shifts_um: Optional[np.ndarray] = None
 
 
 Message = Union[StatusMessage, Telemetry, Event, Preview, Traces]
@@ -76,6 +80,12 @@ def _values(values: List[Optional[float]]) -> np.ndarray:
 
 def _pair(pair: Optional[List[float]]) -> Optional[Tuple[float, float]]:
     return None if pair is None else (pair[0], pair[1])
+
+
+def _pairs(pairs: Optional[List[Optional[List[float]]]]) -> Optional[np.ndarray]:
+    if pairs is None:
+        return None
+    return np.array([[np.nan, np.nan] if p is None else p for p in pairs], dtype=np.float64).reshape(len(pairs), 2)
 
 
 def _decode(frames: List[bytes]) -> Message:
@@ -101,6 +111,8 @@ def _decode(frames: List[bytes]) -> Message:
             f=_values(body["f"]),
             shift_px=_pair(body.get("shift_px")),
             shift_um=_pair(body.get("shift_um")),
+            depth_shifts_px=_pairs(body.get("depth_shifts_px")),
+            depth_shifts_um=_pairs(body.get("depth_shifts_um")),
         )
     raise RigdError(f"rigd published on a topic this client does not know: {topic!r}")
 

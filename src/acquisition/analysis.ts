@@ -1,36 +1,48 @@
 // The online analysis of a session (issue 14): which series the profile asks to analyse and with what, the NWB
-// objects that hold the results (a PlanarSegmentation of the ROIs, MicroscopyResponseSeries of F and ΔF/F sharing
-// the source series' timestamps, TimeSeries of the motion in µm, SummaryImages at stop), and the traces
-// published live. The computing is in src/analysis, in a worker: nothing here waits for it on the frame path.
+// objects that hold the results (a Planar- or VolumetricSegmentation of the ROIs, MicroscopyResponseSeries of F
+// and ΔF/F sharing the source series' timestamps, TimeSeries of the motion in µm — a column per depth plane of a
+// volume —, SummaryImages at stop, in a core Images container when there are no ROIs), and the traces published
+// live. A volumetric series is analysed plane by plane, its traces per volume. The computing is in src/analysis,
+// in a worker: nothing here waits for it on the frame path.
 import { Subject } from "rxjs";
-import type { AnalysisRoi, RigProfile } from "../config/index.js";
+import type { AnalysisRoi, RigProfile, VolumeRoi } from "../config/index.js";
 import type { FrameData } from "../drivers/frame-source.js";
-import { imageToPixel, type NwbWriter, type SeriesInfo } from "../nwb/index.js";
+import { imageToPixel, volumeToVoxel, type NwbWriter, type SeriesInfo } from "../nwb/index.js";
 import { OnlineAnalysis, type FrameResult } from "../analysis/online.js";
-import type { SeriesAnalysisConfig } from "../analysis/series-analysis.js";
-import { readPlanarRois } from "../analysis/rois-from-nwb.js";
+import { isVolume, voxelsByDepth, type AnalysisConfig, type VoxelMask } from "../analysis/series-analysis.js";
+import { readPlanarRois, readVolumetricRois } from "../analysis/rois-from-nwb.js";
+import type { SummaryImages } from "../analysis/summary.js";
 import { RoiMasks, type PixelMask } from "../analysis/traces.js";
 import type { EngineEvent } from "./stages.js";
 
-/** One frame's results as the PUB socket's `traces` topic carries them (JSON). */
+/** One frame's (or volume's) results as the PUB socket's `traces` topic carries them (JSON). */
 export interface TracesMessage {
   series: string;
-  /** The frame's time, s on the session clock (the source series' timestamp), and the producer's hardware_time_s (null: none). */
+  /**
+   * The frame's (volume's) time, s on the session clock (the source series' timestamp), and the producer's
+   * hardware_time_s (of a volume's first plane analysed; null: none).
+   */
   time: number;
   hardware_time_s: number | null;
-  /** ΔF/F and F (counts) per ROI, in the order of the segmentation's rows; null where not computed (an ROI moved off the frame). */
+  /**
+   * ΔF/F and F (counts) per ROI, in the order of the segmentation's rows; null where not computed (an ROI moved
+   * off the frame, or with voxels in a plane of the volume that was not analysed).
+   */
   dff: (number | null)[];
   f: (number | null)[];
-  /** The frame's shift against the reference in pixels and µm ([x, y]); null while the reference is built, or without motion. */
+  /** The frame's shift against the reference in pixels and µm ([x, y]); null while the reference is built, without motion, or for a volume. */
   shift_px: [number, number] | null;
   shift_um: [number, number] | null;
+  /** A volume's only: per depth plane, its shift against its own reference in pixels and µm ([x, y]); null where none. */
+  depth_shifts_px?: ([number, number] | null)[];
+  depth_shifts_um?: ([number, number] | null)[];
 }
 
-/** Per series analysed: frames offered to the analysis, analysed, and skipped because it was behind (all recorded). */
+/** Per series analysed: frames (planes of a volumetric series) offered to the analysis, analysed, and skipped because it was behind (all recorded). */
 export type AnalysisStatus = Record<string, { offered: number; analysed: number; skipped: number }>;
 
 interface Analysed {
-  config: SeriesAnalysisConfig;
+  config: AnalysisConfig;
   /** Where the ROIs came from when not the profile itself: "segmentation S of FILE". */
   from: string | undefined;
   pixelSize: readonly [number, number] | undefined;
@@ -45,17 +57,24 @@ interface Analysed {
   /** Times of frames handed to the worker and not analysed yet: a written frame neither here nor in `results` gets a NaN row. */
   inFlight: Set<number>;
   analysed: number;
-  /** The burst of skipped frames under way: from, to, how many. */
+  /** The burst of skipped frames (planes) under way: from, to, how many. */
   burst?: { from: number; to: number; frames: number };
+  /** A volumetric series': the volume whose planes are being offered, by the producer's volume counter, and its time (its first plane's). */
+  volume?: { counter: number; time: number };
 }
 
-/** The ROIs of a profile's series analysis as [x, y, weight] pixel masks. */
-function roisOf(rois: readonly AnalysisRoi[]): PixelMask[] {
+/** The ROIs of a profile's planar series analysis as [x, y, weight] pixel masks. */
+function pixelMasks(rois: readonly AnalysisRoi[]): PixelMask[] {
   return rois.map((r) => r.pixel_mask ?? imageToPixel(r.image_mask!));
 }
 
+/** The ROIs of a profile's volumetric series analysis as [x, y, z, weight] voxel masks. */
+function voxelMasks(rois: readonly VolumeRoi[]): VoxelMask[] {
+  return rois.map((r) => r.voxel_mask ?? volumeToVoxel(r.volume_mask!));
+}
+
 export class SessionAnalysis {
-  /** One message per analysed frame, for the PUB socket. */
+  /** One message per analysed frame (volume, of a volumetric series), for the PUB socket. */
   readonly traces$ = new Subject<TracesMessage>();
   private readonly analysed = new Map<string, Analysed>();
   private readonly online: OnlineAnalysis;
@@ -80,34 +99,43 @@ export class SessionAnalysis {
   static async start(profile: RigProfile, event: (e: EngineEvent) => void): Promise<SessionAnalysis | undefined> {
     const series: Analysed[] = [];
     for (const [i, s] of profile.recording.series.entries()) {
-      if (s.neurodata_type !== "PlanarMicroscopySeries" || !s.analysis) continue;
+      if (!s.analysis) continue;
       const a = s.analysis;
       const source = profile.recording.frame_sources.find((f) => f.name === s.frames.source)!;
-      const space = profile.imaging_spaces.find((i) => i.name === s.planar_imaging_space);
       const [height, width] = source.frame_shape;
+      const depths = source.plane_count;
       const field = `recording.series[${i}].analysis.${a.rois_from_nwb ? "rois_from_nwb" : "rois"}`;
-      let rois: PixelMask[] | undefined;
+      const from = a.rois_from_nwb;
+      const common = { series: s.name, width, height, rate_Hz: source.frame_rate_in_Hz / (source.plane_count + source.flyback_planes), summary_images: a.summary_images, baseline: a.baseline };
+      let config: AnalysisConfig;
+      let pixelSize: readonly number[] | undefined;
+      // The ROIs are checked here, where the profile field can be named.
       try {
-        rois = a.rois_from_nwb ? (await readPlanarRois(a.rois_from_nwb.file, a.rois_from_nwb.segmentation)).masks : a.rois && roisOf(a.rois);
-        if (rois) new RoiMasks(width, height, rois); // checked here, where the profile field can be named
+        if (s.neurodata_type === "PlanarMicroscopySeries") {
+          const planar = s.analysis!;
+          const rois = from ? (await readPlanarRois(from.file, from.segmentation)).masks : planar.rois && pixelMasks(planar.rois);
+          if (rois) new RoiMasks(width, height, rois);
+          const reference = planar.motion?.reference_image;
+          const motion = planar.motion && (reference ? { reference: rowMajor(reference, width, height) } : { reference_s: planar.motion.reference_s ?? 1 });
+          config = { ...common, ...(motion ? { motion } : {}), ...(rois ? { rois } : {}) };
+          const space = profile.imaging_spaces.find((i) => i.name === s.planar_imaging_space);
+          pixelSize = space?.neurodata_type === "PlanarImagingSpace" ? space.pixel_size_in_um : undefined;
+        } else {
+          const volumetric = s.analysis!;
+          const rois = from ? (await readVolumetricRois(from.file, from.segmentation)).masks : volumetric.rois && voxelMasks(volumetric.rois);
+          if (rois) voxelsByDepth(rois, width, height, depths);
+          config = { ...common, depths, ...(volumetric.motion ? { motion: { reference_s: volumetric.motion.reference_s ?? 1 } } : {}), ...(rois ? { rois } : {}) };
+          const space = profile.imaging_spaces.find((i) => i.name === s.volumetric_imaging_space);
+          pixelSize = space?.neurodata_type === "VolumetricImagingSpace" ? space.voxel_size_in_um : undefined;
+        }
       } catch (e) {
         throw new Error(`${field}: ${(e as Error).message}`);
       }
-      const reference = a.motion?.reference_image;
       series.push({
-        config: {
-          series: s.name,
-          width,
-          height,
-          rate_Hz: source.frame_rate_in_Hz / (source.plane_count + source.flyback_planes),
-          ...(a.motion ? { motion: reference ? { reference: rowMajor(reference, width, height) } : { reference_s: a.motion.reference_s ?? 1 } } : {}),
-          summary_images: a.summary_images,
-          ...(rois ? { rois } : {}),
-          baseline: a.baseline,
-        },
-        from: a.rois_from_nwb && `segmentation ${a.rois_from_nwb.segmentation} of ${a.rois_from_nwb.file}`,
-        pixelSize: space?.neurodata_type === "PlanarImagingSpace" ? (space.pixel_size_in_um as [number, number] | undefined) : undefined,
-        segmentation: rois ? `${s.name}Segmentation` : undefined,
+        config,
+        from: from && `segmentation ${from.segmentation} of ${from.file}`,
+        pixelSize: pixelSize && [pixelSize[0]!, pixelSize[1]!],
+        segmentation: config.rois ? `${s.name}Segmentation` : undefined,
         written: [],
         results: new Map(),
         inFlight: new Set(),
@@ -123,30 +151,39 @@ export class SessionAnalysis {
    */
   async layOut(writer: NwbWriter, imagingSpaceOf: (series: string) => string): Promise<void> {
     for (const [name, a] of this.analysed) {
+      const volume = isVolume(a.config);
+      const per = volume ? "volume" : "frame";
       if (a.segmentation) {
-        await writer.addPlanarSegmentation({
+        const segmentation = {
           name: a.segmentation,
           description: `ROIs of ${name} given in the rig profile${a.from ? ` (from ${a.from})` : ""}, traced live by rigd's online analysis.`,
           imaging_space: imagingSpaceOf(name),
-          rois: a.config.rois!.map((m) => ({ pixel_mask: m.map(([x, y, w]) => [x, y, w] as [number, number, number]) })),
-        });
+        };
+        if (isVolume(a.config)) await writer.addVolumetricSegmentation({ ...segmentation, rois: a.config.rois!.map((m) => ({ voxel_mask: m.map(([x, y, z, w]) => [x, y, z, w] as [number, number, number, number]) })) });
+        else await writer.addPlanarSegmentation({ ...segmentation, rois: a.config.rois!.map((m) => ({ pixel_mask: m.map(([x, y, w]) => [x, y, w] as [number, number, number]) })) });
         const response = (suffix: string, description: string) =>
           writer.createResponseSeries({ name: `${name}${suffix}`, description, segmentation: a.segmentation!, microscopy_series: name, clock: "source", unit: "n.a." });
-        const shifted = a.config.motion ? ", each mask moved by the frame's rigid motion (rounded to whole pixels)" : "";
-        a.fluorescence = await response("Fluorescence", `Weighted-mask mean fluorescence of each ROI per frame of ${name} (counts)${shifted}; NaN where a frame was not analysed.`);
+        const shifted = a.config.motion ? `, each mask moved by the ${volume ? "plane's" : "frame's"} rigid motion (rounded to whole pixels)` : "";
+        const over = volume ? " over all its voxels (each depth plane's part weighted by its voxels' weights)" : "";
+        const nan = volume ? "NaN where a volume was not analysed, and for the ROIs with voxels in a plane of it that was not" : "NaN where a frame was not analysed";
+        a.fluorescence = await response("Fluorescence", `Weighted-mask mean fluorescence of each ROI${over} per ${per} of ${name} (counts)${shifted}; ${nan}.`);
         a.dff = await response(
           "DfOverF",
-          `ΔF/F = (F − F0) / F0 of each ROI per frame of ${name}, F0 the ${a.config.baseline.percentile}th percentile of F over the last ${a.config.baseline.window_s} s; NaN where a frame was not analysed.`,
+          `ΔF/F = (F − F0) / F0 of each ROI per ${per} of ${name}, F0 the ${a.config.baseline.percentile}th percentile of F over the last ${a.config.baseline.window_s} s; ${nan}.`,
         );
       }
       if (a.config.motion) {
+        const depths = isVolume(a.config) ? a.config.depths : undefined;
         const axis = (x: "X" | "Y") =>
           writer.createTelemetrySeries({
             name: `${name}Motion${x}`,
-            description: `Rigid ${x === "X" ? "x (along the frame's width)" : "y (down the frame's rows)"} shift of each frame of ${name} against its reference, by phase correlation; frames in the reference's first seconds have none.`,
+            description: depths
+              ? `Rigid ${x === "X" ? "x (along the planes' width)" : "y (down the planes' rows)"} shift of each depth plane of each volume of ${name} against that depth's own reference, by phase correlation: one column per depth (z = 0 … ${depths - 1}), NaN where a plane has none (not analysed, or its reference not built); volumes in the reference's first seconds have none.`
+              : `Rigid ${x === "X" ? "x (along the frame's width)" : "y (down the frame's rows)"} shift of each frame of ${name} against its reference, by phase correlation; frames in the reference's first seconds have none.`,
             unit: "micrometers",
             continuity: "continuous",
             clock: { timestamps: true },
+            ...(depths ? { columns: depths } : {}),
           });
         a.motion = [await axis("X"), await axis("Y")];
       }
@@ -155,11 +192,19 @@ export class SessionAnalysis {
     this.laidOut();
   }
 
-  /** Offers a frame of a series to the analysis (copied; never waits). `received`: ms since the epoch. */
-  offer(series: string, time: number, hardwareTime: number | null, data: FrameData, received: number): void {
+  /**
+   * Offers a frame of a series to the analysis (copied; never waits). `received`: ms since the epoch. `plane`: the
+   * frame's plane index and volume counter, as its producer numbered them (used for a volumetric series only).
+   */
+  offer(series: string, time: number, hardwareTime: number | null, data: FrameData, received: number, plane: { plane: number; counter: number }): void {
     const a = this.analysed.get(series);
     if (!a) return;
-    if (this.online.offer(series, time, hardwareTime, data, received)) {
+    if (isVolume(a.config)) {
+      // A volume's time is its first plane's (assembleVolumes keeps a volume only if that is plane 0).
+      if (a.volume?.counter !== plane.counter) a.volume = { counter: plane.counter, time };
+      time = a.volume.time;
+    }
+    if (this.online.offer(series, time, hardwareTime, data, received, isVolume(a.config) ? plane.plane : 0)) {
       a.inFlight.add(time);
       this.endBurst(a, series);
       return;
@@ -168,7 +213,7 @@ export class SessionAnalysis {
     a.burst = a.burst ? { ...a.burst, to: time, frames: a.burst.frames + 1 } : { from: time, to: time, frames: 1 };
   }
 
-  /** A frame of `series` at `time` was written to the file: its response rows follow once its analysis settled. */
+  /** A frame (a whole volume) of `series` at `time` was written to the file: its response rows follow once its analysis settled. */
   written(series: string, time: number): void {
     const a = this.analysed.get(series);
     if (!a?.fluorescence) return;
@@ -192,18 +237,8 @@ export class SessionAnalysis {
       for (const [series, a] of this.analysed) {
         this.endBurst(a, series);
         this.flushRows(a);
-        const summary = images.get(series);
-        if (summary && a.segmentation) {
-          const image = (name: string, data: Float32Array<ArrayBuffer>, description: string) => ({ name, description, shape: summary.shape, data });
-          const over = `over the ${summary.frames} frames of ${series} analysed${a.config.motion ? ", motion-corrected (whole pixels)" : ""}; [x, y]`;
-          this.write((w) =>
-            w.addSummaryImages(a.segmentation!, [
-              image("mean", summary.mean, `Mean image ${over}.`),
-              image("max", summary.max, `Maximum projection ${over}.`),
-              image("correlation", summary.correlation, `Local correlation image: each pixel's mean Pearson correlation with its 8 neighbours ${over}.`),
-            ]),
-          );
-        }
+        const planes = images.get(series);
+        if (planes) this.write((w) => this.writeSummaryImages(w, series, a, planes));
         if (a.written.length) throw new Error(`online analysis: ${a.written.length} frames of ${series} have no response rows`);
       }
       await this.writing;
@@ -215,22 +250,70 @@ export class SessionAnalysis {
 
   private result(r: FrameResult): void {
     const a = this.analysed.get(r.series)!;
-    a.analysed++;
+    a.analysed += r.planes;
     a.inFlight.delete(r.time);
-    const um = (px: { dx: number; dy: number }): [number, number] | null => (a.pixelSize ? [px.dx * a.pixelSize[0], px.dy * a.pixelSize[1]] : null);
-    const shift_um = r.shift && um(r.shift);
+    const px = r.shifts.map((s): [number, number] | null => s && [s.dx, s.dy]);
+    const um = px.map((s): [number, number] | null => (s && a.pixelSize ? [s[0] * a.pixelSize[0], s[1] * a.pixelSize[1]] : null));
+    const volume = isVolume(a.config);
     if (this.traces$.observed) {
       const list = (v: Float32Array) => Array.from(v, (x) => (Number.isNaN(x) ? null : x));
-      this.traces$.next({ series: r.series, time: r.time, hardware_time_s: r.hardwareTime, dff: list(r.dff), f: list(r.f), shift_px: r.shift && [r.shift.dx, r.shift.dy], shift_um });
+      this.traces$.next({
+        series: r.series,
+        time: r.time,
+        hardware_time_s: r.hardwareTime,
+        dff: list(r.dff),
+        f: list(r.f),
+        shift_px: volume ? null : px[0]!,
+        shift_um: volume ? null : um[0]!,
+        ...(volume ? { depth_shifts_px: px, depth_shifts_um: um } : {}),
+      });
     }
-    if (a.motion && shift_um) {
+    if (a.motion && um.some((s) => s)) {
       const [x, y] = a.motion;
-      this.write((w) => Promise.all([w.append(x, Float64Array.of(shift_um[0]), [r.time]), w.append(y, Float64Array.of(shift_um[1]), [r.time])]));
+      const column = (axis: 0 | 1) => Float64Array.from(um, (s) => (s ? s[axis] : NaN));
+      this.write((w) => Promise.all([w.append(x, column(0), [r.time]), w.append(y, column(1), [r.time])]));
     }
     if (a.fluorescence) {
       a.results.set(r.time, r);
       this.flushRows(a);
     }
+  }
+
+  /**
+   * The three summary images of `series`: a planar series' or a volume's stacked [x, y, z] as SummaryImages of
+   * its ROIs' segmentation; without ROIs as GrayscaleImages of a core Images container, a volume's one per depth.
+   */
+  private writeSummaryImages(writer: NwbWriter, series: string, a: Analysed, planes: SummaryImages[]): Promise<void> {
+    const [first] = planes as [SummaryImages];
+    const depths = planes.length;
+    const volume = isVolume(a.config);
+    const frames = [...new Set(planes.map((p) => p.frames))].sort((x, y) => x - y);
+    const counted = frames.length === 1 ? `${frames[0]}` : `${frames[0]}–${frames.at(-1)}`;
+    const over = `over the ${counted} ${volume ? "planes of each depth" : "frames"} of ${series} analysed${a.config.motion ? ", motion-corrected (whole pixels)" : ""}`;
+    const kinds = [
+      ["mean", (p: SummaryImages) => p.mean, "Mean image"],
+      ["max", (p: SummaryImages) => p.max, "Maximum projection"],
+      ["correlation", (p: SummaryImages) => p.correlation, "Local correlation image: each pixel's mean Pearson correlation with its 8 neighbours"],
+    ] as const;
+    if (a.segmentation) {
+      const [width, height] = first.shape;
+      // Depth last, as volume masks are: [x][y][z].
+      const stack = (of: (p: SummaryImages) => Float32Array) => {
+        if (!volume) return of(first) as Float32Array<ArrayBuffer>;
+        const out = new Float32Array(width * height * depths);
+        planes.forEach((p, z) => of(p).forEach((v, k) => (out[k * depths + z] = v)));
+        return out;
+      };
+      const shape = volume ? ([width, height, depths] as [number, number, number]) : first.shape;
+      const axes = volume ? "[x, y, z], z the depth plane, each plane against its own reference" : "[x, y]";
+      return writer.addSummaryImages(a.segmentation, kinds.map(([name, of, what]) => ({ name, description: `${what} ${over}; ${axes}.`, shape, data: stack(of) })));
+    }
+    // ndx-microscopy keeps SummaryImages in a segmentation only; without ROIs an empty one would fail nwbinspector
+    // (check_empty_table), so the images go in a core Images container, whose images are 2-D.
+    const images = planes.flatMap((p, z) =>
+      kinds.map(([name, of, what]) => ({ name: volume ? `${name}_z${z}` : name, description: `${what} ${over}${volume ? `, depth plane z = ${z}` : ""}; [x, y].`, shape: p.shape, data: of(p) })),
+    );
+    return writer.addImages({ name: `${series}SummaryImages`, description: `Summary images of ${series} by rigd's online analysis (no ROIs were given: images to draw them on).`, images });
   }
 
   /** Writes the response rows of written frames whose analysis is done, in order: the result, or NaN (skipped). */
@@ -256,7 +339,9 @@ export class SessionAnalysis {
     if (!a.burst) return;
     const { from, to, frames } = a.burst;
     a.burst = undefined;
-    this.event({ time: from, kind: "analysis_behind", source: series, message: `the online analysis fell behind: ${frames} frames from ${from.toFixed(3)} s to ${to.toFixed(3)} s not analysed (recorded all the same; their trace rows are NaN)` });
+    const what = isVolume(a.config) ? `${frames} planes of the volumes` : `${frames} frames`;
+    const rows = isVolume(a.config) ? "the ROIs with voxels in them are NaN in their volumes' trace rows" : "their trace rows are NaN";
+    this.event({ time: from, kind: "analysis_behind", source: series, message: `the online analysis fell behind: ${what} from ${from.toFixed(3)} s to ${to.toFixed(3)} s not analysed (recorded all the same; ${rows})` });
   }
 
   /** Appends in order; after a failure none runs, and finish() throws it. */

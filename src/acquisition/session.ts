@@ -237,7 +237,7 @@ export class Session {
         maxQueuedBytes: 16 * 2 ** 20,
       });
       await writePlan(writer, plan);
-      await session.analysis?.layOut(writer, (series) => plan.planarSeries.find((s) => s.name === series)!.imaging_space);
+      await session.analysis?.layOut(writer, (series) => [...plan.planarSeries, ...plan.volumetricSeries].find((s) => s.name === series)!.imaging_space);
       for (const w of plan.warnings) {
         log(`warning: ${w}`);
         session.event({ time: 0, kind: "identity_mismatch", source: "profile", message: w });
@@ -640,7 +640,10 @@ export class Session {
       const writer = await this.writerReady;
       await writer.appendPlane(s.series, s.depth, s.plane, last ? s.time : undefined, last ? s.received : undefined);
       this.writtenBytes += bytes;
-      if (last) this.samples[s.series] = (this.samples[s.series] ?? 0) + 1;
+      if (last) {
+        this.samples[s.series] = (this.samples[s.series] ?? 0) + 1;
+        this.analysis?.written(s.series, s.time);
+      }
     } catch (e) {
       releaseSample(s);
       const detail = (e as Error).message;
@@ -682,7 +685,7 @@ export class Session {
         takeUntil(this.stopFrames),
         tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", (f) => this.unrouted(f, planes.get(name) ?? 1), emit, lose, (n) => this.early(name, n)),
         tap((t) => this.preview(t)),
-        tap((t) => this.analysis?.offer(t.series, t.time, t.frame.hardware_time_s ?? null, t.frame.data, t.frame.received_time)),
+        tap((t) => this.analysis?.offer(t.series, t.time, t.frame.hardware_time_s ?? null, t.frame.data, t.frame.received_time, t.frame)),
         recordGaps(lose),
         assembleVolumes(routes, lose),
         limited,

@@ -318,43 +318,75 @@ function checkSeries(allSeries: readonly MicroscopySeries[], names: Names, probl
   });
 }
 
+/** Memory the summary images' sums take per voxel (src/analysis/summary.ts: a dozen per-pixel sums), and the most a volume's may take. */
+const SUMMARY_BYTES_PER_VOXEL = 100;
+const SUMMARY_MEMORY_BYTES = 2 ** 30;
+
 /**
- * A series' `analysis`: it asks for something, one reference and one source of ROIs at most, summary images
- * have ROIs to go with, and masks and the reference image fit the frames (width × height, indexed [x][y]).
+ * A series' `analysis`: it asks for something, one reference and one source of ROIs at most, and masks and the
+ * reference image fit the frames (width × height, indexed [x][y]; a volume's masks width × height × plane_count,
+ * indexed [x][y][z]).
  */
 function checkAnalysis(allSeries: readonly MicroscopySeries[], names: Names, problems: Problem[]): void {
   allSeries.forEach((series, i) => {
-    if (series.neurodata_type !== "PlanarMicroscopySeries" || !series.analysis) return;
+    if (!series.analysis) return;
     const a = series.analysis;
     const at = (...keys: (string | number)[]): ConfigPath => ["recording", "series", i, "analysis", ...keys];
     if (!a.motion && !a.summary_images && !a.rois && !a.rois_from_nwb) {
       problems.push({ path: at(), message: "expected at least one of motion, summary_images: true, rois or rois_from_nwb, found an analysis that asks for nothing" });
     }
-    if (a.summary_images && !a.rois && !a.rois_from_nwb) {
-      problems.push({ path: at("summary_images"), message: "expected rois or rois_from_nwb beside summary_images: true (the images are stored in the segmentation of the ROIs), found neither" });
-    }
     if (a.rois && a.rois_from_nwb) problems.push({ path: at("rois_from_nwb"), message: "expected rois or rois_from_nwb, not both" });
-    if (a.motion?.reference_s !== undefined && a.motion.reference_image) problems.push({ path: at("motion", "reference_image"), message: "expected reference_s or reference_image, not both" });
     const source = names.lookup(series.frames.source, "frame source")?.value;
     if (!source) return; // said by checkSeries
     const [height, width] = source.frame_shape;
-    const frame = `the ${width} × ${height} frames of ${JSON.stringify(source.name)}`;
-    const checkImage = (path: ConfigPath, image: readonly (readonly number[])[], what: string) => {
-      const row = image.findIndex((column) => column.length !== height);
-      if (image.length !== width || row >= 0) {
-        const found = image.length !== width ? `${image.length} columns` : `column ${row} of ${image[row]!.length} values`;
-        problems.push({ path, message: `expected ${what} indexed [x][y]: ${width} columns of ${height} values, ${frame}, found ${found}` });
-      }
+    const depths = source.plane_count;
+    /** Checks a dense mask (nested lists, [x][y] or [x][y][z]) against the frames' size, naming the first list of another length. */
+    const checkDense = (path: ConfigPath, dense: readonly unknown[], sizes: readonly number[], what: string, of: string) => {
+      const units = sizes.length === 2 ? ["columns", "values"] : ["columns", "rows", "values"];
+      const wrong = (list: readonly unknown[], level: number, where: number[]): string | undefined => {
+        if (list.length !== sizes[level]) return level === 0 ? `${list.length} columns` : `${level === 1 ? `column ${where[0]}` : `[${where.join("][")}]`} of ${list.length} ${units[level]}`;
+        if (level + 1 === sizes.length) return undefined;
+        for (const [k, inner] of list.entries()) {
+          const found = wrong(inner as unknown[], level + 1, [...where, k]);
+          if (found) return found;
+        }
+        return undefined;
+      };
+      const found = wrong(dense, 0, []);
+      const expected = sizes.map((n, level) => `${n} ${units[level]}`).join(" of ");
+      if (found) problems.push({ path, message: `expected ${what} indexed [${["x", "y", "z"].slice(0, sizes.length).join("][")}]: ${expected}, ${of}, found ${found}` });
     };
-    if (a.motion?.reference_image) checkImage(at("motion", "reference_image"), a.motion.reference_image, "a reference image");
-    a.rois?.forEach((roi, r) => {
-      const outside = roi.pixel_mask?.findIndex(([x, y]) => x >= width || y >= height) ?? -1;
-      if (outside >= 0) {
-        const [x, y] = roi.pixel_mask![outside]!;
-        problems.push({ path: at("rois", r, "pixel_mask", outside), message: `expected a pixel inside ${frame} (x < ${width}, y < ${height}), found [${x}, ${y}]` });
+    if (series.neurodata_type === "PlanarMicroscopySeries") {
+      const planar = series.analysis!;
+      const frame = `the ${width} × ${height} frames of ${JSON.stringify(source.name)}`;
+      if (planar.motion?.reference_s !== undefined && planar.motion.reference_image) problems.push({ path: at("motion", "reference_image"), message: "expected reference_s or reference_image, not both" });
+      if (planar.motion?.reference_image) checkDense(at("motion", "reference_image"), planar.motion.reference_image, [width, height], "a reference image", frame);
+      planar.rois?.forEach((roi, r) => {
+        const outside = roi.pixel_mask?.findIndex(([x, y]) => x >= width || y >= height) ?? -1;
+        if (outside >= 0) {
+          const [x, y] = roi.pixel_mask![outside]!;
+          problems.push({ path: at("rois", r, "pixel_mask", outside), message: `expected a pixel inside ${frame} (x < ${width}, y < ${height}), found [${x}, ${y}]` });
+        }
+        if (roi.image_mask) checkDense(at("rois", r, "image_mask"), roi.image_mask, [width, height], "an image mask", frame);
+      });
+    } else {
+      const volume = `the ${width} × ${height} × ${depths} volumes of ${JSON.stringify(source.name)}`;
+      const bytes = width * height * depths * SUMMARY_BYTES_PER_VOXEL;
+      if (series.analysis!.summary_images && bytes > SUMMARY_MEMORY_BYTES) {
+        problems.push({
+          path: at("summary_images"),
+          message: `expected volumes of at most ${Math.floor(SUMMARY_MEMORY_BYTES / SUMMARY_BYTES_PER_VOXEL)} voxels for summary images (their sums take ~${SUMMARY_BYTES_PER_VOXEL} bytes a voxel in memory, at most ${SUMMARY_MEMORY_BYTES / 2 ** 30} GiB), found ${volume}: ${(bytes / 2 ** 30).toFixed(1)} GiB; bin the camera, or leave summary images out`,
+        });
       }
-      if (roi.image_mask) checkImage(at("rois", r, "image_mask"), roi.image_mask, "an image mask");
-    });
+      series.analysis!.rois?.forEach((roi, r) => {
+        const outside = roi.voxel_mask?.findIndex(([x, y, z]) => x >= width || y >= height || z >= depths) ?? -1;
+        if (outside >= 0) {
+          const [x, y, z] = roi.voxel_mask![outside]!;
+          problems.push({ path: at("rois", r, "voxel_mask", outside), message: `expected a voxel inside ${volume} (x < ${width}, y < ${height}, z < ${depths}), found [${x}, ${y}, ${z}]` });
+        }
+        if (roi.volume_mask) checkDense(at("rois", r, "volume_mask"), roi.volume_mask, [width, height, depths], "a volume mask", volume);
+      });
+    }
   });
 }
 

@@ -295,12 +295,42 @@ export const AnalysisRoi = z
   .refine((r) => r.pixel_mask !== undefined || r.image_mask !== undefined, { error: "expected a pixel_mask or an image_mask" });
 export type AnalysisRoi = z.output<typeof AnalysisRoi>;
 
+/** A volumetric series' ROI as ndx-microscopy's VolumetricSegmentation.add_roi takes it: a voxel_mask, a volume_mask, or both. */
+export const VolumeRoi = z
+  .strictObject({
+    voxel_mask: list(z.tuple([maskIndex, maskIndex, maskIndex, maskWeight], { error: "expected [x, y, z, weight]" }))
+      .min(1, { error: "expected at least one [x, y, z, weight] row" })
+      .optional()
+      .describe("[x, y, z, weight] rows, x along the planes' width, y along their rows, z the depth plane (0 … plane_count - 1)"),
+    volume_mask: list(list(list(maskWeight)))
+      .optional()
+      .describe("Weights indexed [x][y][z] (x along the width), the planes' width × height × plane_count; > 0 inside the ROI"),
+  })
+  .refine((r) => r.voxel_mask !== undefined || r.volume_mask !== undefined, { error: "expected a voxel_mask or a volume_mask" });
+export type VolumeRoi = z.output<typeof VolumeRoi>;
+
+const referenceSeconds = within(0.03, 600, "a duration in s");
+
+const roisFromNwb = (type: "PlanarSegmentation" | "VolumetricSegmentation") =>
+  z
+    .strictObject({ file: text.describe("An NWB file: absolute, or relative to the directory rigd runs in"), segmentation: name.describe(`The name of a ${type} in it (in any processing module's SegmentationContainer)`) })
+    .optional()
+    .describe(`Or the ROIs of a ${type} of an earlier session's file`);
+
+const baseline = z
+  .strictObject({
+    window_s: within(1, 3600, "a duration in s").default(30).describe("The running window the baseline F0 is taken over"),
+    percentile: within(0, 100, "a percentile").default(8).describe("F0 is this percentile of F over the window"),
+  })
+  .default({ window_s: 30, percentile: 8 })
+  .describe("ΔF/F = (F − F0) / F0 with F0 a running low percentile of each ROI's F");
+
 /** Online analysis of a planar series while it records (src/analysis): off unless asked for. */
 export const SeriesAnalysis = z
   .strictObject({
     motion: z
       .strictObject({
-        reference_s: within(0.03, 600, "a duration in s")
+        reference_s: referenceSeconds
           .optional()
           .describe("The reference is the mean of the first reference_s seconds of frames, each aligned on the first (default 1 s)"),
         reference_image: list(list(z.number({ error: "expected a number" })))
@@ -309,25 +339,46 @@ export const SeriesAnalysis = z
       })
       .optional()
       .describe("Rigid x/y motion of each frame against a reference (phase correlation, sub-pixel), stored in µm as TimeSeries <series>MotionX and <series>MotionY and published on `traces`; ROI masks and summary images follow it"),
-    summary_images: flag.default(false).describe("Mean, maximum and local correlation images at stop, as SummaryImages of the series' segmentation"),
+    summary_images: flag
+      .default(false)
+      .describe(
+        "Mean, maximum and local correlation images at stop ([x, y], motion-corrected when motion is on): SummaryImages of the ROIs' segmentation <series>Segmentation, or without ROIs GrayscaleImages of a core Images container <series>SummaryImages in /processing/ophys (an ROI table without rows fails nwbinspector), e.g. to draw the next session's ROIs on",
+      ),
     rois: list(AnalysisRoi)
       .min(1, { error: "expected at least one ROI" })
       .optional()
       .describe("ROIs whose weighted-mask fluorescence and ΔF/F are traced per frame"),
-    rois_from_nwb: z
-      .strictObject({ file: text.describe("An NWB file: absolute, or relative to the directory rigd runs in"), segmentation: name.describe("The name of a PlanarSegmentation in it (in any processing module's SegmentationContainer)") })
-      .optional()
-      .describe("Or the ROIs of a PlanarSegmentation of an earlier session's file"),
-    baseline: z
-      .strictObject({
-        window_s: within(1, 3600, "a duration in s").default(30).describe("The running window the baseline F0 is taken over"),
-        percentile: within(0, 100, "a percentile").default(8).describe("F0 is this percentile of F over the window"),
-      })
-      .default({ window_s: 30, percentile: 8 })
-      .describe("ΔF/F = (F − F0) / F0 with F0 a running low percentile of each ROI's F"),
+    rois_from_nwb: roisFromNwb("PlanarSegmentation"),
+    baseline,
   })
   .describe("Online analysis of this series while it records: motion, summary images, ROI traces (published on the PUB socket as `traces`)");
 export type SeriesAnalysis = z.output<typeof SeriesAnalysis>;
+
+/** Online analysis of a volumetric series while it records, each depth plane analysed as a planar series would be. */
+export const VolumeAnalysis = z
+  .strictObject({
+    motion: z
+      .strictObject({
+        reference_s: referenceSeconds
+          .optional()
+          .describe("Each depth plane's reference is the mean of its planes in the first reference_s seconds, each aligned on the first (default 1 s)"),
+      })
+      .optional()
+      .describe("Rigid x/y motion of each plane against its depth's own reference (phase correlation, sub-pixel), stored in µm as TimeSeries <series>MotionX and <series>MotionY of one column per depth, (volumes, depths), and published on `traces`; voxel masks and summary images follow each plane's motion"),
+    summary_images: flag
+      .default(false)
+      .describe(
+        "Mean, maximum and local correlation images of each depth plane at stop: 3-D SummaryImages [x, y, z] of the ROIs' VolumetricSegmentation <series>Segmentation, or without ROIs GrayscaleImages <image>_z<depth> ([x, y]) of a core Images container <series>SummaryImages in /processing/ophys (an Image holds no 3-D grayscale). Their sums take ~100 bytes a voxel in memory: volumes of up to ~10 M voxels (1 GiB)",
+      ),
+    rois: list(VolumeRoi)
+      .min(1, { error: "expected at least one ROI" })
+      .optional()
+      .describe("ROIs whose weighted-mask fluorescence (over all their voxels) and ΔF/F are traced per volume"),
+    rois_from_nwb: roisFromNwb("VolumetricSegmentation"),
+    baseline,
+  })
+  .describe("Online analysis of this series while it records, plane by plane: motion per depth, summary images per depth, ROI traces per volume (published on the PUB socket as `traces`)");
+export type VolumeAnalysis = z.output<typeof VolumeAnalysis>;
 
 const seriesFields = {
   name: name.describe("NWB object name, e.g. PlanarMicroscopySeriesGreen"),
@@ -356,6 +407,7 @@ export const MicroscopySeries = z.discriminatedUnion("neurodata_type", [
     frames: z
       .strictObject({ source: name, channel: frameIndex }, { error: "expected a mapping with source and channel" })
       .describe("Each volume is the planes 0 … plane_count - 1 of this channel, depth last: (frames, height, width, depths)"),
+    analysis: VolumeAnalysis.optional(),
   }),
 ]);
 export type MicroscopySeries = z.output<typeof MicroscopySeries>;

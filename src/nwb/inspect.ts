@@ -26,6 +26,12 @@ export interface SegmentationSummary {
   summary_images: { name: string; shape: number[] }[];
 }
 
+/** A core Images container: summary images of a series without ROIs. */
+export interface ImagesSummary {
+  path: string;
+  images: { name: string; shape: number[] }[];
+}
+
 export interface FileSummary {
   path: string;
   session_description: string;
@@ -35,6 +41,7 @@ export interface FileSummary {
   devices: { name: string; type: string; serial_number?: string }[];
   series: SeriesSummary[];
   segmentations: SegmentationSummary[];
+  images: ImagesSummary[];
   events: { time_s: number; text: string }[];
 }
 
@@ -57,6 +64,7 @@ export async function summarize(path: string): Promise<FileSummary> {
 
     const series: SeriesSummary[] = [];
     const segmentations: SegmentationSummary[] = [];
+    const imageSets: ImagesSummary[] = [];
     const visit = (p: string) => {
       const g = group(p);
       if (!g) return;
@@ -66,6 +74,7 @@ export async function summarize(path: string): Promise<FileSummary> {
         const type = attr(get(child), "neurodata_type") as string | undefined;
         if (type && /Series$/.test(type) && type !== "AnnotationSeries") series.push(seriesSummary(child, type));
         else if (type && /^(Planar|Volumetric)Segmentation$/.test(type)) segmentations.push(segmentationSummary(child, type));
+        else if (type === "Images") imageSets.push({ path: `/${child}`, images: group(child)!.keys().map((name) => ({ name, shape: (get(`${child}/${name}`) as Dataset).shape ?? [] })) });
         else if (get(child) instanceof h5wasm.Group) visit(child);
       }
     };
@@ -120,6 +129,7 @@ export async function summarize(path: string): Promise<FileSummary> {
       devices,
       series,
       segmentations,
+      images: imageSets,
       events,
     };
   } finally {
@@ -148,6 +158,8 @@ export function formatSummary(s: FileSummary): string {
     lines.push(`    ${g.path}`);
     lines.push(`      ${g.neurodata_type}  ${g.rois} ROIs${g.summary_images.length ? `  summary images: ${g.summary_images.map((i) => `${i.name} ${i.shape.join("×")}`).join(", ")}` : ""}`);
   }
+  if (s.images.length) lines.push(`  images (${s.images.length})`);
+  for (const g of s.images) lines.push(`    ${g.path}`, `      ${g.images.map((i) => `${i.name} ${i.shape.join("×")}`).join(", ")}`);
   lines.push(`  events (${s.events.length})`);
   for (const e of s.events) lines.push(`    ${e.time_s.toFixed(3).padStart(9)} s  ${e.text}`);
   return lines.join("\n");

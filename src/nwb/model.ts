@@ -352,6 +352,8 @@ export const TelemetrySeries = z.strictObject({
   unit: text,
   /** How a value holds between samples; device settings are 'step'. */
   continuity: z.enum(["continuous", "instantaneous", "step"]).optional(),
+  /** Values per sample: absent, one (data (samples,)); n, a row of n (data (samples, n)), e.g. one per depth plane. */
+  columns: count.optional(),
 });
 export type TelemetrySeries = z.input<typeof TelemetrySeries>;
 
@@ -391,6 +393,29 @@ export const SummaryImage = z.strictObject({
   data: z.instanceof(Float32Array),
 });
 export type SummaryImage = z.input<typeof SummaryImage>;
+
+/**
+ * Images of a series without ROIs (a core Images container of GrayscaleImages, in a processing module): where
+ * summary images go when there is no segmentation to hold them — ndx-microscopy keeps SummaryImages only inside
+ * a Segmentation, and one without rows fails nwbinspector (check_empty_table).
+ */
+export const Images = z.strictObject({
+  name: NwbName,
+  description: text,
+  module: NwbName.default("ophys"),
+  images: z
+    .array(
+      z.strictObject({
+        name: NwbName,
+        description: text,
+        /** [x, y], row-major (data[x · y_size + y]): GrayscaleImage's dims. */
+        shape: z.tuple([count, count]),
+        data: z.instanceof(Float32Array),
+      }),
+    )
+    .min(1),
+});
+export type Images = z.input<typeof Images>;
 
 const segmentationFields = {
   name: NwbName,

@@ -47,7 +47,7 @@ const fsyncAsync = promisify(fsync);
 
 const NAMESPACE_OF: Record<string, string> = {};
 for (const [ns, types] of Object.entries({
-  core: ["NWBFile", "Subject", "ProcessingModule", "TimeSeries", "AnnotationSeries"],
+  core: ["NWBFile", "Subject", "ProcessingModule", "TimeSeries", "AnnotationSeries", "Images", "GrayscaleImage"],
   "hdmf-common": ["VectorData", "VectorIndex", "ElementIdentifiers", "DynamicTableRegion"],
   "ndx-ophys-devices": [
     "ExcitationSourceModel", "ExcitationSource", "PulsedExcitationSource", "PhotodetectorModel", "Photodetector",
@@ -514,7 +514,7 @@ export class NwbFile {
   createTelemetrySeries(series: M.TelemetrySeries): SeriesInfo {
     const s = parseInput(M.TelemetrySeries, series, `TimeSeries ${describe(series)}`);
     this.requireFreeInAcquisition(s.name);
-    return this.declare(`/acquisition/${s.name}`, "TimeSeries", s, [], "float64", { conversion: 1, offset: 0, resolution: -1, unit: s.unit }, () => {
+    return this.declare(`/acquisition/${s.name}`, "TimeSeries", s, s.columns === undefined ? [] : [s.columns], "float64", { conversion: 1, offset: 0, resolution: -1, unit: s.unit }, () => {
       const g = typedGroup(this.file.get("acquisition") as Group, s.name, "TimeSeries");
       textAttr(g, "comments", s.comments ?? "no comments");
       textAttr(g, "description", s.description);
@@ -722,13 +722,19 @@ export class NwbFile {
 
   // ------------------------------------------------------------------ segmentation and responses
 
-  private processingGroup(module: string, container: string, containerType: string): Group {
+  /** /processing/module, created on first use. */
+  private processingModule(module: string): Group {
     const processing = this.file.get("processing") as Group;
     let m = processing.get(module) as Group | null;
     if (!m) {
       m = typedGroup(processing, module, "ProcessingModule");
       textAttr(m, "description", module === "ophys" ? "Optical physiology processed data." : `Processed data (${module}).`);
     }
+    return m;
+  }
+
+  private processingGroup(module: string, container: string, containerType: string): Group {
+    const m = this.processingModule(module);
     return this.existingContainer(module, container, containerType) ?? typedGroup(m, container, containerType);
   }
 
@@ -857,16 +863,34 @@ export class NwbFile {
   }
 
   private writeSummaryImages(g: Group, images: readonly z.output<typeof M.SummaryImage>[]): void {
-    for (const image of images) {
-      const elements = image.shape.reduce((a, b) => a * b, 1);
-      if (image.data.length !== elements) {
-        throw new NwbInputError(`SummaryImage '${image.name}': data has ${image.data.length} values, expected ${elements} for [${image.shape.join(", ")}]`);
-      }
-    }
+    checkImageSizes("SummaryImage", images);
     for (const image of images) {
       const sg = typedGroup(g, image.name, "SummaryImage");
       textAttr(sg, "description", image.description);
       numericDataset(sg, "data", image.data, image.shape);
+    }
+  }
+
+  /**
+   * Adds a core Images container of GrayscaleImages ([x, y], float32) to /processing/<module> (created on first
+   * use): a series' summary images when it has no segmentation to hold them as SummaryImages. Throws an
+   * NwbInputError, writing nothing, for a name taken in the module, two images of one name, or data whose length
+   * is not the shape's.
+   */
+  addImages(images: M.Images): void {
+    const s = parseInput(M.Images, images, `Images ${describe(images)}`);
+    const owner = `Images '${s.name}'`;
+    checkImageSizes("GrayscaleImage", s.images);
+    const twice = s.images.find((image, i) => s.images.findIndex((other) => other.name === image.name) !== i);
+    if (twice) throw new NwbInputError(`${owner}: two images are named '${twice.name}'`);
+    const module = (this.file.get("processing") as Group).get(s.module) as Group | null;
+    if (module?.keys().includes(s.name)) throw new NwbInputError(`${owner}: '${s.name}' is taken in /processing/${s.module}`);
+    const g = typedGroup(this.processingModule(s.module), s.name, "Images");
+    textAttr(g, "description", s.description);
+    for (const image of s.images) {
+      const ds = numericDataset(g, image.name, image.data, image.shape);
+      markType(ds, "GrayscaleImage");
+      textAttr(ds, "description", image.description);
     }
   }
 
@@ -1130,6 +1154,16 @@ export class NwbFile {
 
   private requireOpen(): void {
     if (this.closed) throw new NwbInputError(`${this.path} is closed`);
+  }
+}
+
+/** Refuses an image whose data is not as long as its shape says, before anything is written. */
+function checkImageSizes(type: string, images: readonly { name: string; shape: readonly number[]; data: Float32Array }[]): void {
+  for (const image of images) {
+    const elements = image.shape.reduce((a, b) => a * b, 1);
+    if (image.data.length !== elements) {
+      throw new NwbInputError(`${type} '${image.name}': data has ${image.data.length} values, expected ${elements} for [${image.shape.join(", ")}]`);
+    }
   }
 }
 

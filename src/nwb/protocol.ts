@@ -19,6 +19,7 @@ export type FileMethod =
   | "addPlanarSegmentation"
   | "addVolumetricSegmentation"
   | "addSummaryImages"
+  | "addImages"
   | "addEvents";
 
 /**

@@ -114,6 +114,7 @@ export class NwbWriter {
   addPlanarSegmentation = this.method("addPlanarSegmentation");
   addVolumetricSegmentation = this.method("addVolumetricSegmentation");
   addSummaryImages = this.method("addSummaryImages");
+  addImages = this.method("addImages");
   addEvents = this.method("addEvents");
   createPlanarSeries = this.series("createPlanarSeries");
   createVolumetricSeries = this.series("createVolumetricSeries");

@@ -24,3 +24,25 @@ it("adds SummaryImages to an existing segmentation, refusing an unknown one, a t
   expect(Array.from(dataset(f, `${at}/mean/data`).value as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
   expect(f.get(`${at}/max`)).toBeFalsy(); // a refused call writes nothing
 });
+
+it("adds a core Images container of GrayscaleImages (summary images without ROIs), refusing a taken name, twin images and data of the wrong size", async () => {
+  const path = tempPath("images.nwb");
+  const w = await NwbWriter.create(path, { session_description: "Images.", session_start_time: "2026-12-01T09:00:00+01:00" });
+  const mean = Float32Array.from([1, 2, 3, 4, 5, 6]);
+  const image = (name: string, data = mean) => ({ name, description: `${name} image.`, shape: [3, 2] as [number, number], data });
+  await w.addImages({ name: "PlaneSummaryImages", description: "Summary images of Plane.", images: [image("mean"), image("max")] });
+  await expect(w.addImages({ name: "PlaneSummaryImages", description: "Again.", images: [image("mean")] })).rejects.toThrow("Images 'PlaneSummaryImages': 'PlaneSummaryImages' is taken in /processing/ophys");
+  await expect(w.addImages({ name: "Other", description: "Twins.", images: [image("mean"), image("mean")] })).rejects.toThrow("Images 'Other': two images are named 'mean'");
+  await expect(w.addImages({ name: "Other", description: "Short.", images: [image("max", new Float32Array(5))] })).rejects.toThrow("GrayscaleImage 'max': data has 5 values, expected 6 for [3, 2]");
+  await w.close();
+
+  const f = await openRead(path);
+  const at = "/processing/ophys/PlaneSummaryImages";
+  expect(attr(f, "/processing/ophys", "neurodata_type")).toBe("ProcessingModule");
+  expect([attr(f, at, "namespace"), attr(f, at, "neurodata_type"), attr(f, at, "description")]).toEqual(["core", "Images", "Summary images of Plane."]);
+  expect([attr(f, `${at}/mean`, "namespace"), attr(f, `${at}/mean`, "neurodata_type"), attr(f, `${at}/mean`, "description")]).toEqual(["core", "GrayscaleImage", "mean image."]);
+  expect(dataset(f, `${at}/mean`).dtype).toBe("<f");
+  expect(dataset(f, `${at}/max`).shape).toEqual([3, 2]);
+  expect(Array.from(dataset(f, `${at}/mean`).value as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
+  expect(f.get("/processing/ophys/Other")).toBeFalsy(); // a refused call writes nothing
+});

@@ -9,13 +9,16 @@ import { NwbWriter } from "../../src/nwb/index.js";
 import { summarize } from "../../src/nwb/inspect.js";
 import { SyntheticSample } from "../../simulators/sample.js";
 import { hardwareClock } from "../../simulators/zmq-scanner.js";
+import { execFileSync } from "node:child_process";
 import { attr, dataset, openRead, tempPath } from "../nwb/h5read.js";
+import { findPython } from "../python.js";
 import { violations } from "../nwb/inspector-rules.js";
 import { layoutByType, referenceFile, typedDifferently } from "../nwb/layout.js";
 import { metadata, simulatedRig, stopScanners } from "../acquisition/sim-rig.js";
 import { localMaxima, pearson, percentile } from "./stats.js";
 
 const SERIES = "PlanarMicroscopySeriesGreen";
+const python = findPython(["h5py"]);
 const SIZE = 512;
 /** The scanner simulator's sample as the simulated rig makes it: 30 cells, SyntheticSample's default seed (7). */
 const sample = () => new SyntheticSample(30, 0);
@@ -114,3 +117,74 @@ it("sim-2p with analysis: motion, summary images and ROI traces in the file, ali
   expect(percentile(r, 50)).toBeGreaterThanOrEqual(0.9);
   expect(found / truth.cells.length).toBeGreaterThanOrEqual(0.8);
 }, 180_000);
+
+/** sim-2p.yaml with frames of size² pixels, and `analysis` inserted under the series recording `channel`. */
+function withSeriesAnalysis(size: number, analyses: Record<number, string>): (yaml: string) => string {
+  return (yaml) => {
+    let out = yaml.replace("frame_shape: [512, 512]", `frame_shape: [${size}, ${size}]`).replace("dimensions_in_pixels: [512, 512]", `dimensions_in_pixels: [${size}, ${size}]`);
+    for (const [channel, analysis] of Object.entries(analyses)) {
+      const line = `      frames: { source: ScanFrames, channel: ${channel} }\n`;
+      const at = out.indexOf(line);
+      expect(at).toBeGreaterThan(0);
+      out = out.slice(0, at + line.length) + `      analysis: ${analysis}\n` + out.slice(at + line.length);
+    }
+    return out;
+  };
+}
+
+it(`summary images without ROIs (a core Images container) beside motion alone on the other channel: in the file, read back by h5py, the correlation image on the cells${python.skipNote}`, async () => {
+  const size = 128;
+  const seconds = 10; // ~1200 frames at 128 lines a frame: cells fire for the correlation image (and time is the longest axis)
+  const edit = withSeriesAnalysis(size, { 0: "{ motion: { reference_s: 1 }, summary_images: true }", 1: "{ motion: { reference_s: 1 } }" });
+  const { profile, sims, rig } = await simulatedRig("sim-2p.yaml", edit);
+  const out = tempPath("sim-2p-summary.nwb");
+  const session = await Session.start({ profile, metadata, out, overwrite: false, devices: rig });
+  const traces: TracesMessage[] = [];
+  session.traces$.subscribe((t) => traces.push(t));
+  sims.startScanners();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  await stopScanners(sims, rig);
+  await session.stop();
+  const status = session.status().analysis!;
+  for (const s of Object.values(status)) expect(s.offered).toBe(s.analysed + s.skipped);
+
+  const f = await openRead(out);
+  const images = `/processing/ophys/${SERIES}SummaryImages`;
+  expect([attr(f, images, "namespace"), attr(f, images, "neurodata_type")]).toEqual(["core", "Images"]);
+  for (const image of ["mean", "max", "correlation"]) {
+    expect(attr(f, `${images}/${image}`, "neurodata_type")).toBe("GrayscaleImage");
+    expect(dataset(f, `${images}/${image}`).shape).toEqual([size, size]);
+  }
+  // No ROIs: no segmentation, no response series; motion on both channels, in µm.
+  expect((f.get("/processing/ophys") as unknown as { keys(): string[] }).keys()).toEqual([`${SERIES}SummaryImages`]);
+  for (const series of [SERIES, "PlanarMicroscopySeriesRed"]) {
+    const shifts = traces.filter((t) => t.series === series && t.shift_um).length;
+    expect(shifts).toBeGreaterThan(0);
+    for (const axis of ["X", "Y"]) {
+      const motion = dataset(f, `/acquisition/${series}Motion${axis}/data`);
+      expect(motion.attrs["unit"]?.value).toBe("micrometers");
+      expect(motion.shape![0]).toBe(shifts);
+    }
+  }
+  expect(traces.every((t) => t.dff.length === 0 && t.f.length === 0)).toBe(true);
+  expect(violations(f)).toEqual([]);
+  expect(typedDifferently(layoutByType(f), layoutByType(await openRead(referenceFile())))).toEqual([]);
+  expect((await summarize(out)).images).toEqual([{ path: images, images: ["correlation", "max", "mean"].map((name) => ({ name, shape: [size, size] })) }]);
+
+  if (python.path) {
+    // Another reader: h5py sees the types and the float32 [x, y] images.
+    const script = `import h5py, sys, json\nwith h5py.File(sys.argv[1], "r") as f:\n  g = f[sys.argv[2]]\n  print(json.dumps({k: [g[k].attrs["neurodata_type"], str(g[k].dtype), list(g[k].shape)] for k in g}))\n`;
+    const read = JSON.parse(execFileSync(python.path, ["-c", script, out, images], { encoding: "utf8" }));
+    expect(read).toEqual(Object.fromEntries(["correlation", "max", "mean"].map((k) => [k, ["GrayscaleImage", "float32", [size, size]]])));
+  }
+
+  // The correlation image peaks on the sample's cells (positions relative to the reference's first frame).
+  const green = traces.filter((t) => t.series === SERIES);
+  const truth = sample().groundTruth(size, size, green.map((t) => t.hardware_time_s! / hardwareClock(1)));
+  const [rx, ry] = truth.motion_px[0]!;
+  const correlation = dataset(f, `${images}/correlation`).value as Float32Array;
+  const peaks = localMaxima(correlation, size, size, truth.cells.length, 0.05 * size);
+  const found = truth.cells.filter((c) => peaks.some(([x, y]) => Math.hypot(x - rx - c.x * size, y - ry - c.y * size) <= c.r * size)).length;
+  console.log(`summary images without ROIs: ${green.length} frames analysed; correlation image: ${found}/${truth.cells.length} cells among its top ${truth.cells.length} maxima`);
+  expect(found / truth.cells.length).toBeGreaterThanOrEqual(0.8);
+}, 120_000);

@@ -18,13 +18,14 @@ async function load(file: string): Promise<RigProfile> {
 }
 
 describe("shipped profiles", () => {
-  it("are the four the issue asks for, and sim-2p with online analysis (issue 14)", () => {
+  it("are the four the issue asks for, and sim-2p and a volumetric two-photon rig with online analysis (issue 14)", () => {
     expect(shipped.sort()).toEqual([
       "profiles/rig-2p-hardware.yaml",
       "profiles/sim-2p-analysis.yaml",
       "profiles/sim-2p.yaml",
       "profiles/sim-lightsheet.yaml",
       "profiles/sim-multiplane.yaml",
+      "profiles/sim-volume-analysis.yaml",
     ]);
   });
 

@@ -30,6 +30,23 @@ describe("the example file against nwbinspector's rules", () => {
     expect(found).toContain("/general/experimenter missing");
   });
 
+  it("finds a table without rows (check_empty_table), as an ROI table written by another program", async () => {
+    const { NwbWriter } = await import("../../src/nwb/index.js");
+    const h5wasm = (await import("h5wasm/node")).default;
+    const path = tempPath("empty-table.nwb");
+    const w = await NwbWriter.create(path, { session_description: "Empty table.", session_start_time: "2026-11-23T09:00:00Z" });
+    await w.close();
+    // rigd's writer refuses a segmentation without ROIs; another program may write one.
+    const f = new h5wasm.File(path, "a");
+    const table = (f.get("processing") as InstanceType<typeof h5wasm.Group>).create_group("ophys").create_group("SegmentationContainer").create_group("Cells");
+    table.create_attribute("neurodata_type", "PlanarSegmentation");
+    table.create_attribute("description", "No ROIs yet.");
+    table.create_attribute("colnames", [], [0], "S1");
+    table.create_dataset({ name: "id", data: new BigInt64Array(0), shape: [0], dtype: "<q" });
+    f.close();
+    expect(violations(await openRead(path))).toContain("/processing/ophys/SegmentationContainer/Cells: table has no rows");
+  });
+
   it.skipIf(!python.path)(`holds the subject to nwbinspector's forms: a file given other values (with h5py) breaks them, and accepted ones do not${python.skipNote}`, async () => {
     const { NwbWriter } = await import("../../src/nwb/index.js");
     const subjectIn = async (fields: Record<string, string>) => {

@@ -19,6 +19,9 @@ export function violations(f: InstanceType<typeof h5wasm.File>): string[] {
     }
     const type = obj.attrs["neurodata_type"]?.value as string | undefined;
     if (type && TIME_SERIES.test(type)) checkSeries(path, found);
+    // check_empty_table (_tables.py): every DynamicTable (it has colnames and an id column) needs a row.
+    const id = obj instanceof h5wasm.Group && obj.attrs["colnames"] ? (f.get(`${path}/id`) as InstanceType<typeof h5wasm.Dataset> | null) : null;
+    if (id?.shape?.[0] === 0) found.push(`${path}: table has no rows`);
     if (obj instanceof h5wasm.Group) for (const k of obj.keys()) if (!f.get_link(`${path === "/" ? "" : path}/${k}`) && path !== "/specifications") walk(`${path === "/" ? "" : path}/${k}`);
   };
   const checkSeries = (path: string, out: string[]) => {
