@@ -10,7 +10,6 @@ import type { FrameData } from "../drivers/frame-source.js";
 import { imageToPixel, volumeToVoxel, type NwbWriter, type SeriesInfo } from "../nwb/index.js";
 import { OnlineAnalysis, type FrameResult } from "../analysis/online.js";
 import { isVolume, voxelsByDepth, type AnalysisConfig, type VoxelMask } from "../analysis/series-analysis.js";
-import { readPlanarRois, readVolumetricRois } from "../analysis/rois-from-nwb.js";
 import type { SummaryImages } from "../analysis/summary.js";
 import { RoiMasks, type PixelMask } from "../analysis/traces.js";
 import type { EngineEvent } from "./stages.js";
@@ -63,6 +62,9 @@ interface Analysed {
   volume?: { counter: number; time: number };
 }
 
+/** It reads with h5wasm: imported only for a profile that asks, so that h5wasm (~40 MB resident) is not loaded on the main thread otherwise. */
+const roisFromNwb = () => import("../analysis/rois-from-nwb.js");
+
 /** The ROIs of a profile's planar series analysis as [x, y, weight] pixel masks. */
 function pixelMasks(rois: readonly AnalysisRoi[]): PixelMask[] {
   return rois.map((r) => r.pixel_mask ?? imageToPixel(r.image_mask!));
@@ -113,7 +115,7 @@ export class SessionAnalysis {
       try {
         if (s.neurodata_type === "PlanarMicroscopySeries") {
           const planar = s.analysis!;
-          const rois = from ? (await readPlanarRois(from.file, from.segmentation)).masks : planar.rois && pixelMasks(planar.rois);
+          const rois = from ? (await (await roisFromNwb()).readPlanarRois(from.file, from.segmentation)).masks : planar.rois && pixelMasks(planar.rois);
           if (rois) new RoiMasks(width, height, rois);
           const reference = planar.motion?.reference_image;
           const motion = planar.motion && (reference ? { reference: rowMajor(reference, width, height) } : { reference_s: planar.motion.reference_s ?? 1 });
@@ -122,7 +124,7 @@ export class SessionAnalysis {
           pixelSize = space?.neurodata_type === "PlanarImagingSpace" ? space.pixel_size_in_um : undefined;
         } else {
           const volumetric = s.analysis!;
-          const rois = from ? (await readVolumetricRois(from.file, from.segmentation)).masks : volumetric.rois && voxelMasks(volumetric.rois);
+          const rois = from ? (await (await roisFromNwb()).readVolumetricRois(from.file, from.segmentation)).masks : volumetric.rois && voxelMasks(volumetric.rois);
           if (rois) voxelsByDepth(rois, width, height, depths);
           config = { ...common, depths, ...(volumetric.motion ? { motion: { reference_s: volumetric.motion.reference_s ?? 1 } } : {}), ...(rois ? { rois } : {}) };
           const space = profile.imaging_spaces.find((i) => i.name === s.volumetric_imaging_space);

@@ -12,7 +12,6 @@ import type { Frame, FrameSource } from "../drivers/frame-source.js";
 import type { PhotodetectorController, PhotodetectorState } from "../drivers/photodetector.js";
 import { freeBytes } from "../nwb/disk.js";
 import { NwbWriteFailure, NwbWriter, type RigEvent, isoNow, type CheckpointReport, type NwbFileMetadata, type Percentiles, type SeriesInfo } from "../nwb/index.js";
-import { summarize } from "../nwb/inspect.js";
 import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
 import { LossRecorder, type SeriesLosses } from "./losses.js";
 import { type DeviceStatus, DeviceWatch } from "./devices.js";
@@ -394,6 +393,8 @@ export class Session {
   /** What the file holds, read back from it: per series samples and time, events; or that it cannot be read. */
   private async holds(): Promise<string> {
     try {
+      // Imported here: at the top it would load h5wasm (~40 MB resident) on the main thread for the whole session.
+      const { summarize } = await import("../nwb/inspect.js");
       const f = await summarize(this.options.out);
       const series = f.series.filter((s) => s.neurodata_type.endsWith("MicroscopySeries")).map((s) => `${s.path.split("/").pop()} ${s.samples} samples over ${s.duration_s.toFixed(1)} s`);
       return `${this.options.out} holds ${series.join(", ") || "no samples"} and ${f.events.length} events (every one readable); ${describeLosses(this.losses.losses)}`;

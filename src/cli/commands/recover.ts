@@ -1,7 +1,7 @@
 // `rigd recover F.nwb`: makes a file left by a crash consistent and closed (src/nwb/recover.ts does the
 // work), and says what is in it: per series samples and time span, and the file's last checkpoint.
 import type { Argv, CommandModule } from "yargs";
-import { type RecoveryReport, recover } from "../../nwb/recover.js";
+import type { RecoveryReport } from "../../nwb/recover.js";
 
 export const recoverCommand: CommandModule<object, { file: string; json: boolean }> = {
   command: "recover <file>",
@@ -12,6 +12,8 @@ export const recoverCommand: CommandModule<object, { file: string; json: boolean
       .option("json", { type: "boolean", default: false, describe: "Print the report as JSON" }),
   handler: async ({ file, json }) => {
     try {
+      // Imported here, as every command's module is loaded by rigd's main: h5wasm need not be for `rigd acquire`.
+      const { recover } = await import("../../nwb/recover.js");
       const report = await recover(file);
       process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatRecovery(report)}\n`);
       // Recovered, but not clean: say so in the status too, so a script notices.
