@@ -39,7 +39,7 @@ const CHECKPOINTS_PER_INTERVAL = 4;
 const FSYNC_SLOW_S = 0.4;
 const FSYNC_FAST_S = 0.2;
 const BUDGET_BYTES = { least: 32 * 2 ** 20, most: 2 * 2 ** 30 };
-let budget = 256 * 2 ** 20;
+let budget = 64 * 2 ** 20;
 /** Bytes of samples written, and of them those made durable (as of the start of the last checkpoint that ended). */
 let writtenBytes = 0;
 let durableBytes = 0;
