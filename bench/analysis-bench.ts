@@ -7,6 +7,9 @@
 // pixels of at least --mask-fraction of the cell's peak weight, as a segmentation outlines a cell: the sample's
 // Gaussian footprints (kept down to 5 % of the peak) are ~2 650 px a cell, overlapping, where suite2p's or CaImAn's
 // ROIs at 512² are ~50–300 px; cut at 20 % they are ~1 400 px, still generous. --mask-fraction 0 takes them whole.
+// The machine's load (1-minute average) is printed before and after each part: on a shared machine only runs at
+// like load compare.
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { quantize, SyntheticSample } from "../simulators/sample.js";
 import { OnlineAnalysis } from "../src/analysis/online.js";
@@ -43,7 +46,10 @@ const percentiles = (ms: number[]) => {
   return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1)! };
 };
 
+const load = () => Math.round(loadavg()[0]! * 100) / 100;
+
 // (1) One core: every frame, in this thread. The reference's second is left out (no motion estimate yet).
+const loadBefore = load();
 const analysis = new SeriesAnalysis(config);
 const reference = Math.round(RATE);
 const cost: number[] = [];
@@ -62,6 +68,7 @@ for (let k = 0; k < reference + Math.round(seconds * RATE); k++) {
 const summaryStart = performance.now();
 analysis.summaryImages();
 const summaryMs = performance.now() - summaryStart;
+const loadBetween = load();
 
 // (2) In its worker, frames offered at the frame rate as a session offers them.
 const online = OnlineAnalysis.start([config]);
@@ -80,6 +87,7 @@ for (let k = 0; k < total; k++) {
 await online.finish();
 await online.close();
 const counts = online.counts.get("Green")!;
+const loadAfter = load();
 
 const result = {
   frame: [SIZE, SIZE],
@@ -92,14 +100,15 @@ const result = {
   summary_sums_ms: percentiles(summaryCost),
   summary_images_at_stop_ms: summaryMs,
   worker: { frames: counts.offered, skipped: counts.skipped, arrival_to_traces_ms: percentiles([...latency, ...steady]), after_2_s: percentiles(steady) },
+  load_1_min: { one_core: [loadBefore, loadBetween], worker: [loadBetween, loadAfter] },
 };
 if (values.json) console.log(JSON.stringify(result, null, 2));
 else {
   const f = (p: { p50: number; p99: number; max: number }) => `p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, max ${p.max.toFixed(2)} ms`;
   console.log(`online analysis, ${SIZE}² uint16 frames, ${roiCount} ROIs (${pixels} mask pixels, ≥ ${maskFraction} of each cell's peak), motion (central 256², binned 2 × 2) + summary images + ΔF/F:`);
-  console.log(`  one core, per frame:            ${f(result.per_frame_ms)} over ${cost.length} frames; summary images at stop ${summaryMs.toFixed(0)} ms`);
+  console.log(`  one core, per frame:            ${f(result.per_frame_ms)} over ${cost.length} frames; summary images at stop ${summaryMs.toFixed(0)} ms (load ${loadBefore} → ${loadBetween})`);
   console.log(`    motion + traces:              ${f(result.motion_and_traces_ms)}`);
   console.log(`    summary images' sums:         ${f(result.summary_sums_ms)}`);
-  console.log(`  worker at ${RATE} frames/s:       arrival → traces published ${f(result.worker.arrival_to_traces_ms)}; ${counts.skipped} of ${counts.offered} frames skipped`);
+  console.log(`  worker at ${RATE} frames/s:       arrival → traces published ${f(result.worker.arrival_to_traces_ms)}; ${counts.skipped} of ${counts.offered} frames skipped (load ${loadBetween} → ${loadAfter})`);
   console.log(`    after the first 2 s:          ${f(result.worker.after_2_s)}`);
 }

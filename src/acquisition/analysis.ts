@@ -10,7 +10,7 @@ import type { FrameData } from "../drivers/frame-source.js";
 import { imageToPixel, volumeToVoxel, type NwbWriter, type SeriesInfo } from "../nwb/index.js";
 import { OnlineAnalysis, type FrameResult } from "../analysis/online.js";
 import { isVolume, voxelsByDepth, type AnalysisConfig, type VoxelMask } from "../analysis/series-analysis.js";
-import type { SummaryImages } from "../analysis/summary.js";
+import { BANDS, type SummaryImages } from "../analysis/summary.js";
 import { RoiMasks, type PixelMask } from "../analysis/traces.js";
 import type { EngineEvent } from "./stages.js";
 
@@ -295,7 +295,7 @@ export class SessionAnalysis {
     const kinds = [
       ["mean", (p: SummaryImages) => p.mean, "Mean image"],
       ["max", (p: SummaryImages) => p.max, "Maximum projection"],
-      ["correlation", (p: SummaryImages) => p.correlation, "Local correlation image: each pixel's mean Pearson correlation with its 8 neighbours"],
+      ["correlation", (p: SummaryImages) => p.correlation, `Local correlation image: each pixel's mean Pearson correlation with its 8 neighbours, each pixel's from every ${BANDS}th of the frames (its band of rows in turn)`],
     ] as const;
     if (a.segmentation) {
       const [width, height] = first.shape;

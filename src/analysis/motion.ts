@@ -37,31 +37,39 @@ export function defaultWindow(width: number, height: number): number {
 
 /**
  * Estimates each frame's rigid shift against a reference image of the same size. Every buffer is allocated
- * once here: estimate() allocates nothing, since it runs for every frame.
+ * once here: estimate() allocates nothing but the Shift it returns, since it runs for every frame.
  */
 export class MotionEstimator {
   readonly bin: number;
   readonly window: number;
   readonly maxShift: number;
   private readonly fft: FFT;
-  /** The binned window, row-major, before its mean is taken out and the taper applied. */
-  private readonly binned: Float64Array;
   private readonly x0: number;
   private readonly y0: number;
-  /** The window's taper (a Hann window, outer product of two 1-D ones). */
-  private readonly taper: Float64Array;
+  /**
+   * The window's taper along either axis (a Hann window; the 2-D taper is the product of the two). A frame's
+   * mean is not taken out: a uniform background, tapered, transforms to frequencies of at most 1 cycle on each
+   * axis only (a Hann window's transform is zero beyond), which the low-pass drops (LOWEST_FREQUENCY).
+   */
+  private readonly hann: Float64Array;
   /** The Gaussian low-pass applied to the whitened cross-power spectrum, per frequency. */
   private readonly lowpass: Float64Array;
   /** Conjugate spectrum of the tapered reference: the columns of non-negative x frequency (n/2 + 1), each n complex values interleaved re/im. */
   private readonly refSpectrum: Float64Array;
+  /**
+   * Two spectra laid out as refSpectrum, each transform reading one and writing the other (fft.js transforms
+   * out of place): `rows` holds the rows' transforms, then the cross-power spectrum; `spectrum` the 2-D
+   * transform, then the inverse along columns.
+   */
+  private readonly rows: Float64Array;
   private readonly spectrum: Float64Array;
+  /** Views of `rows` and `spectrum`, one per kept column (made once: a view per transform would be an allocation per frame). */
+  private readonly rowsColumns: Float64Array[];
+  private readonly spectrumColumns: Float64Array[];
   private readonly rowIn: Float64Array;
   private readonly rowOut: Float64Array;
-  /** One full row of the spectrum, rebuilt from the half kept. */
+  /** Two full rows of the spectrum rebuilt from the half kept, as one complex row (see estimate()). */
   private readonly row: Float64Array;
-  private readonly columnOut: Float64Array;
-  /** Views of `spectrum`, one per kept column (made once: a view per transform would be an allocation per frame). */
-  private readonly columns: Float64Array[];
   /** Correlation rows around zero shift only (2 maxShift + 1), each `window` long. */
   private readonly correlation: Float64Array;
 
@@ -81,22 +89,21 @@ export class MotionEstimator {
     this.window = n;
     this.maxShift = Math.min(options.maxShift ?? Math.floor(n / 8), n / 2 - 2);
     this.fft = new FFT(n);
-    this.binned = new Float64Array(n * n);
     this.x0 = Math.floor((width - n * bin) / 2);
     this.y0 = Math.floor((height - n * bin) / 2);
-    const hann = Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / n));
-    this.taper = new Float64Array(n * n);
-    for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) this.taper[y * n + x] = hann[y]! * hann[x]!;
+    this.hann = Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / n));
     const frequency = (i: number) => (i <= n / 2 ? i : i - n) / n;
     const half = n / 2 + 1;
     this.lowpass = new Float64Array(half * n);
     for (let x = 0; x < half; x++) for (let y = 0; y < n; y++) this.lowpass[x * n + y] = Math.hypot(frequency(x), frequency(y)) * n <= LOWEST_FREQUENCY ? 0 : Math.exp(-2 * (Math.PI * SMOOTH_SIGMA) ** 2 * (frequency(x) ** 2 + frequency(y) ** 2));
+    this.rows = new Float64Array(2 * half * n);
     this.spectrum = new Float64Array(2 * half * n);
-    this.columns = Array.from({ length: half }, (_, x) => this.spectrum.subarray(2 * x * n, 2 * (x + 1) * n));
+    const columns = (a: Float64Array) => Array.from({ length: half }, (_, x) => a.subarray(2 * x * n, 2 * (x + 1) * n));
+    this.rowsColumns = columns(this.rows);
+    this.spectrumColumns = columns(this.spectrum);
     this.rowIn = new Float64Array(n);
     this.rowOut = new Float64Array(2 * n);
     this.row = new Float64Array(2 * n);
-    this.columnOut = new Float64Array(2 * n);
     this.correlation = new Float64Array((2 * this.maxShift + 1) * n);
     this.refSpectrum = new Float64Array(this.spectrum.length);
     this.setReference(reference);
@@ -114,35 +121,44 @@ export class MotionEstimator {
   estimate(frame: Pixels): Shift {
     const n = this.window;
     const half = n / 2 + 1;
-    const s = this.spectrum;
-    const r = this.refSpectrum;
-    const lowpass = this.lowpass;
+    const { spectrum: s, rows: cross, refSpectrum: r, lowpass } = this;
     this.forward(frame);
     // Cross-power spectrum, whitened (only the phase carries the shift) and smoothed.
     for (let k = 0; k < s.length; k += 2) {
       const re = s[k]! * r[k]! - s[k + 1]! * r[k + 1]!;
       const im = s[k]! * r[k + 1]! + s[k + 1]! * r[k]!;
       const scale = lowpass[k >> 1]! / (Math.sqrt(re * re + im * im) + 1e-12);
-      s[k] = re * scale;
-      s[k + 1] = im * scale;
+      cross[k] = re * scale;
+      cross[k + 1] = im * scale;
     }
     // Inverse along each kept column, then along rows only near zero shift: all the peak search needs. Each row
-    // is the transform of a real row, so its other half is the conjugate mirror of the half kept.
-    const column = this.columnOut;
-    for (let x = 0; x < half; x++) {
-      this.fft.inverseTransform(column, this.columns[x]!);
-      this.columns[x]!.set(column);
-    }
+    // is the transform of a real row, so its other half is the conjugate mirror of the half kept; and two such
+    // rows A and B go through one complex inverse as A + iB, whose real and imaginary parts are theirs.
+    for (let x = 0; x < half; x++) this.fft.inverseTransform(this.spectrumColumns[x]!, this.rowsColumns[x]!);
     const m = this.maxShift;
     const c = this.correlation;
     const row = this.row;
-    for (let j = -m; j <= m; j++) {
-      const y = (j + n) % n;
-      for (let x = 0; x < half; x++) (row[2 * x] = s[2 * (x * n + y)]!), (row[2 * x + 1] = s[2 * (x * n + y) + 1]!);
-      for (let x = half; x < n; x++) (row[2 * x] = s[2 * ((n - x) * n + y)]!), (row[2 * x + 1] = -s[2 * ((n - x) * n + y) + 1]!);
-      this.fft.inverseTransform(this.rowOut, row);
-      const at = (j + m) * n;
-      for (let x = 0; x < n; x++) c[at + x] = this.rowOut[2 * x]!;
+    const out = this.rowOut;
+    for (let j = -m; j <= m; j += 2) {
+      const a = 2 * ((j + n) % n);
+      // Of an odd number of rows, the last goes alone (B = 0).
+      const paired = j + 1 <= m;
+      const b = 2 * ((j + 1 + n) % n);
+      for (let x = 0; x < n; x++) {
+        // Column x of the half kept, or its mirror n − x conjugated.
+        const mirror = x < half ? 1 : -1;
+        const at = 2 * (x < half ? x : n - x) * n;
+        const ar = s[at + a]!;
+        const ai = mirror * s[at + a + 1]!;
+        const br = paired ? s[at + b]! : 0;
+        const bi = paired ? mirror * s[at + b + 1]! : 0;
+        row[2 * x] = ar - bi;
+        row[2 * x + 1] = ai + br;
+      }
+      this.fft.inverseTransform(out, row);
+      const to = (j + m) * n;
+      for (let x = 0; x < n; x++) c[to + x] = out[2 * x]!;
+      if (paired) for (let x = 0; x < n; x++) c[to + n + x] = out[2 * x + 1]!;
     }
     let best = -Infinity;
     let bx = 0;
@@ -153,9 +169,16 @@ export class MotionEstimator {
         if (v > best) (best = v), (bx = i), (by = j);
       }
     }
-    const at = (i: number, j: number) => c[(Math.max(-m, Math.min(m, j)) + m) * n + ((i + n) % n)]!;
     const b = this.bin;
-    return { dx: b * (bx + vertex(at(bx - 1, by), best, at(bx + 1, by))), dy: b * (by + vertex(at(bx, by - 1), best, at(bx, by + 1))), peak: best };
+    const dx = vertex(this.at(bx - 1, by), best, this.at(bx + 1, by));
+    const dy = vertex(this.at(bx, by - 1), best, this.at(bx, by + 1));
+    return { dx: b * (bx + dx), dy: b * (by + dy), peak: best };
+  }
+
+  /** The correlation at shift (i, j) in binned pixels, j clamped to the rows kept. */
+  private at(i: number, j: number): number {
+    const { maxShift: m, window: n } = this;
+    return this.correlation[(Math.max(-m, Math.min(m, j)) + m) * n + ((i + n) % n)]!;
   }
 
   /**
@@ -165,34 +188,24 @@ export class MotionEstimator {
   private forward(image: Pixels): void {
     const n = this.window;
     const half = n / 2 + 1;
-    const s = this.spectrum;
-    const { width, x0, y0, bin, binned, rowIn, rowOut, taper } = this;
-    let mean = 0;
+    const { width, x0, y0, bin, rowIn, rowOut, hann, rows } = this;
     for (let y = 0; y < n; y++) {
-      const to = y * n;
-      for (let x = 0; x < n; x++) binned[to + x] = 0;
+      // Binned, one source row at a time, then tapered.
+      rowIn.fill(0);
       for (let j = 0; j < bin; j++) {
         const from = (y0 + y * bin + j) * width + x0;
         for (let x = 0; x < n; x++) {
           let v = 0;
           for (let i = 0, at = from + x * bin; i < bin; i++) v += image[at + i]!;
-          binned[to + x] = binned[to + x]! + v;
-          mean += v;
+          rowIn[x] = rowIn[x]! + v;
         }
       }
-    }
-    mean /= n * n;
-    for (let y = 0; y < n; y++) {
-      // The mean is taken out first: the taper would otherwise turn the background into a peak at zero shift.
-      for (let x = 0; x < n; x++) rowIn[x] = (binned[y * n + x]! - mean) * taper[y * n + x]!;
+      const ty = hann[y]!;
+      for (let x = 0; x < n; x++) rowIn[x] = rowIn[x]! * ty * hann[x]!;
       this.fft.realTransform(rowOut, rowIn);
-      for (let x = 0; x < half; x++) (s[2 * (x * n + y)] = rowOut[2 * x]!), (s[2 * (x * n + y) + 1] = rowOut[2 * x + 1]!);
+      for (let x = 0; x < half; x++) (rows[2 * (x * n + y)] = rowOut[2 * x]!), (rows[2 * (x * n + y) + 1] = rowOut[2 * x + 1]!);
     }
-    const column = this.columnOut;
-    for (let x = 0; x < half; x++) {
-      this.fft.transform(column, this.columns[x]!);
-      this.columns[x]!.set(column);
-    }
+    for (let x = 0; x < half; x++) this.fft.transform(this.spectrumColumns[x]!, this.rowsColumns[x]!);
   }
 }
 
@@ -209,7 +222,11 @@ const SMOOTH_SIGMA = 1.15;
  * logarithms (exact for a Gaussian peak), or through the values themselves where one is not positive.
  */
 function vertex(left: number, centre: number, right: number): number {
-  if (left > 0 && right > 0) [left, centre, right] = [Math.log(left), Math.log(centre), Math.log(right)];
+  if (left > 0 && right > 0) {
+    left = Math.log(left);
+    centre = Math.log(centre);
+    right = Math.log(right);
+  }
   const curvature = left - 2 * centre + right;
   if (curvature >= 0) return 0;
   return Math.max(-0.5, Math.min(0.5, (0.5 * (left - right)) / curvature));

@@ -1,9 +1,12 @@
-// Summary images of a series in one pass with memory bounded by the frame size: per-pixel sums, sums of
-// squares, maxima and the products with the right, lower, lower-right and lower-left neighbours (each pair of
-// 8-neighbours once) — enough for the mean, the maximum and the local correlation image (suite2p's Vcorr,
-// CaImAn's local_correlations: each pixel's mean Pearson correlation over time with its 8 neighbours).
-// Per frame this is the analysis' largest cost (memory traffic over a dozen frame-sized arrays), hence float32
-// partial sums and the correlation's sums taken on one band of rows per frame (BANDS).
+// Summary images of a series in one pass with memory bounded by the frame size: per-pixel sums, maxima, and for
+// the correlation the sums, sums of squares and products with the right, lower, lower-right and lower-left
+// neighbours (each pair of 8-neighbours once) — enough for the mean, the maximum and the local correlation image
+// (suite2p's Vcorr, CaImAn's local_correlations: each pixel's mean Pearson correlation over time with its 8
+// neighbours). Per frame this is memory traffic over frame-sized arrays (the rest of the analysis has pushed
+// them out of the cache by then), hence the fewest bytes: for integer frames the sums in int32 and the maximum
+// in the frame's own type, in one pass; the correlation's six sums of a pixel side by side (one stream, not six)
+// in float32 partials, taken on one band of rows per frame (BANDS). (Float64 sums with no partials to fold move
+// twice the bytes: slower.)
 
 /** The images, each [x][y] as ndx-microscopy's SummaryImage and masks are (data[x · height + y]). */
 export interface SummaryImages {
@@ -15,17 +18,24 @@ export interface SummaryImages {
   frames: number;
 }
 
-/** The four neighbour directions whose products are kept: (dx, dy). The other four are their mirror images. */
+/**
+ * The neighbour directions whose products are kept, (dx, dy), in their order among a pixel's correlation sums
+ * (after its sum and sum of squares), each at the upper (then left) pixel of the pair. The other four are their mirror images.
+ */
 const DIRECTIONS = [
   [1, 0],
   [0, 1],
   [1, 1],
   [-1, 1],
 ] as const;
+/** Correlation sums per pixel: sum, sum of squares, then a product per direction. */
+const SUMS = 2 + DIRECTIONS.length;
 
 /**
- * Frames summed in float32 before being folded into the float64 totals: exact (or nearly), and half the memory
- * traffic. The fold runs a slice at a time, one per frame, so that no frame pays for all of it.
+ * Frames summed in the partials (int32 or float32) before being folded into the float64 totals. Int32 partials
+ * of 16-bit pixels hold at most FOLD_EVERY × 65535 < 2²³, far from overflow; float32 ones are exact for integers
+ * below 2²⁴. The totals are float64, exact to 2⁵³: 10¹¹ frames of 65535, 4 000 years at 30 Hz. The fold runs a
+ * slice at a time, one per frame, so that no frame pays for all of it.
  */
 const FOLD_EVERY = 128;
 /**
@@ -34,28 +44,35 @@ const FOLD_EVERY = 128;
  */
 export const BANDS = 8;
 
+/** Frame types whose pixels are summed in int32 and whose maximum keeps their type, with their smallest value. */
+const INTEGER_FRAMES = new Map<unknown, number>([
+  [Uint8Array, 0],
+  [Uint16Array, 0],
+  [Int16Array, -32768],
+]);
+
+type Sums = Int32Array | Float32Array;
+type Maxima = Uint8Array | Uint16Array | Int16Array | Float32Array;
+
 export class SummaryAccumulator {
   private readonly n: number;
-  /** All frames: sum of the values (float32 partials exact for integer pixels: 128 × 65535 < 2²⁴) and maximum. */
-  private readonly sumAll: Total;
-  private readonly max: Float32Array;
+  /** All frames: sum of the values and maximum, typed after the first frame (see INTEGER_FRAMES). */
+  private sumAll: Total<Sums> | undefined;
+  private max: Maxima | undefined;
   /** Each pixel's value in its band's first frame, taken out of the correlation's sums: its sums of squares then stay small. */
   private readonly origin: Float32Array;
-  /** Band frames: sum and sum of squares of the centred values, and the four neighbour products (pairs within a band), in DIRECTIONS' order. */
-  private readonly moments: Total[];
-  private readonly sum: Float32Array;
-  private readonly squares: Float32Array;
-  private readonly right: Float32Array;
-  private readonly down: Float32Array;
-  private readonly downRight: Float32Array;
-  private readonly downLeft: Float32Array;
+  /** Band frames: per pixel SUMS values side by side (see DIRECTIONS), of the centred values; pairs within a band. */
+  private readonly moments: Total<Float32Array>;
   /** First row of each band, and the height as the end of the last. */
   private readonly bandStart: Int32Array;
   /** Frames each band of rows has taken. */
   private readonly bandFrames = new Array<number>(BANDS).fill(0);
-  /** The current band row (moved by the shift, then centred) and the one before it. */
-  private line: Float32Array;
-  private previous: Float32Array;
+  /**
+   * Two band rows (moved by the shift, then centred), each with a zero on either side (pixel x at x + 1), and a
+   * row of zeros below a band's last: products with a pixel beyond the frame or the band add nothing.
+   */
+  private readonly rows: Float32Array[];
+  private readonly zeros: Float32Array;
   frames = 0;
 
   constructor(
@@ -63,14 +80,11 @@ export class SummaryAccumulator {
     readonly height: number,
   ) {
     this.n = width * height;
-    this.sumAll = new Total(this.n);
-    this.max = new Float32Array(this.n).fill(-Infinity);
     this.origin = new Float32Array(this.n);
-    this.moments = Array.from({ length: 2 + DIRECTIONS.length }, () => new Total(this.n));
-    [this.sum, this.squares, this.right, this.down, this.downRight, this.downLeft] = this.moments.map((m) => m.partial) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    this.moments = new Total(new Float32Array(SUMS * this.n));
     this.bandStart = Int32Array.from({ length: BANDS + 1 }, (_, b) => Math.ceil((b * height) / BANDS));
-    this.line = new Float32Array(width);
-    this.previous = new Float32Array(width);
+    this.rows = [new Float32Array(width + 2), new Float32Array(width + 2)];
+    this.zeros = new Float32Array(width + 2);
   }
 
   /** Row band of row y. */
@@ -81,25 +95,44 @@ export class SummaryAccumulator {
   /**
    * Adds one frame (row-major, `width` per row) moved back by its shift (dx, dy) against the reference, rounded
    * to whole pixels, so that the images are motion-corrected; edge pixels stand in for those moved in from outside.
+   * Frames are of one type throughout: the first decides how they are summed. For uint8, uint16 and int16 frames
+   * the mean and maximum are exact over every frame; for others the mean's partial sums are float32.
    */
   add(frame: ArrayLike<number>, dx = 0, dy = 0): void {
-    const { width, height, max } = this;
+    const { width, height } = this;
+    if (!this.sumAll) {
+      const smallest = INTEGER_FRAMES.get(frame.constructor);
+      const integer = smallest !== undefined;
+      this.sumAll = new Total(integer ? new Int32Array(this.n) : new Float32Array(this.n));
+      this.max = integer ? new (frame.constructor as Uint16ArrayConstructor)(this.n).fill(smallest) : new Float32Array(this.n).fill(-Infinity);
+    }
+    const max = this.max!;
     const sumAll = this.sumAll.partial;
     const sx = Math.round(dx);
     const sy = Math.round(dy);
     // x + sx within the frame for x in [lo, hi).
     const lo = Math.min(width, Math.max(0, -sx));
     const hi = Math.max(lo, Math.min(width, width - sx));
-    // Mean and maximum: every pixel of every frame, read straight from the frame (the hot loop of the analysis).
+    // Mean and maximum: every pixel of every frame, read straight from the frame, in one pass.
     for (let y = 0; y < height; y++) {
       const from = Math.min(height - 1, Math.max(0, y + sy)) * width;
       const row = y * width;
       const at = from + sx;
-      for (let x = lo; x < hi; x++) {
+      // Two pixels a turn: the loop's own cost is as much as the work on one pixel.
+      let x = lo;
+      for (; x + 1 < hi; x += 2) {
         const v = frame[at + x]!;
+        const w = frame[at + x + 1]!;
         const k = row + x;
         if (v > max[k]!) max[k] = v;
+        if (w > max[k + 1]!) max[k + 1] = w;
         sumAll[k] = sumAll[k]! + v;
+        sumAll[k + 1] = sumAll[k + 1]! + w;
+      }
+      if (x < hi) {
+        const v = frame[at + x]!;
+        if (v > max[row + x]!) max[row + x] = v;
+        sumAll[row + x] = sumAll[row + x]! + v;
       }
       const first = frame[from]!;
       for (let x = 0; x < lo; x++) {
@@ -113,7 +146,7 @@ export class SummaryAccumulator {
       }
     }
     const band = this.frames % BANDS;
-    this.correlate(frame, sx, sy, lo, hi, this.bandStart[band]!, this.bandStart[band + 1]!);
+    this.correlate(frame, sx, sy, this.bandStart[band]!, this.bandStart[band + 1]!);
     this.bandFrames[band]!++;
     this.frames++;
     // Slice f of FOLD_EVERY on frame f: each pixel is folded once every FOLD_EVERY frames.
@@ -121,71 +154,73 @@ export class SummaryAccumulator {
     const from = Math.floor((slice * this.n) / FOLD_EVERY);
     const to = Math.floor(((slice + 1) * this.n) / FOLD_EVERY);
     this.sumAll.fold(from, to);
-    for (let m = 0; m < this.moments.length; m++) this.moments[m]!.fold(from, to);
+    this.moments.fold(SUMS * from, SUMS * to);
   }
 
-  /** The correlation's sums over rows [y0, y1) of the frame moved by (sx, sy); x + sx is inside the frame for x in [lo, hi). */
-  private correlate(frame: ArrayLike<number>, sx: number, sy: number, lo: number, hi: number, y0: number, y1: number): void {
-    const { width, height, origin, sum, squares, right, down, downRight, downLeft } = this;
+  /** The correlation's sums over rows [y0, y1) of the frame moved by (sx, sy). */
+  private correlate(frame: ArrayLike<number>, sx: number, sy: number, y0: number, y1: number): void {
+    const { width } = this;
+    const m = this.moments.partial;
     const first = this.bandFrames[this.band(y0)] === 0;
+    let line = this.centred(frame, sx, sy, y0, first);
     for (let y = y0; y < y1; y++) {
-      const from = Math.min(height - 1, Math.max(0, y + sy)) * width;
-      const row = y * width;
-      const line = this.line;
-      for (let x = 0; x < lo; x++) line[x] = frame[from]!;
-      for (let x = lo; x < hi; x++) line[x] = frame[from + x + sx]!;
-      for (let x = hi; x < width; x++) line[x] = frame[from + width - 1]!;
-      if (first) origin.set(line, row);
-      // One pass per row for the centred values, their squares and right-hand products, one for the products
-      // with the row above (kept at the upper pixel): each accumulator is touched once per pixel.
-      let left = line[0]! - origin[row]!;
-      line[0] = left;
-      sum[row] = sum[row]! + left;
-      squares[row] = squares[row]! + left * left;
-      for (let x = 1; x < width; x++) {
-        const k = row + x;
-        const c = line[x]! - origin[k]!;
-        line[x] = c;
-        sum[k] = sum[k]! + c;
-        squares[k] = squares[k]! + c * c;
-        right[k - 1] = right[k - 1]! + left * c;
-        left = c;
+      const below = y + 1 < y1 ? this.centred(frame, sx, sy, y + 1, first) : this.zeros;
+      // Every sum of pixel (x, y) in one place: one stream through the sums, each touched once. The pixel, its
+      // right-hand neighbour and the three below it slide along: two reads a pixel, not five.
+      let a = line[1]!;
+      let b0 = below[0]!;
+      let b1 = below[1]!;
+      for (let x = 0, k = SUMS * y * width; x < width; x++, k += SUMS) {
+        const right = line[x + 2]!;
+        const b2 = below[x + 2]!;
+        m[k] = m[k]! + a;
+        m[k + 1] = m[k + 1]! + a * a;
+        m[k + 2] = m[k + 2]! + a * right;
+        m[k + 3] = m[k + 3]! + a * b1;
+        m[k + 4] = m[k + 4]! + a * b2;
+        m[k + 5] = m[k + 5]! + a * b0;
+        a = right;
+        b0 = b1;
+        b1 = b2;
       }
-      if (y > y0) {
-        const up = row - width;
-        const p = this.previous;
-        for (let x = 0; x + 1 < width; x++) {
-          const k = up + x;
-          const a = p[x]!;
-          down[k] = down[k]! + a * line[x]!;
-          downRight[k] = downRight[k]! + a * line[x + 1]!;
-          downLeft[k + 1] = downLeft[k + 1]! + p[x + 1]! * line[x]!;
-        }
-        down[row - 1] = down[row - 1]! + p[width - 1]! * line[width - 1]!;
-      }
-      this.line = this.previous;
-      this.previous = line;
+      line = below;
     }
+  }
+
+  /**
+   * Row y of the frame moved by (sx, sy), edge pixels standing in for those from outside, less its origin (taken
+   * from it on a band's first frame), at x + 1 of one of the two row buffers (by y's parity); returns that buffer.
+   */
+  private centred(frame: ArrayLike<number>, sx: number, sy: number, y: number, first: boolean): Float32Array {
+    const { width, height, origin } = this;
+    const out = this.rows[y & 1]!;
+    const from = Math.min(height - 1, Math.max(0, y + sy)) * width;
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      const v = frame[from + Math.min(width - 1, Math.max(0, x + sx))]!;
+      if (first) origin[row + x] = v;
+      out[x + 1] = v - origin[row + x]!;
+    }
+    return out;
   }
 
   /** The images so far; the correlation is 0 where a pixel or its neighbours never varied. */
   images(): SummaryImages {
     const { n, width, height, frames } = this;
-    const [sum, squares, ...products] = this.moments.map((m) => m.fold()) as [Float64Array, Float64Array, ...Float64Array[]];
-    const all = this.sumAll.fold();
+    const moments = this.moments.fold();
+    const all = this.sumAll?.fold();
     const mean = new Float64Array(n);
     const sd = new Float64Array(n);
     for (let y = 0; y < height; y++) {
       const t = Math.max(1, this.bandFrames[this.band(y)]!);
       for (let k = y * width; k < (y + 1) * width; k++) {
-        mean[k] = sum[k]! / t;
-        sd[k] = Math.sqrt(Math.max(0, squares[k]! / t - mean[k]! ** 2));
+        mean[k] = moments[SUMS * k]! / t;
+        sd[k] = Math.sqrt(Math.max(0, moments[SUMS * k + 1]! / t - mean[k]! ** 2));
       }
     }
     const total = new Float64Array(n);
     const neighbours = new Uint8Array(n);
     DIRECTIONS.forEach(([dx, dy], d) => {
-      const p = products[d]!;
       for (let y = 0; y + dy < height; y++) {
         if (this.band(y + dy) !== this.band(y)) continue; // pairs across bands were never summed
         const t = Math.max(1, this.bandFrames[this.band(y)]!);
@@ -193,7 +228,7 @@ export class SummaryAccumulator {
           const a = y * width + x;
           const b = (y + dy) * width + x + dx;
           const denominator = sd[a]! * sd[b]!;
-          const r = denominator > 0 ? (p[a]! / t - mean[a]! * mean[b]!) / denominator : 0;
+          const r = denominator > 0 ? (moments[SUMS * a + 2 + d]! / t - mean[a]! * mean[b]!) / denominator : 0;
           total[a] = total[a]! + r;
           total[b] = total[b]! + r;
           neighbours[a] = neighbours[a]! + 1;
@@ -208,8 +243,8 @@ export class SummaryAccumulator {
       return out;
     };
     return {
-      mean: transpose((k) => all[k]! / Math.max(1, frames)),
-      max: transpose((k) => (frames ? this.max[k]! : 0)),
+      mean: transpose((k) => (frames ? all![k]! / frames : 0)),
+      max: transpose((k) => (frames ? this.max![k]! : 0)),
       correlation: transpose((k) => total[k]! / neighbours[k]!),
       shape: [width, height],
       frames,
@@ -217,17 +252,15 @@ export class SummaryAccumulator {
   }
 }
 
-/** A per-pixel sum kept as float32 partials (what each frame touches) folded into float64 totals. */
-class Total {
-  readonly partial: Float32Array;
+/** A per-pixel sum kept as partials (what each frame touches) folded into float64 totals. */
+class Total<P extends Sums> {
   private readonly total: Float64Array;
 
-  constructor(n: number) {
-    this.partial = new Float32Array(n);
-    this.total = new Float64Array(n);
+  constructor(readonly partial: P) {
+    this.total = new Float64Array(partial.length);
   }
 
-  /** Moves the partial sums of pixels [from, to) (default all) into the totals; returns the totals. */
+  /** Moves the partial sums [from, to) (default all) into the totals; returns the totals. */
   fold(from = 0, to = this.total.length): Float64Array {
     const { partial, total } = this;
     for (let k = from; k < to; k++) total[k] = total[k]! + partial[k]!;

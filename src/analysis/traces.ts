@@ -4,26 +4,27 @@
 export type PixelMask = readonly (readonly [x: number, y: number, weight: number])[];
 
 /**
- * Every ROI's mask, packed for one pass over a frame: pixels (in row-major order) and weights end to end (CSR),
- * pixels `start[i]` to `start[i + 1]` being ROI i, cut into runs of pixels consecutive in the frame so that a
- * frame is read run by run, with no offset stored per pixel. Pixels with a weight ≤ 0 are not part of an ROI
- * (ndx-microscopy's convention).
+ * Every ROI's mask, packed for one pass over a frame: cut into runs of pixels consecutive in the frame (a row's
+ * stretch of one ROI), the runs of all ROIs in the frame's order, their weights end to end in that order. A
+ * frame is then read once from top to bottom, each row while it is in the cache for every ROI on it (ROIs
+ * overlap: a mask pixel of the benchmark's 200 cells is in two of them on average), with no offset stored per
+ * pixel. Pixels with a weight ≤ 0 are not part of an ROI (ndx-microscopy's convention).
  */
 export class RoiMasks {
   readonly count: number;
-  private readonly start: Int32Array;
-  private readonly xs: Int32Array;
-  private readonly ys: Int32Array;
   private readonly weights: Float32Array;
-  /** Runs `runStart[i]` to `runStart[i + 1]` are ROI i's. */
-  private readonly runStart: Int32Array;
-  /** Each run's end (a pixel index), and its base: the frame offset (y · width + x) of its pixel k is base + k. */
-  private readonly runEnd: Int32Array;
-  private readonly runBase: Int32Array;
+  /** Run r: its ROI, its first pixel's frame offset (y · width + x), and its weights from[r] to from[r + 1]. */
+  private readonly runRoi: Int32Array;
+  private readonly runOffset: Int32Array;
+  private readonly runFrom: Int32Array;
   /** Each ROI's bounding box [x0, y0, x1, y1] (inclusive): a mask moved with its box inside the frame needs no check per pixel. */
   private readonly boxes: Int32Array;
   /** Each ROI's sum of weights: the norm of a mask wholly inside the frame. */
   private readonly norms: Float64Array;
+  /** Per frame, per ROI: its sum, its norm, and whether its box is inside the frame moved. */
+  private readonly sums: Float64Array;
+  private readonly norm: Float64Array;
+  private readonly inside: Uint8Array;
 
   /** Throws naming the ROI (by index) with a pixel outside the width × height frame or no pixel of weight > 0. */
   constructor(
@@ -32,51 +33,40 @@ export class RoiMasks {
     masks: readonly PixelMask[],
   ) {
     this.count = masks.length;
-    const kept = masks.map((m, i) => {
+    this.boxes = new Int32Array(4 * masks.length);
+    this.norms = new Float64Array(masks.length);
+    const runs: { roi: number; offset: number; weights: number[] }[] = [];
+    masks.forEach((m, i) => {
       const pixels = m.filter(([, , w]) => w > 0);
       if (pixels.length === 0) throw new Error(`ROI ${i} has no pixel with a weight > 0`);
-      for (const [x, y] of pixels) {
+      const box = [Infinity, Infinity, -Infinity, -Infinity];
+      for (const [x, y, w] of pixels) {
         if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x >= width || y >= height) {
           throw new Error(`ROI ${i} pixel (${x}, ${y}) lies outside the ${width} × ${height} frame (x < ${width}, y < ${height})`);
         }
-      }
-      return pixels.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
-    });
-    const total = kept.reduce((n, m) => n + m.length, 0);
-    this.start = new Int32Array(masks.length + 1);
-    this.xs = new Int32Array(total);
-    this.ys = new Int32Array(total);
-    this.weights = new Float32Array(total);
-    this.runStart = new Int32Array(masks.length + 1);
-    const runEnd: number[] = [];
-    const runBase: number[] = [];
-    this.boxes = new Int32Array(4 * masks.length);
-    this.norms = new Float64Array(masks.length);
-    let k = 0;
-    kept.forEach((mask, i) => {
-      const box = [Infinity, Infinity, -Infinity, -Infinity];
-      let previous = -2;
-      for (const [x, y, w] of mask) {
-        const offset = y * width + x;
-        // A new run unless this pixel follows the last in the frame's memory.
-        if (offset !== previous + 1) {
-          if (k > this.start[i]!) runEnd.push(k);
-          runBase.push(offset - k);
-        }
-        previous = offset;
-        this.xs[k] = x;
-        this.ys[k] = y;
-        this.weights[k++] = w;
-        this.norms[i] = this.norms[i]! + w;
         box.splice(0, 4, Math.min(box[0]!, x), Math.min(box[1]!, y), Math.max(box[2]!, x), Math.max(box[3]!, y));
+        this.norms[i] = this.norms[i]! + w;
       }
-      runEnd.push(k);
       this.boxes.set(box, 4 * i);
-      this.start[i + 1] = k;
-      this.runStart[i + 1] = runEnd.length;
+      pixels.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+      let previous = -2;
+      for (const [x, y, w] of pixels) {
+        const offset = y * width + x;
+        // A new run unless this pixel follows the last in the frame's memory, on the same row.
+        if (offset !== previous + 1 || x === 0) runs.push({ roi: i, offset, weights: [] });
+        runs.at(-1)!.weights.push(w);
+        previous = offset;
+      }
     });
-    this.runEnd = Int32Array.from(runEnd);
-    this.runBase = Int32Array.from(runBase);
+    runs.sort((a, b) => a.offset - b.offset || a.roi - b.roi);
+    this.runRoi = Int32Array.from(runs, (r) => r.roi);
+    this.runOffset = Int32Array.from(runs, (r) => r.offset);
+    this.runFrom = new Int32Array(runs.length + 1);
+    runs.forEach((r, k) => (this.runFrom[k + 1] = this.runFrom[k]! + r.weights.length));
+    this.weights = Float32Array.from(runs.flatMap((r) => r.weights));
+    this.sums = new Float64Array(masks.length);
+    this.norm = new Float64Array(masks.length);
+    this.inside = new Uint8Array(masks.length);
   }
 
   /**
@@ -88,39 +78,44 @@ export class RoiMasks {
     const sx = Math.round(dx);
     const sy = Math.round(dy);
     const shift = sy * this.width + sx;
-    const { width, height, xs, ys, weights, start, boxes, runStart, runEnd, runBase } = this;
+    const { width, height, weights, boxes, norms, runRoi, runOffset, runFrom, sums, norm, inside } = this;
     for (let i = 0; i < this.count; i++) {
-      let sum = 0;
-      let norm = 0;
       const b = 4 * i;
-      if (boxes[b]! + sx >= 0 && boxes[b + 1]! + sy >= 0 && boxes[b + 2]! + sx < width && boxes[b + 3]! + sy < height) {
-        // Two partial sums: one would make every pixel wait for the previous addition.
-        let even = 0;
-        let odd = 0;
-        let k = start[i]!;
-        for (let r = runStart[i]!, last = runStart[i + 1]!; r < last; r++) {
-          const base = runBase[r]! + shift;
-          const end = runEnd[r]!;
-          for (; k + 1 < end; k += 2) {
-            even += weights[k]! * frame[base + k]!;
-            odd += weights[k + 1]! * frame[base + k + 1]!;
-          }
-          if (k < end) even += weights[k]! * frame[base + k++]!;
-        }
-        sum = even + odd;
-        norm = this.norms[i]!;
-      } else {
-        for (let k = start[i]!; k < start[i + 1]!; k++) {
-          const x = xs[k]! + sx;
-          const y = ys[k]! + sy;
-          if (x < 0 || y < 0 || x >= width || y >= height) continue;
-          const w = weights[k]!;
-          sum += w * frame[y * width + x]!;
-          norm += w;
-        }
-      }
-      out[i] = norm > 0 ? sum / norm : NaN;
+      inside[i] = boxes[b]! + sx >= 0 && boxes[b + 1]! + sy >= 0 && boxes[b + 2]! + sx < width && boxes[b + 3]! + sy < height ? 1 : 0;
+      sums[i] = 0;
+      norm[i] = inside[i] ? norms[i]! : 0;
     }
+    for (let r = 0; r < runRoi.length; r++) {
+      const i = runRoi[r]!;
+      let k = runFrom[r]!;
+      let end = runFrom[r + 1]!;
+      // The frame offset of weight k is base + k.
+      const base = runOffset[r]! + shift - k;
+      if (!inside[i]) {
+        // Only the run's pixels moved inside the frame, and their weights in the norm.
+        const y = Math.floor(runOffset[r]! / width) + sy;
+        if (y < 0 || y >= height) continue;
+        const x = (runOffset[r]! % width) + sx;
+        const first = k;
+        k = Math.max(first, first - x);
+        end = Math.min(end, first + width - x);
+        for (let j = k; j < end; j++) norm[i] = norm[i]! + weights[j]!;
+      }
+      // Four partial sums: one would make every pixel wait for the previous addition.
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (; k + 3 < end; k += 4) {
+        s0 += weights[k]! * frame[base + k]!;
+        s1 += weights[k + 1]! * frame[base + k + 1]!;
+        s2 += weights[k + 2]! * frame[base + k + 2]!;
+        s3 += weights[k + 3]! * frame[base + k + 3]!;
+      }
+      for (; k < end; k++) s0 += weights[k]! * frame[base + k]!;
+      sums[i] = sums[i]! + (s0 + s1 + s2 + s3);
+    }
+    for (let i = 0; i < this.count; i++) out[i] = norm[i]! > 0 ? sums[i]! / norm[i]! : NaN;
   }
 }
 
@@ -128,12 +123,14 @@ export class RoiMasks {
  * ΔF/F = (F − F0) / F0 of each ROI, F0 a running low percentile of F over the last `window` frames (a
  * baseline that follows slow drift and bleaching but not transients, as suite2p's "maximin" and CaImAn's
  * running percentile do). Each ROI keeps its window as a ring and a sorted copy, updated by binary search
- * and one shift: O(window) per ROI and frame, no allocation.
+ * and one shift of the values between the oldest's place and the newest's: O(window) per ROI and frame at
+ * worst, no allocation.
  */
 export class RunningBaseline {
-  private readonly ring: Float64Array;
-  private readonly sorted: Float64Array;
-  private readonly last: Float64Array;
+  /** Per ROI its window as a ring (oldest first at `next` once full) and sorted, float32 as F is: half the memory moved. */
+  private readonly ring: Float32Array;
+  private readonly sorted: Float32Array;
+  private readonly last: Float32Array;
   private filled = 0;
   private next = 0;
 
@@ -145,37 +142,44 @@ export class RunningBaseline {
   ) {
     if (!(window >= 1 && Number.isInteger(window))) throw new Error(`baseline window must be a whole number of frames ≥ 1, got ${window}`);
     if (!(percentile >= 0 && percentile <= 100)) throw new Error(`baseline percentile must be from 0 to 100, got ${percentile}`);
-    this.ring = new Float64Array(count * window);
-    this.sorted = new Float64Array(count * window);
-    this.last = new Float64Array(count);
+    this.ring = new Float32Array(count * window);
+    this.sorted = new Float32Array(count * window);
+    this.last = new Float32Array(count);
   }
 
   /**
-   * Adds one frame's F and writes ΔF/F into `dff`. A NaN (an ROI moved off the frame) gives a NaN ΔF/F and holds
-   * the ROI's last F in the window, so that every ROI's window stays the same frames.
+   * Adds one frame's F (taken as float32) and writes ΔF/F into `dff`. A NaN (an ROI moved off the frame) gives a
+   * NaN ΔF/F and holds the ROI's last F in the window, so that every ROI's window stays the same frames.
    */
   update(f: ArrayLike<number>, dff: Float32Array): void {
-    const w = this.window;
+    const { window: w, sorted, ring, last } = this;
     const full = this.filled === w;
+    // Values in the window before and after this frame's comes in.
+    const held = this.filled;
+    const n = full ? w : held + 1;
+    const rank = Math.min(n - 1, Math.floor((this.percentile / 100) * n));
     for (let i = 0; i < this.count; i++) {
       const base = i * w;
-      const sorted = this.sorted.subarray(base, base + w);
       const given = f[i]!;
-      const value = Number.isNaN(given) ? this.last[i]! : given;
-      this.last[i] = value;
-      let n = this.filled;
+      const value = Number.isNaN(given) ? last[i]! : Math.fround(given);
+      last[i] = value;
+      const at = lowerBound(sorted, base, base + held, value);
       if (full) {
-        // The oldest value leaves the sorted window.
-        const old = this.ring[base + this.next]!;
-        const at = lowerBound(sorted, n, old);
-        sorted.copyWithin(at, at + 1, n);
-        n--;
+        // The oldest value leaves as this one comes in: only the values between the two places move, by one.
+        const old = lowerBound(sorted, base, base + held, ring[base + this.next]!);
+        if (at > old) {
+          sorted.copyWithin(old, old + 1, at);
+          sorted[at - 1] = value;
+        } else {
+          sorted.copyWithin(at + 1, at, old);
+          sorted[at] = value;
+        }
+      } else {
+        sorted.copyWithin(at + 1, at, base + held);
+        sorted[at] = value;
       }
-      const at = lowerBound(sorted, n, value);
-      sorted.copyWithin(at + 1, at, n);
-      sorted[at] = value;
-      this.ring[base + this.next] = value;
-      const f0 = sorted[Math.min(n, Math.floor((this.percentile / 100) * (n + 1)))]!;
+      ring[base + this.next] = value;
+      const f0 = sorted[base + rank]!;
       dff[i] = f0 > 0 && !Number.isNaN(given) ? (value - f0) / f0 : NaN;
     }
     this.next = (this.next + 1) % w;
@@ -183,10 +187,10 @@ export class RunningBaseline {
   }
 }
 
-/** First index of `a[0…n)` (sorted) whose value is ≥ v. */
-function lowerBound(a: Float64Array, n: number, v: number): number {
-  let lo = 0;
-  for (let hi = n; lo < hi; ) {
+/** First index of `a[from…to)` (sorted) whose value is ≥ v, or `to`. */
+function lowerBound(a: Float32Array, from: number, to: number, v: number): number {
+  let lo = from;
+  for (let hi = to; lo < hi; ) {
     const mid = (lo + hi) >>> 1;
     if (a[mid]! < v) lo = mid + 1;
     else hi = mid;
