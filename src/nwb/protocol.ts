@@ -76,8 +76,9 @@ export interface Percentiles {
 
 /**
  * How long samples took from arrival (the `received` time given to append) to being written into the file
- * (handed to HDF5, which passes it to the OS at the next checkpoint) and to being durable (fsynced by a
- * checkpoint), over every sample of the file so far that came with a `received` time; null before the first.
+ * (handed to HDF5 — frames wait in a batch for that, at most until the next checkpoint — which passes them to the
+ * OS at the next checkpoint) and to being durable (fsynced by a checkpoint), over every sample of the file so far
+ * that came with a `received` time; null before the first.
  */
 export interface Latency {
   samples: number;
