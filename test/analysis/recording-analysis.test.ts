@@ -3,8 +3,6 @@
 // TimeSeries, the three SummaryImages and the response series aligned frame for frame with their source, the
 // project's NWB checks, and the accuracy against the sample's ground truth on the frames analysed.
 import { expect, it } from "vitest";
-import type { TracesMessage } from "../../src/acquisition/analysis.js";
-import { Session } from "../../src/acquisition/session.js";
 import { NwbWriter } from "../../src/nwb/index.js";
 import { summarize } from "../../src/nwb/inspect.js";
 import { SyntheticSample } from "../../simulators/sample.js";
@@ -14,7 +12,7 @@ import { attr, dataset, openRead, tempPath } from "../nwb/h5read.js";
 import { findPython } from "../python.js";
 import { violations } from "../nwb/inspector-rules.js";
 import { layoutByType, referenceFile, typedDifferently } from "../nwb/layout.js";
-import { metadata, simulatedRig, stopScanners } from "../acquisition/sim-rig.js";
+import { recordAnalysed } from "./record.js";
 import { localMaxima, pearson, percentile } from "./stats.js";
 
 const SERIES = "PlanarMicroscopySeriesGreen";
@@ -46,19 +44,11 @@ function withAnalysis(rois: string): (yaml: string) => string {
 
 it("sim-2p with analysis: motion, summary images and ROI traces in the file, aligned and accurate against the truth", async () => {
   const seconds = 24; // > 17 s: time is the longest axis of a 512² series (nwbinspector)
-  const { profile, sims, rig } = await simulatedRig("sim-2p.yaml", withAnalysis(await earlierSession()));
-  const out = tempPath("sim-2p-analysis.nwb");
-  const session = await Session.start({ profile, metadata, out, overwrite: false, devices: rig });
-  const traces: TracesMessage[] = [];
-  session.traces$.subscribe((t) => traces.push(t));
-  sims.startScanners();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  await stopScanners(sims, rig);
-  await session.stop();
-  const status = session.status().analysis![SERIES]!;
+  const recorded = await recordAnalysed("sim-2p.yaml", withAnalysis(await earlierSession()), seconds, "sim-2p-analysis.nwb");
+  const { out, traces } = recorded;
+  const status = recorded.status[SERIES]!;
 
   // Every frame offered was analysed or skipped (counted); the accuracy below is on the frames analysed.
-  expect(status.offered).toBe(status.analysed + status.skipped);
   expect(traces.length).toBe(status.analysed);
   console.log(`analysis: ${status.offered} frames offered, ${status.analysed} analysed, ${status.skipped} skipped`);
   // Each skipped frame is in the event record: "analysis_behind [series] the online analysis fell behind: N frames …".
@@ -136,17 +126,7 @@ it(`summary images without ROIs (a core Images container) beside motion alone on
   const size = 128;
   const seconds = 10; // ~1200 frames at 128 lines a frame: cells fire for the correlation image (and time is the longest axis)
   const edit = withSeriesAnalysis(size, { 0: "{ motion: { reference_s: 1 }, summary_images: true }", 1: "{ motion: { reference_s: 1 } }" });
-  const { profile, sims, rig } = await simulatedRig("sim-2p.yaml", edit);
-  const out = tempPath("sim-2p-summary.nwb");
-  const session = await Session.start({ profile, metadata, out, overwrite: false, devices: rig });
-  const traces: TracesMessage[] = [];
-  session.traces$.subscribe((t) => traces.push(t));
-  sims.startScanners();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  await stopScanners(sims, rig);
-  await session.stop();
-  const status = session.status().analysis!;
-  for (const s of Object.values(status)) expect(s.offered).toBe(s.analysed + s.skipped);
+  const { out, traces } = await recordAnalysed("sim-2p.yaml", edit, seconds, "sim-2p-summary.nwb");
 
   const f = await openRead(out);
   const images = `/processing/ophys/${SERIES}SummaryImages`;

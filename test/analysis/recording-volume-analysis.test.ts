@@ -7,7 +7,6 @@
 import { execFileSync } from "node:child_process";
 import { expect, it } from "vitest";
 import type { TracesMessage } from "../../src/acquisition/analysis.js";
-import { Session } from "../../src/acquisition/session.js";
 import { NwbWriter } from "../../src/nwb/index.js";
 import { summarize } from "../../src/nwb/inspect.js";
 import { SyntheticSample } from "../../simulators/sample.js";
@@ -15,7 +14,7 @@ import { hardwareClock } from "../../simulators/zmq-scanner.js";
 import { attr, dataset, openRead, tempPath } from "../nwb/h5read.js";
 import { violations } from "../nwb/inspector-rules.js";
 import { layoutByType, referenceFile, typedDifferently } from "../nwb/layout.js";
-import { metadata, simulatedRig, stopScanners } from "../acquisition/sim-rig.js";
+import { recordAnalysed } from "./record.js";
 import { findPython } from "../python.js";
 import { pearson, percentile } from "./stats.js";
 
@@ -62,18 +61,8 @@ function smaller(size: number, analysis?: string): (yaml: string) => string {
 
 /** Records `seconds` of the simulated rig of `edit`ed sim-volume-analysis.yaml: the file, the traces published and the analysis' counts. */
 async function record(edit: (yaml: string) => string, seconds: number) {
-  const { profile, sims, rig } = await simulatedRig("sim-volume-analysis.yaml", edit);
-  const out = tempPath("volume-analysis.nwb");
-  const session = await Session.start({ profile, metadata, out, overwrite: false, devices: rig });
-  const traces: TracesMessage[] = [];
-  session.traces$.subscribe((t) => traces.push(t));
-  sims.startScanners();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  await stopScanners(sims, rig);
-  await session.stop();
-  const status = session.status().analysis![SERIES]!;
-  // Counted in planes: every plane offered was analysed or skipped.
-  expect(status.offered).toBe(status.analysed + status.skipped);
+  const { out, traces, status: all } = await recordAnalysed("sim-volume-analysis.yaml", edit, seconds, "volume-analysis.nwb");
+  const status = all[SERIES]!; // counted in planes
   console.log(`analysis: ${status.offered} planes offered, ${status.analysed} analysed, ${status.skipped} skipped; ${traces.length} volumes published`);
   return { out, traces };
 }
