@@ -62,6 +62,11 @@ interface Analysed {
   volume?: { counter: number; time: number };
 }
 
+/** A result's shift per depth in µm ([x, y]), null where it has none or the imaging space gives no pixel size. */
+function micrometers(a: Analysed, r: FrameResult): ([number, number] | null)[] {
+  return r.shifts.map((s) => (s && a.pixelSize ? [s.dx * a.pixelSize[0], s.dy * a.pixelSize[1]] : null));
+}
+
 /** It reads with h5wasm: imported only for a profile that asks, so that h5wasm (~40 MB resident) is not loaded on the main thread otherwise. */
 const roisFromNwb = () => import("../analysis/rois-from-nwb.js");
 
@@ -218,7 +223,7 @@ export class SessionAnalysis {
   /** A frame (a whole volume) of `series` at `time` was written to the file: its response rows follow once its analysis settled. */
   written(series: string, time: number): void {
     const a = this.analysed.get(series);
-    if (!a?.fluorescence) return;
+    if (!a?.fluorescence && !a?.motion) return;
     a.written.push(time);
     this.flushRows(a);
   }
@@ -241,7 +246,7 @@ export class SessionAnalysis {
         this.flushRows(a);
         const planes = images.get(series);
         if (planes) this.write((w) => this.writeSummaryImages(w, series, a, planes));
-        if (a.written.length) throw new Error(`online analysis: ${a.written.length} frames of ${series} have no response rows`);
+        if (a.written.length) throw new Error(`online analysis: ${a.written.length} frames of ${series} have no rows`);
       }
       await this.writing;
     } finally {
@@ -255,7 +260,7 @@ export class SessionAnalysis {
     a.analysed += r.planes;
     a.inFlight.delete(r.time);
     const px = r.shifts.map((s): [number, number] | null => s && [s.dx, s.dy]);
-    const um = px.map((s): [number, number] | null => (s && a.pixelSize ? [s[0] * a.pixelSize[0], s[1] * a.pixelSize[1]] : null));
+    const um = micrometers(a, r);
     const volume = isVolume(a.config);
     if (this.traces$.observed) {
       const list = (v: Float32Array) => Array.from(v, (x) => (Number.isNaN(x) ? null : x));
@@ -270,19 +275,14 @@ export class SessionAnalysis {
         ...(volume ? { depth_shifts_px: px, depth_shifts_um: um } : {}),
       });
     }
-    if (a.motion && um.some((s) => s)) {
-      const [x, y] = a.motion;
-      const column = (axis: 0 | 1) => Float64Array.from(um, (s) => (s ? s[axis] : NaN));
-      this.write((w) => Promise.all([w.append(x, column(0), [r.time]), w.append(y, column(1), [r.time])]));
-    }
-    if (a.fluorescence) {
+    if (a.fluorescence || a.motion) {
       a.results.set(r.time, r);
       this.flushRows(a);
     }
   }
 
   /**
-   * The three summary images of `series`: a planar series' or a volume's stacked [x, y, z] as SummaryImages of
+   * The three summary images of `series`: a planar series' or a volume's stacked (height, width, depth) as SummaryImages of
    * its ROIs' segmentation; without ROIs as GrayscaleImages of a core Images container, a volume's one per depth.
    */
   private writeSummaryImages(writer: NwbWriter, series: string, a: Analysed, planes: SummaryImages[]): Promise<void> {
@@ -299,15 +299,17 @@ export class SessionAnalysis {
     ] as const;
     if (a.segmentation) {
       const [width, height] = first.shape;
-      // Depth last, as volume masks are: [x][y][z].
+      // ndx-microscopy's SummaryImage is (height, width[, depth]), the frames' own rows; the sums are [x][y].
       const stack = (of: (p: SummaryImages) => Float32Array) => {
-        if (!volume) return of(first) as Float32Array<ArrayBuffer>;
         const out = new Float32Array(width * height * depths);
-        planes.forEach((p, z) => of(p).forEach((v, k) => (out[k * depths + z] = v)));
+        planes.forEach((p, z) => {
+          const image = of(p);
+          for (let x = 0; x < width; x++) for (let y = 0; y < height; y++) out[(y * width + x) * depths + z] = image[x * height + y]!;
+        });
         return out;
       };
-      const shape = volume ? ([width, height, depths] as [number, number, number]) : first.shape;
-      const axes = volume ? "[x, y, z], z the depth plane, each plane against its own reference" : "[x, y]";
+      const shape: [number, number] | [number, number, number] = volume ? [height, width, depths] : [height, width];
+      const axes = volume ? "(height, width, depth), each depth plane against its own reference" : "(height, width), as the series' frames";
       return writer.addSummaryImages(a.segmentation, kinds.map(([name, of, what]) => ({ name, description: `${what} ${over}; ${axes}.`, shape, data: stack(of) })));
     }
     // ndx-microscopy keeps SummaryImages in a segmentation only; without ROIs an empty one would fail nwbinspector
@@ -319,23 +321,40 @@ export class SessionAnalysis {
   }
 
   /** Writes the response rows of written frames whose analysis is done, in order: the result, or NaN (skipped). */
+  /**
+   * Writes the rows of the frames (volumes) written to the source series whose analysis settled, in order: a
+   * response row each (NaN where a frame was not analysed) and a motion row each that has a shift. A frame not
+   * written (lost on the way to the file, a volume left incomplete at stop) gets none: its results are dropped.
+   */
   private flushRows(a: Analysed): void {
-    if (!a.fluorescence || !this.writer) return;
+    if (!this.writer) return;
     let n = 0;
     while (n < a.written.length && !a.inFlight.has(a.written[n]!)) n++;
     if (n === 0) return;
     const last = a.written[n - 1]!;
-    const rois = a.config.rois!.length;
+    const rois = a.config.rois?.length ?? 0;
     const f = new Float32Array(n * rois).fill(NaN);
     const dff = new Float32Array(n * rois).fill(NaN);
+    const moved: { time: number; um: ([number, number] | null)[] }[] = [];
     a.written.splice(0, n).forEach((time, row) => {
       const r = a.results.get(time);
-      if (r) f.set(r.f, row * rois), dff.set(r.dff, row * rois);
+      if (!r) return;
+      f.set(r.f, row * rois);
+      dff.set(r.dff, row * rois);
+      const um = micrometers(a, r);
+      if (um.some((s) => s)) moved.push({ time, um });
     });
     // Frames are written in time order: results up to the last row are used, or of frames lost on the way to the file.
     for (const time of a.results.keys()) if (time <= last) a.results.delete(time);
-    this.write((w) => Promise.all([w.append(a.fluorescence!, f), w.append(a.dff!, dff)]));
+    if (a.fluorescence) this.write((w) => Promise.all([w.append(a.fluorescence!, f), w.append(a.dff!, dff)]));
+    if (a.motion && moved.length) {
+      const [x, y] = a.motion;
+      const column = (axis: 0 | 1) => Float64Array.from(moved.flatMap((m) => m.um.map((s) => (s ? s[axis] : NaN))));
+      const times = moved.map((m) => m.time);
+      this.write((w) => Promise.all([w.append(x, column(0), times), w.append(y, column(1), times)]));
+    }
   }
+
 
   private endBurst(a: Analysed, series: string): void {
     if (!a.burst) return;

@@ -388,7 +388,7 @@ export type VolumetricRoi = z.input<typeof VolumetricRoi>;
 export const SummaryImage = z.strictObject({
   name: NwbName,
   description: text,
-  /** [x, y] or [x, y, z], row-major. */
+  /** ndx-microscopy's dims, (height, width) or (height, width, depth); data row-major. */
   shape: z.union([z.tuple([count, count]), z.tuple([count, count, count])]),
   data: z.instanceof(Float32Array),
 });

@@ -23,15 +23,15 @@ export function pearson(a: readonly number[], b: readonly number[]): number {
 }
 
 /**
- * The `count` highest local maxima of an image given [x][y] (data[x · height + y]), at least `apart` px from each
- * other (a greedy non-maximum suppression), as [x, y].
+ * The `count` highest local maxima of an image given [x][y] (data[x · height + y]) or, with `layout` "rows", as
+ * the frames' rows (data[y · width + x]), at least `apart` px from each other (a greedy non-maximum
+ * suppression), as [x, y].
  */
-export function localMaxima(image: Float32Array, width: number, height: number, count: number, apart: number): [number, number][] {
+export function localMaxima(image: Float32Array, width: number, height: number, count: number, apart: number, layout: "xy" | "rows" = "xy"): [number, number][] {
   const order = Array.from(image.keys()).sort((a, b) => image[b]! - image[a]!);
   const found: [number, number][] = [];
   for (const k of order) {
-    const x = Math.floor(k / height);
-    const y = k % height;
+    const [x, y] = layout === "xy" ? [Math.floor(k / height), k % height] : [k % width, Math.floor(k / width)];
     if (found.every(([fx, fy]) => Math.hypot(fx - x, fy - y) >= apart)) found.push([x, y]);
     if (found.length === count) break;
   }
