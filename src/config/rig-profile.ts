@@ -279,34 +279,41 @@ export type SeriesWriterOptions = z.output<typeof SeriesWriterOptions>;
 
 /** A pixel index of a mask: x along the width, y along the rows (ndx-microscopy's [x, y, weight] rows). */
 const maskIndex = wholeWithin(0, 65535, "a pixel index");
-const maskWeight = z.number({ error: "expected a weight (a number, > 0 inside the ROI)" });
+/** A mask row's weight: a row is a pixel of the ROI (one outside it is left out, not weighted 0 or less). */
+const rowWeight = z.number({ error: "expected a weight (a number > 0)" }).positive({ error: "expected a weight > 0: a row is a pixel of the ROI (leave out the pixels outside it)" });
+/** A dense mask's weight: 0 outside the ROI. */
+const denseWeight = z.number({ error: "expected a weight (a number, > 0 inside the ROI, 0 outside)" }).min(0, { error: "expected a weight ≥ 0 (> 0 inside the ROI, 0 outside)" });
+/** Whether a dense mask (nested lists of weights) has a weight > 0: an ROI of no pixel is no ROI. */
+const anyInside = (mask: unknown): boolean => (Array.isArray(mask) ? mask.some(anyInside) : (mask as number) > 0);
 
 /** One ROI as ndx-microscopy's PlanarSegmentation.add_roi takes it: a pixel_mask, an image_mask, or both. */
 export const AnalysisRoi = z
   .strictObject({
-    pixel_mask: list(z.tuple([maskIndex, maskIndex, maskWeight], { error: "expected [x, y, weight]" }))
+    pixel_mask: list(z.tuple([maskIndex, maskIndex, rowWeight], { error: "expected [x, y, weight]" }))
       .min(1, { error: "expected at least one [x, y, weight] row" })
       .optional()
       .describe("[x, y, weight] rows, x along the frame's width, y along its rows"),
-    image_mask: list(list(maskWeight))
+    image_mask: list(list(denseWeight))
       .optional()
       .describe("Weights indexed [x][y] (x along the width), the frame's width × height; > 0 inside the ROI"),
   })
-  .refine((r) => r.pixel_mask !== undefined || r.image_mask !== undefined, { error: "expected a pixel_mask or an image_mask" });
+  .refine((r) => r.pixel_mask !== undefined || r.image_mask !== undefined, { error: "expected a pixel_mask or an image_mask" })
+  .refine((r) => r.image_mask === undefined || anyInside(r.image_mask), { error: "expected an image_mask with a weight > 0 somewhere: this ROI has no pixel", path: ["image_mask"] });
 export type AnalysisRoi = z.output<typeof AnalysisRoi>;
 
 /** A volumetric series' ROI as ndx-microscopy's VolumetricSegmentation.add_roi takes it: a voxel_mask, a volume_mask, or both. */
 export const VolumeRoi = z
   .strictObject({
-    voxel_mask: list(z.tuple([maskIndex, maskIndex, maskIndex, maskWeight], { error: "expected [x, y, z, weight]" }))
+    voxel_mask: list(z.tuple([maskIndex, maskIndex, maskIndex, rowWeight], { error: "expected [x, y, z, weight]" }))
       .min(1, { error: "expected at least one [x, y, z, weight] row" })
       .optional()
       .describe("[x, y, z, weight] rows, x along the planes' width, y along their rows, z the depth plane (0 … plane_count - 1)"),
-    volume_mask: list(list(list(maskWeight)))
+    volume_mask: list(list(list(denseWeight)))
       .optional()
       .describe("Weights indexed [x][y][z] (x along the width), the planes' width × height × plane_count; > 0 inside the ROI"),
   })
-  .refine((r) => r.voxel_mask !== undefined || r.volume_mask !== undefined, { error: "expected a voxel_mask or a volume_mask" });
+  .refine((r) => r.voxel_mask !== undefined || r.volume_mask !== undefined, { error: "expected a voxel_mask or a volume_mask" })
+  .refine((r) => r.volume_mask === undefined || anyInside(r.volume_mask), { error: "expected a volume_mask with a weight > 0 somewhere: this ROI has no voxel", path: ["volume_mask"] });
 export type VolumeRoi = z.output<typeof VolumeRoi>;
 
 const referenceSeconds = within(0.03, 600, "a duration in s");

@@ -34,7 +34,8 @@ function volumeErrors(analysis: string): string[] {
 }
 
 it("takes a volumetric series' analysis with voxel or volume masks, refusing voxels outside the volume, masks of another size and a planar series' fields", () => {
-  const cube = (x: number, y: number, z: number) => JSON.stringify(Array.from({ length: x }, () => Array.from({ length: y }, () => new Array(z).fill(0))));
+  // A volume mask with one voxel of weight 1, at (1, 2, 0).
+  const cube = (x: number, y: number, z: number) => JSON.stringify(Array.from({ length: x }, (_, i) => Array.from({ length: y }, (_, j) => Array.from({ length: z }, (_, k) => (i === 1 && j === 2 && k === 0 ? 1 : 0)))));
   expect(volumeErrors("{ motion: {}, rois: [{ voxel_mask: [[10, 12, 3, 1]] }] }")).toEqual([]);
   expect(volumeErrors(`{ rois: [{ volume_mask: ${cube(16, 16, 4)} }] }`)).toEqual([]);
   expect(volumeErrors("{ summary_images: true }")).toEqual([]);
@@ -59,4 +60,19 @@ it("takes a volumetric series' analysis with voxel or volume masks, refusing vox
   ]);
   // A volume's planes each build their own reference: no reference image.
   expect(volumeErrors("{ motion: { reference_image: [[1]] } }")).toEqual([`v.yaml:${line}:29: recording.series[0].analysis.motion.reference_image: unknown key "reference_image", did you mean "reference_s"?`]);
+});
+
+it("refuses mask rows of weight 0 or less, and dense masks of no pixel, at their place in the file", () => {
+  const line = sim2p.split("\n").findIndex((l) => l === GREEN.trimEnd()) + 2;
+  expect(errors("{ rois: [{ pixel_mask: [[10, 10, 0], [11, 10, -1], [12, 10, 0.5]] }] }")).toEqual([
+    `sim-2p.yaml:${line}:50: recording.series[0].analysis.rois[0].pixel_mask[0][2]: expected a weight > 0: a row is a pixel of the ROI (leave out the pixels outside it), found 0`,
+    `sim-2p.yaml:${line}:63: recording.series[0].analysis.rois[0].pixel_mask[1][2]: expected a weight > 0: a row is a pixel of the ROI (leave out the pixels outside it), found -1`,
+  ]);
+  expect(errors("{ rois: [{ image_mask: [[0, 1], [0, -2]] }] }")).toEqual([
+    `sim-2p.yaml:${line}:53: recording.series[0].analysis.rois[0].image_mask[1][1]: expected a weight ≥ 0 (> 0 inside the ROI, 0 outside), found -2`,
+  ]);
+  expect(errors("{ rois: [{ image_mask: [[0, 0], [0, 0]] }] }")).toEqual([
+    `sim-2p.yaml:${line}:40: recording.series[0].analysis.rois[0].image_mask: expected an image_mask with a weight > 0 somewhere: this ROI has no pixel, found a list of 2 items`,
+  ]);
+  expect(volumeErrors("{ rois: [{ voxel_mask: [[1, 2, 3, 0]] }] }")[0]).toMatch(/voxel_mask\[0\]\[3\]: expected a weight > 0: a row is a pixel of the ROI/);
 });
