@@ -11,8 +11,10 @@
 import { Subject, type Subscription } from "rxjs";
 import { Publisher, Router } from "zeromq";
 import { z } from "zod";
-import type { RigProfile, SessionMetadata } from "../config/index.js";
+import type { RigProfile } from "../config/index.js";
 import { SessionMetadata as SessionMetadataSchema } from "../config/index.js";
+import { formatPath } from "../config/errors.js";
+import { validate } from "../config/validate.js";
 import { Authenticator, type CurveKeys } from "./curve.js";
 import type { ConnectedRig } from "./devices.js";
 import type { CheckpointReport } from "../nwb/index.js";
@@ -30,7 +32,7 @@ const MAX_PUBLISH_QUEUE = 64;
 
 const Request = z.discriminatedUnion("cmd", [
   z.strictObject({ cmd: z.literal("status") }),
-  z.strictObject({ cmd: z.literal("start"), out: z.string().min(1), session: z.unknown(), force: z.boolean().optional() }),
+  z.strictObject({ cmd: z.literal("start"), out: z.string().min(1), session: z.unknown().optional(), force: z.boolean().optional() }),
   z.strictObject({ cmd: z.literal("stop") }),
   z.strictObject({
     cmd: z.literal("set"),
@@ -200,8 +202,11 @@ export class Daemon {
 
   private async startSession(r: Extract<Request, { cmd: "start" }>): Promise<SessionStatus> {
     if (this.session?.state === "recording") throw new RequestError("busy", `already recording to ${this.session.status().out}`);
-    const metadata = SessionMetadataSchema.safeParse(r.session);
-    if (!metadata.success) throw new RequestError("invalid_request", `session: ${metadata.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    if (r.session === undefined) {
+      throw new RequestError("invalid_request", "session: expected the session's metadata, as a --session file holds it ({session_description, experimenter, subject: {subject_id, species, sex, age, …}, …}), found none");
+    }
+    const metadata = validate(SessionMetadataSchema, r.session);
+    if (!metadata.ok) throw new RequestError("invalid_request", metadata.problems.map((p) => `${formatPath(["session", ...p.path])}: ${p.message}`).join("; "));
     let out: string;
     try {
       out = insideDataDir(this.options.dataDir, r.out, REQUEST_NAMES);
@@ -212,7 +217,7 @@ export class Daemon {
     this.lastStatus = undefined;
     this.session = await Session.start({
       profile: this.options.profile,
-      metadata: metadata.data as SessionMetadata,
+      metadata: metadata.value,
       out,
       overwrite: r.force ?? false,
       devices: this.options.rig,

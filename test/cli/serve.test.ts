@@ -72,6 +72,12 @@ describe("rigd serve", () => {
     });
     expect((await ask([1, 2])).error).toEqual({ code: "invalid_request", message: 'a request is a JSON object with "cmd" (status, start, stop, set or mark), not [1,2]' });
     expect((await ask({ cmd: "start", out: 42 })).error!.code).toBe("invalid_request");
+    // A start without its session, or with one that lacks fields, says what the session needs.
+    expect((await ask({ cmd: "start", out: "x.nwb" })).error).toEqual({
+      code: "invalid_request",
+      message: "session: expected the session's metadata, as a --session file holds it ({session_description, experimenter, subject: {subject_id, species, sex, age, …}, …}), found none",
+    });
+    expect((await ask({ cmd: "start", out: "x.nwb", session: { session_description: "A test." } })).error).toEqual({ code: "invalid_request", message: "session.subject: expected a mapping, found nothing (the key is missing)" });
     expect((await ask({ cmd: "stop" })).error).toEqual({ code: "not_recording", message: "no session is recording: send start first" });
     expect((await ask("x".repeat(200_000))).error!.code).toBe("too_large");
     expect((await ask({ cmd: "status" })).result).toEqual({ state: "idle" });
