@@ -189,6 +189,7 @@ export class SessionAnalysis {
               : `Rigid ${x === "X" ? "x (along the frame's width)" : "y (down the frame's rows)"} shift of each frame of ${name} against its reference, by phase correlation; frames in the reference's first seconds have none.`,
             unit: "micrometers",
             continuity: "continuous",
+            module: "ophys", // computed, not recorded: beside the other results
             clock: { timestamps: true },
             ...(depths ? { columns: depths } : {}),
           });

@@ -345,7 +345,7 @@ export const SeriesAnalysis = z
           .describe("Or a reference image, indexed [x][y] like image masks: the frame's width × height"),
       })
       .optional()
-      .describe("Rigid x/y motion of each frame against a reference (phase correlation, sub-pixel), stored in µm as TimeSeries <series>MotionX and <series>MotionY and published on `traces`; ROI masks and summary images follow it"),
+      .describe("Rigid x/y motion of each frame against a reference (phase correlation, sub-pixel), stored in µm as TimeSeries <series>MotionX and <series>MotionY in /processing/ophys and published on `traces`; ROI masks and summary images follow it"),
     summary_images: flag
       .default(false)
       .describe(
@@ -371,7 +371,7 @@ export const VolumeAnalysis = z
           .describe("Each depth plane's reference is the mean of its planes in the first reference_s seconds, each aligned on the first (default 1 s)"),
       })
       .optional()
-      .describe("Rigid x/y motion of each plane against its depth's own reference (phase correlation, sub-pixel), stored in µm as TimeSeries <series>MotionX and <series>MotionY of one column per depth, (volumes, depths), and published on `traces`; voxel masks and summary images follow each plane's motion"),
+      .describe("Rigid x/y motion of each plane against its depth's own reference (phase correlation, sub-pixel), stored in µm as TimeSeries <series>MotionX and <series>MotionY in /processing/ophys, of one column per depth, (volumes, depths), and published on `traces`; voxel masks and summary images follow each plane's motion"),
     summary_images: flag
       .default(false)
       .describe(

@@ -354,6 +354,8 @@ export const TelemetrySeries = z.strictObject({
   continuity: z.enum(["continuous", "instantaneous", "step"]).optional(),
   /** Values per sample: absent, one (data (samples,)); n, a row of n (data (samples, n)), e.g. one per depth plane. */
   columns: count.optional(),
+  /** Where it goes: absent, /acquisition (what was recorded); a processing module's name, /processing/<module> (what was derived, e.g. "ophys"). */
+  module: NwbName.optional(),
 });
 export type TelemetrySeries = z.input<typeof TelemetrySeries>;
 

@@ -513,9 +513,14 @@ export class NwbFile {
 
   createTelemetrySeries(series: M.TelemetrySeries): SeriesInfo {
     const s = parseInput(M.TelemetrySeries, series, `TimeSeries ${describe(series)}`);
-    this.requireFreeInAcquisition(s.name);
-    return this.declare(`/acquisition/${s.name}`, "TimeSeries", s, s.columns === undefined ? [] : [s.columns], "float64", { conversion: 1, offset: 0, resolution: -1, unit: s.unit }, () => {
-      const g = typedGroup(this.file.get("acquisition") as Group, s.name, "TimeSeries");
+    if (s.module === undefined) this.requireFreeInAcquisition(s.name);
+    else if (this.series.has(s.name) || ((this.file.get("processing") as Group).get(s.module) as Group | null)?.keys().includes(s.name)) {
+      throw new NwbInputError(`/processing/${s.module}/${s.name} exists already: names of series must be unique`);
+    }
+    const path = s.module === undefined ? `/acquisition/${s.name}` : `/processing/${s.module}/${s.name}`;
+    return this.declare(path, "TimeSeries", s, s.columns === undefined ? [] : [s.columns], "float64", { conversion: 1, offset: 0, resolution: -1, unit: s.unit }, () => {
+      const parent = s.module === undefined ? (this.file.get("acquisition") as Group) : this.processingModule(s.module);
+      const g = typedGroup(parent, s.name, "TimeSeries");
       textAttr(g, "comments", s.comments ?? "no comments");
       textAttr(g, "description", s.description);
       if (s.continuity) textAttr(g, "continuity", s.continuity);

@@ -72,9 +72,9 @@ it("sim-2p with analysis: motion, summary images and ROI traces in the file, ali
   // A motion row per frame in the file with a shift, at its time.
   const times = dataset(f, `/acquisition/${SERIES}/timestamps`).value as Float64Array;
   for (const axis of ["X", "Y"]) {
-    const motion = dataset(f, `/acquisition/${SERIES}Motion${axis}/data`);
+    const motion = dataset(f, `/processing/ophys/${SERIES}Motion${axis}/data`);
     expect(motion.attrs["unit"]?.value).toBe("micrometers");
-    expect(Array.from(dataset(f, `/acquisition/${SERIES}Motion${axis}/timestamps`).value as Float64Array)).toEqual(traces.filter((t) => t.shift_um && times.includes(t.time)).map((t) => t.time));
+    expect(Array.from(dataset(f, `/processing/ophys/${SERIES}Motion${axis}/timestamps`).value as Float64Array)).toEqual(traces.filter((t) => t.shift_um && times.includes(t.time)).map((t) => t.time));
   }
   // The rows of the analysed frames are the published values.
   const dffRows = dataset(f, `/processing/ophys/MicroscopyResponseSeriesContainer/${SERIES}DfOverF/data`).value as Float32Array;
@@ -137,13 +137,14 @@ it(`summary images without ROIs (a core Images container) beside motion alone on
     expect(dataset(f, `${images}/${image}`).shape).toEqual([size, size]);
   }
   // No ROIs: no segmentation, no response series; motion on both channels, in µm.
-  expect((f.get("/processing/ophys") as unknown as { keys(): string[] }).keys()).toEqual([`${SERIES}SummaryImages`]);
+  const motions = [SERIES, "PlanarMicroscopySeriesRed"].flatMap((s) => [`${s}MotionX`, `${s}MotionY`]);
+  expect((f.get("/processing/ophys") as unknown as { keys(): string[] }).keys().sort()).toEqual([`${SERIES}SummaryImages`, ...motions].sort());
   for (const series of [SERIES, "PlanarMicroscopySeriesRed"]) {
     const times = dataset(f, `/acquisition/${series}/timestamps`).value as Float64Array;
     const shifts = traces.filter((t) => t.series === series && t.shift_um && times.includes(t.time)).length;
     expect(shifts).toBeGreaterThan(0);
     for (const axis of ["X", "Y"]) {
-      const motion = dataset(f, `/acquisition/${series}Motion${axis}/data`);
+      const motion = dataset(f, `/processing/ophys/${series}Motion${axis}/data`);
       expect(motion.attrs["unit"]?.value).toBe("micrometers");
       expect(motion.shape![0]).toBe(shifts);
     }

@@ -94,17 +94,17 @@ it(`sim-volume-analysis (256² planes) with analysis: per-plane motion, 3-D summ
   const times = dataset(f, `/acquisition/${SERIES}/timestamps`).value as Float64Array;
   const withShift = traces.filter((t) => times.includes(t.time) && t.depth_shifts_um!.some((s) => s));
   for (const axis of ["X", "Y"]) {
-    const motion = dataset(f, `/acquisition/${SERIES}Motion${axis}/data`);
+    const motion = dataset(f, `/processing/ophys/${SERIES}Motion${axis}/data`);
     expect(motion.attrs["unit"]?.value).toBe("micrometers");
     expect(motion.shape).toEqual([withShift.length, DEPTHS]);
-    expect(Array.from(dataset(f, `/acquisition/${SERIES}Motion${axis}/timestamps`).value as Float64Array)).toEqual(withShift.map((t) => t.time));
+    expect(Array.from(dataset(f, `/processing/ophys/${SERIES}Motion${axis}/timestamps`).value as Float64Array)).toEqual(withShift.map((t) => t.time));
   }
   // The rows of the last volume are the published values; its motion row is the published shifts in µm.
   const last = traces.filter((t) => times.includes(t.time)).at(-1)!;
   const row = times.indexOf(last.time);
   const dffRows = dataset(f, `/processing/ophys/MicroscopyResponseSeriesContainer/${SERIES}DfOverF/data`).value as Float32Array;
   expect(Array.from(dffRows.subarray(row * rois.length, (row + 1) * rois.length))).toEqual(last.dff.map((v) => (v === null ? NaN : Math.fround(v))));
-  const motionX = dataset(f, `/acquisition/${SERIES}MotionX/data`).value as Float64Array;
+  const motionX = dataset(f, `/processing/ophys/${SERIES}MotionX/data`).value as Float64Array;
   expect(Array.from(motionX.subarray((withShift.length - 1) * DEPTHS))).toEqual(withShift.at(-1)!.depth_shifts_um!.map((s) => s?.[0] ?? NaN));
 
   expect(violations(f)).toEqual([]);
@@ -157,12 +157,12 @@ it("sim-volume-analysis as shipped (no ROIs; 128² planes): per-depth motion and
   expect([attr(f, images, "neurodata_type"), (f.get(images) as unknown as { keys(): string[] }).keys().sort()]).toEqual(["Images", names]);
   for (const name of names) expect([attr(f, `${images}/${name}`, "neurodata_type"), dataset(f, `${images}/${name}`).shape]).toEqual(["GrayscaleImage", [size, size]]);
   // No ROIs: no segmentation, no response series; the motion has a column per depth.
-  expect((f.get("/processing/ophys") as unknown as { keys(): string[] }).keys()).toEqual([`${SERIES}SummaryImages`]);
+  expect((f.get("/processing/ophys") as unknown as { keys(): string[] }).keys().sort()).toEqual([`${SERIES}MotionX`, `${SERIES}MotionY`, `${SERIES}SummaryImages`]);
   expect(traces.every((t) => t.dff.length === 0 && t.shift_px === null && t.depth_shifts_px!.length === DEPTHS)).toBe(true);
   const times = dataset(f, `/acquisition/${SERIES}/timestamps`).value as Float64Array;
   const withShift = traces.filter((t) => times.includes(t.time) && t.depth_shifts_um!.some((s) => s)).length;
   expect(withShift).toBeGreaterThan(0);
-  for (const axis of ["X", "Y"]) expect(dataset(f, `/acquisition/${SERIES}Motion${axis}/data`).shape).toEqual([withShift, DEPTHS]);
+  for (const axis of ["X", "Y"]) expect(dataset(f, `/processing/ophys/${SERIES}Motion${axis}/data`).shape).toEqual([withShift, DEPTHS]);
   expect(violations(f)).toEqual([]);
   expect(typedDifferently(layoutByType(f), layoutByType(await openRead(referenceFile())))).toEqual([]);
   expect((await summarize(out)).images).toEqual([{ path: images, images: names.map((name) => ({ name, shape: [size, size] })) }]);

@@ -92,6 +92,9 @@ describe("series with no samples", () => {
     const second = frames(10, 10);
     await w.append(a, second.data, second.times);
     await w.append(traces, Float32Array.from({ length: 10 }, (_, i) => i / 10));
+    // A derived TimeSeries (two columns a sample) in the processing module, beside the traces.
+    const shift = await w.createTelemetrySeries({ name: "Shift", description: "A derived value.", unit: "micrometers", clock: { timestamps: true }, columns: 2, module: "ophys" });
+    await w.append(shift, Float64Array.of(0.5, 1, 1.5, 2), [0.1, 0.2]);
     expect((await w.close()).empty).toEqual([]);
 
     const f = await openRead(path);
@@ -105,6 +108,7 @@ describe("series with no samples", () => {
     expect(f.get_link("/processing/ophys/MicroscopyResponseSeriesContainer/Traces/timestamps")).toBe("/acquisition/B/timestamps");
     expect(f.get_link("/processing/ophys/MicroscopyResponseSeriesContainer/Traces/microscopy_series")).toBe("/acquisition/B");
     expect(dataset(f, "processing/ophys/MicroscopyResponseSeriesContainer/Traces/data").shape).toEqual([10, 1]);
+    expect([attr(f, "processing/ophys/Shift", "neurodata_type"), dataset(f, "processing/ophys/Shift/data").shape]).toEqual(["TimeSeries", [2, 2]]);
   });
 
   it("are still checked when created: a bad series is refused at once, and a trace cannot link to a series with no samples", async () => {
@@ -113,6 +117,8 @@ describe("series with no samples", () => {
     await expect(w.createPlanarSeries(planar("Bad", { storage: { chunkShape: [4, 9, 8] } }))).rejects.toThrow("PlanarMicroscopySeries 'Bad': chunkShape [4, 9, 8] does not fit samples of [8, 8]");
     await w.createPlanarSeries(planar("S"));
     await expect(w.createTelemetrySeries({ name: "S", description: "Taken.", unit: "W", clock: { timestamps: true } })).rejects.toThrow("/acquisition/S exists already");
+    // A derived series goes in a processing module, under a name no other series has.
+    await expect(w.createTelemetrySeries({ name: "S", description: "Taken.", unit: "W", clock: { timestamps: true }, module: "ophys" })).rejects.toThrow("/processing/ophys/S exists already");
     await w.addPlanarSegmentation({ name: "Seg", description: "One ROI.", imaging_space: "Plane", rois: [{ pixel_mask: [[1, 1, 1]] }] });
     const traces = await w.createResponseSeries({ name: "Traces", description: "ROI means.", segmentation: "Seg", rois_description: "The ROI.", microscopy_series: "S", clock: { starting_time: 0, rate: 30 } });
     // Refused in the worker: the failure surfaces at the next call, here close.
