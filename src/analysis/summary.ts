@@ -4,9 +4,11 @@
 // (suite2p's Vcorr, CaImAn's local_correlations: each pixel's mean Pearson correlation over time with its 8
 // neighbours). Per frame this is memory traffic over frame-sized arrays (the rest of the analysis has pushed
 // them out of the cache by then), hence the fewest bytes: for integer frames the sums in int32 and the maximum
-// in the frame's own type, in one pass; the correlation's six sums of a pixel side by side (one stream, not six)
+// in the frame's own type, in one pass; the correlation's six sums of a pixel together (one stream, not six)
 // in float32 partials, taken on one band of rows per frame (BANDS). (Float64 sums with no partials to fold move
-// twice the bytes: slower.)
+// twice the bytes: slower.) The partials live in the WebAssembly kernels' memory: uint16 frames' mean and maximum
+// and every frame's correlation sums are taken there, several pixels an instruction (kernels/).
+import { copyFrame, kernels, WasmArray, type ArrayConstructor } from "./kernels/index.js";
 
 /** The images, each [x][y] as ndx-microscopy's SummaryImage and masks are (data[x · height + y]). */
 export interface SummaryImages {
@@ -28,8 +30,12 @@ const DIRECTIONS = [
   [1, 1],
   [-1, 1],
 ] as const;
-/** Correlation sums per pixel: sum, sum of squares, then a product per direction. */
+/**
+ * Correlation sums per pixel: sum, sum of squares, then a product per direction; kept per block of 4 pixels as
+ * SUMS vectors of 4 (a kernel's instruction takes one), so pixel k's sum j is at sumAt(k, j).
+ */
 const SUMS = 2 + DIRECTIONS.length;
+const sumAt = (k: number, j: number) => SUMS * (k & ~3) + 4 * j + (k & 3);
 
 /**
  * Frames summed in the partials (int32 or float32) before being folded into the float64 totals. Int32 partials
@@ -58,10 +64,10 @@ export class SummaryAccumulator {
   private readonly n: number;
   /** All frames: sum of the values and maximum, typed after the first frame (see INTEGER_FRAMES). */
   private sumAll: Total<Sums> | undefined;
-  private max: Maxima | undefined;
+  private max: WasmArray<Maxima> | undefined;
   /** Each pixel's value in its band's first frame, taken out of the correlation's sums: its sums of squares then stay small. */
-  private readonly origin: Float32Array;
-  /** Band frames: per pixel SUMS values side by side (see DIRECTIONS), of the centred values; pairs within a band. */
+  private readonly origin: WasmArray<Float32Array>;
+  /** Band frames: per pixel SUMS values (see DIRECTIONS, sumAt), of the centred values; pairs within a band. */
   private readonly moments: Total<Float32Array>;
   /** First row of each band, and the height as the end of the last. */
   private readonly bandStart: Int32Array;
@@ -71,8 +77,8 @@ export class SummaryAccumulator {
    * Two band rows (moved by the shift, then centred), each with a zero on either side (pixel x at x + 1), and a
    * row of zeros below a band's last: products with a pixel beyond the frame or the band add nothing.
    */
-  private readonly rows: Float32Array[];
-  private readonly zeros: Float32Array;
+  private readonly rows: WasmArray<Float32Array>[];
+  private readonly zeros: WasmArray<Float32Array>;
   frames = 0;
 
   constructor(
@@ -80,11 +86,12 @@ export class SummaryAccumulator {
     readonly height: number,
   ) {
     this.n = width * height;
-    this.origin = new Float32Array(this.n);
-    this.moments = new Total(new Float32Array(SUMS * this.n));
+    this.origin = new WasmArray(Float32Array, this.n);
+    // Whole blocks of 4 pixels.
+    this.moments = new Total(new WasmArray(Float32Array, SUMS * 4 * Math.ceil(this.n / 4)));
     this.bandStart = Int32Array.from({ length: BANDS + 1 }, (_, b) => Math.ceil((b * height) / BANDS));
-    this.rows = [new Float32Array(width + 2), new Float32Array(width + 2)];
-    this.zeros = new Float32Array(width + 2);
+    this.rows = [new WasmArray(Float32Array, width + 2), new WasmArray(Float32Array, width + 2)];
+    this.zeros = new WasmArray(Float32Array, width + 2);
   }
 
   /** Row band of row y. */
@@ -103,17 +110,33 @@ export class SummaryAccumulator {
     if (!this.sumAll) {
       const smallest = INTEGER_FRAMES.get(frame.constructor);
       const integer = smallest !== undefined;
-      this.sumAll = new Total(integer ? new Int32Array(this.n) : new Float32Array(this.n));
-      this.max = integer ? new (frame.constructor as Uint16ArrayConstructor)(this.n).fill(smallest) : new Float32Array(this.n).fill(-Infinity);
+      this.sumAll = new Total<Sums>(integer ? new WasmArray<Sums>(Int32Array, this.n) : new WasmArray<Sums>(Float32Array, this.n));
+      this.max = new WasmArray<Maxima>(integer ? (frame.constructor as ArrayConstructor<Maxima>) : Float32Array, this.n);
+      this.max.view.fill(integer ? smallest : -Infinity);
     }
-    const max = this.max!;
-    const sumAll = this.sumAll.partial;
     const sx = Math.round(dx);
     const sy = Math.round(dy);
+    // A uint16 frame is copied into the kernels' memory once, for both passes.
+    const copy = frame instanceof Uint16Array ? copyFrame(frame) : undefined;
+    if (copy !== undefined) kernels.sumMaxU16(copy, this.sumAll.partial.at, this.max!.at, width, height, sx, sy);
+    else this.sumMax(frame, sx, sy);
+    const band = this.frames % BANDS;
+    this.correlate(copy ?? frame, sx, sy, this.bandStart[band]!, this.bandStart[band + 1]!);
+    this.bandFrames[band]!++;
+    this.frames++;
+    // Slice f of FOLD_EVERY on frame f: each pixel is folded once every FOLD_EVERY frames.
+    this.sumAll.fold(this.frames % FOLD_EVERY);
+    this.moments.fold(this.frames % FOLD_EVERY);
+  }
+
+  /** The mean and maximum's pass of add() in JS, for frames other than uint16. */
+  private sumMax(frame: ArrayLike<number>, sx: number, sy: number): void {
+    const { width, height } = this;
+    const max = this.max!.view;
+    const sumAll = this.sumAll!.partial.view;
     // x + sx within the frame for x in [lo, hi).
     const lo = Math.min(width, Math.max(0, -sx));
     const hi = Math.max(lo, Math.min(width, width - sx));
-    // Mean and maximum: every pixel of every frame, read straight from the frame, in one pass.
     for (let y = 0; y < height; y++) {
       const from = Math.min(height - 1, Math.max(0, y + sy)) * width;
       const row = y * width;
@@ -145,55 +168,37 @@ export class SummaryAccumulator {
         sumAll[row + x] = sumAll[row + x]! + last;
       }
     }
-    const band = this.frames % BANDS;
-    this.correlate(frame, sx, sy, this.bandStart[band]!, this.bandStart[band + 1]!);
-    this.bandFrames[band]!++;
-    this.frames++;
-    // Slice f of FOLD_EVERY on frame f: each pixel is folded once every FOLD_EVERY frames.
-    const slice = this.frames % FOLD_EVERY;
-    const from = Math.floor((slice * this.n) / FOLD_EVERY);
-    const to = Math.floor(((slice + 1) * this.n) / FOLD_EVERY);
-    this.sumAll.fold(from, to);
-    this.moments.fold(SUMS * from, SUMS * to);
   }
 
-  /** The correlation's sums over rows [y0, y1) of the frame moved by (sx, sy). */
-  private correlate(frame: ArrayLike<number>, sx: number, sy: number, y0: number, y1: number): void {
+  /**
+   * The correlation's sums over rows [y0, y1) of the frame — or of the uint16 frame at that byte offset in the
+   * kernels' memory — moved by (sx, sy).
+   */
+  private correlate(frame: ArrayLike<number> | number, sx: number, sy: number, y0: number, y1: number): void {
     const { width } = this;
-    const m = this.moments.partial;
     const first = this.bandFrames[this.band(y0)] === 0;
     let line = this.centred(frame, sx, sy, y0, first);
     for (let y = y0; y < y1; y++) {
       const below = y + 1 < y1 ? this.centred(frame, sx, sy, y + 1, first) : this.zeros;
-      // Every sum of pixel (x, y) in one place: one stream through the sums, each touched once. The pixel, its
-      // right-hand neighbour and the three below it slide along: two reads a pixel, not five.
-      let a = line[1]!;
-      let b0 = below[0]!;
-      let b1 = below[1]!;
-      for (let x = 0, k = SUMS * y * width; x < width; x++, k += SUMS) {
-        const right = line[x + 2]!;
-        const b2 = below[x + 2]!;
-        m[k] = m[k]! + a;
-        m[k + 1] = m[k + 1]! + a * a;
-        m[k + 2] = m[k + 2]! + a * right;
-        m[k + 3] = m[k + 3]! + a * b1;
-        m[k + 4] = m[k + 4]! + a * b2;
-        m[k + 5] = m[k + 5]! + a * b0;
-        a = right;
-        b0 = b1;
-        b1 = b2;
-      }
+      kernels.correlateRow(line.at, below.at, this.moments.partial.at, y * width, width);
       line = below;
     }
   }
 
   /**
-   * Row y of the frame moved by (sx, sy), edge pixels standing in for those from outside, less its origin (taken
-   * from it on a band's first frame), at x + 1 of one of the two row buffers (by y's parity); returns that buffer.
+   * Row y of the frame (or of the uint16 frame at that offset, by centreRowU16) moved by (sx, sy), edge pixels
+   * standing in for those from outside, less its origin (taken from it on a band's first frame), at x + 1 of one
+   * of the two row buffers (by y's parity); returns that buffer.
    */
-  private centred(frame: ArrayLike<number>, sx: number, sy: number, y: number, first: boolean): Float32Array {
-    const { width, height, origin } = this;
-    const out = this.rows[y & 1]!;
+  private centred(frame: ArrayLike<number> | number, sx: number, sy: number, y: number, first: boolean): WasmArray<Float32Array> {
+    const { width, height } = this;
+    const buffer = this.rows[y & 1]!;
+    if (typeof frame === "number") {
+      kernels.centreRowU16(frame, this.origin.at, buffer.at, width, height, y, sx, sy, first);
+      return buffer;
+    }
+    const out = buffer.view;
+    const origin = this.origin.view;
     const from = Math.min(height - 1, Math.max(0, y + sy)) * width;
     const row = y * width;
     for (let x = 0; x < width; x++) {
@@ -201,7 +206,7 @@ export class SummaryAccumulator {
       if (first) origin[row + x] = v;
       out[x + 1] = v - origin[row + x]!;
     }
-    return out;
+    return buffer;
   }
 
   /** The images so far; the correlation is 0 where a pixel or its neighbours never varied. */
@@ -209,13 +214,14 @@ export class SummaryAccumulator {
     const { n, width, height, frames } = this;
     const moments = this.moments.fold();
     const all = this.sumAll?.fold();
+    const max = this.max?.view;
     const mean = new Float64Array(n);
     const sd = new Float64Array(n);
     for (let y = 0; y < height; y++) {
       const t = Math.max(1, this.bandFrames[this.band(y)]!);
       for (let k = y * width; k < (y + 1) * width; k++) {
-        mean[k] = moments[SUMS * k]! / t;
-        sd[k] = Math.sqrt(Math.max(0, moments[SUMS * k + 1]! / t - mean[k]! ** 2));
+        mean[k] = moments[sumAt(k, 0)]! / t;
+        sd[k] = Math.sqrt(Math.max(0, moments[sumAt(k, 1)]! / t - mean[k]! ** 2));
       }
     }
     const total = new Float64Array(n);
@@ -228,7 +234,7 @@ export class SummaryAccumulator {
           const a = y * width + x;
           const b = (y + dy) * width + x + dx;
           const denominator = sd[a]! * sd[b]!;
-          const r = denominator > 0 ? (moments[SUMS * a + 2 + d]! / t - mean[a]! * mean[b]!) / denominator : 0;
+          const r = denominator > 0 ? (moments[sumAt(a, 2 + d)]! / t - mean[a]! * mean[b]!) / denominator : 0;
           total[a] = total[a]! + r;
           total[b] = total[b]! + r;
           neighbours[a] = neighbours[a]! + 1;
@@ -244,7 +250,7 @@ export class SummaryAccumulator {
     };
     return {
       mean: transpose((k) => (frames ? all![k]! / frames : 0)),
-      max: transpose((k) => (frames ? this.max![k]! : 0)),
+      max: transpose((k) => (frames ? max![k]! : 0)),
       correlation: transpose((k) => total[k]! / neighbours[k]!),
       shape: [width, height],
       frames,
@@ -252,17 +258,23 @@ export class SummaryAccumulator {
   }
 }
 
-/** A per-pixel sum kept as partials (what each frame touches) folded into float64 totals. */
+/** A per-pixel sum kept as partials (what each frame touches, in the kernels' memory) folded into float64 totals. */
 class Total<P extends Sums> {
   private readonly total: Float64Array;
 
-  constructor(readonly partial: P) {
+  constructor(readonly partial: WasmArray<P>) {
     this.total = new Float64Array(partial.length);
   }
 
-  /** Moves the partial sums [from, to) (default all) into the totals; returns the totals. */
-  fold(from = 0, to = this.total.length): Float64Array {
-    const { partial, total } = this;
+  /**
+   * Moves the partial sums into the totals, slice `slice` of FOLD_EVERY (default all) — each frame folds one, so
+   * that no frame pays for all of it; returns the totals.
+   */
+  fold(slice?: number): Float64Array {
+    const { total } = this;
+    const partial = this.partial.view;
+    const from = slice === undefined ? 0 : Math.floor((slice * total.length) / FOLD_EVERY);
+    const to = slice === undefined ? total.length : Math.floor(((slice + 1) * total.length) / FOLD_EVERY);
     for (let k = from; k < to; k++) total[k] = total[k]! + partial[k]!;
     partial.fill(0, from, to);
     return total;

@@ -1,4 +1,5 @@
 // ROI traces: each ROI's weighted-mask fluorescence per frame, and its ΔF/F against a running baseline.
+import { copyFrame, kernels, WasmArray } from "./kernels/index.js";
 
 /** One ROI as ndx-microscopy's PlanarSegmentation pixel_mask gives it: [x, y, weight] rows, x along the width. */
 export type PixelMask = readonly (readonly [x: number, y: number, weight: number])[];
@@ -8,23 +9,24 @@ export type PixelMask = readonly (readonly [x: number, y: number, weight: number
  * stretch of one ROI), the runs of all ROIs in the frame's order, their weights end to end in that order. A
  * frame is then read once from top to bottom, each row while it is in the cache for every ROI on it (ROIs
  * overlap: a mask pixel of the benchmark's 200 cells is in two of them on average), with no offset stored per
- * pixel. Pixels with a weight ≤ 0 are not part of an ROI (ndx-microscopy's convention).
+ * pixel. Pixels with a weight ≤ 0 are not part of an ROI (ndx-microscopy's convention). The runs live in the
+ * WebAssembly kernels' memory: a uint16 frame's sums are taken there, several pixels an instruction (kernels/).
  */
 export class RoiMasks {
   readonly count: number;
-  private readonly weights: Float32Array;
+  private readonly weights: WasmArray<Float32Array>;
   /** Run r: its ROI, its first pixel's frame offset (y · width + x), and its weights from[r] to from[r + 1]. */
-  private readonly runRoi: Int32Array;
-  private readonly runOffset: Int32Array;
-  private readonly runFrom: Int32Array;
+  private readonly runRoi: WasmArray<Int32Array>;
+  private readonly runOffset: WasmArray<Int32Array>;
+  private readonly runFrom: WasmArray<Int32Array>;
   /** Each ROI's bounding box [x0, y0, x1, y1] (inclusive): a mask moved with its box inside the frame needs no check per pixel. */
   private readonly boxes: Int32Array;
   /** Each ROI's sum of weights: the norm of a mask wholly inside the frame. */
   private readonly norms: Float64Array;
   /** Per frame, per ROI: its sum, its norm, and whether its box is inside the frame moved. */
-  private readonly sums: Float64Array;
-  private readonly norm: Float64Array;
-  private readonly inside: Uint8Array;
+  private readonly sums: WasmArray<Float64Array>;
+  private readonly norm: WasmArray<Float64Array>;
+  private readonly inside: WasmArray<Uint8Array>;
 
   /** Throws naming the ROI (by index) with a pixel outside the width × height frame or no pixel of weight > 0. */
   constructor(
@@ -59,14 +61,18 @@ export class RoiMasks {
       }
     });
     runs.sort((a, b) => a.offset - b.offset || a.roi - b.roi);
-    this.runRoi = Int32Array.from(runs, (r) => r.roi);
-    this.runOffset = Int32Array.from(runs, (r) => r.offset);
-    this.runFrom = new Int32Array(runs.length + 1);
-    runs.forEach((r, k) => (this.runFrom[k + 1] = this.runFrom[k]! + r.weights.length));
-    this.weights = Float32Array.from(runs.flatMap((r) => r.weights));
-    this.sums = new Float64Array(masks.length);
-    this.norm = new Float64Array(masks.length);
-    this.inside = new Uint8Array(masks.length);
+    this.runRoi = new WasmArray(Int32Array, runs.length);
+    this.runRoi.view.set(runs.map((r) => r.roi));
+    this.runOffset = new WasmArray(Int32Array, runs.length);
+    this.runOffset.view.set(runs.map((r) => r.offset));
+    this.runFrom = new WasmArray(Int32Array, runs.length + 1);
+    const runFrom = this.runFrom.view;
+    runs.forEach((r, k) => (runFrom[k + 1] = runFrom[k]! + r.weights.length));
+    this.weights = new WasmArray(Float32Array, runFrom[runs.length]!);
+    this.weights.view.set(runs.flatMap((r) => r.weights));
+    this.sums = new WasmArray(Float64Array, masks.length);
+    this.norm = new WasmArray(Float64Array, masks.length);
+    this.inside = new WasmArray(Uint8Array, masks.length);
   }
 
   /**
@@ -77,14 +83,30 @@ export class RoiMasks {
   fluorescence(frame: ArrayLike<number>, dx: number, dy: number, out: Float32Array): void {
     const sx = Math.round(dx);
     const sy = Math.round(dy);
-    const shift = sy * this.width + sx;
-    const { width, height, weights, boxes, norms, runRoi, runOffset, runFrom, sums, norm, inside } = this;
+    const { width, height, boxes, norms } = this;
+    const sums = this.sums.view;
+    const norm = this.norm.view;
+    const inside = this.inside.view;
     for (let i = 0; i < this.count; i++) {
       const b = 4 * i;
       inside[i] = boxes[b]! + sx >= 0 && boxes[b + 1]! + sy >= 0 && boxes[b + 2]! + sx < width && boxes[b + 3]! + sy < height ? 1 : 0;
       sums[i] = 0;
       norm[i] = inside[i] ? norms[i]! : 0;
     }
+    if (frame instanceof Uint16Array) {
+      const { weights, runRoi, runOffset, runFrom } = this;
+      kernels.maskSumsU16(copyFrame(frame), weights.at, runRoi.at, runOffset.at, runFrom.at, runRoi.length, this.inside.at, this.sums.at, this.norm.at, width, height, sx, sy);
+    } else this.maskSums(frame, sx, sy);
+    // Views again: copying the first frame in may have grown the memory.
+    const [f, n] = [this.sums.view, this.norm.view];
+    for (let i = 0; i < this.count; i++) out[i] = n[i]! > 0 ? f[i]! / n[i]! : NaN;
+  }
+
+  /** maskSumsU16's sums (see kernels/assembly/kernels.ts) in JS, for frames other than uint16. */
+  private maskSums(frame: ArrayLike<number>, sx: number, sy: number): void {
+    const { width, height } = this;
+    const [weights, runRoi, runOffset, runFrom, sums, norm, inside] = [this.weights.view, this.runRoi.view, this.runOffset.view, this.runFrom.view, this.sums.view, this.norm.view, this.inside.view];
+    const shift = sy * width + sx;
     for (let r = 0; r < runRoi.length; r++) {
       const i = runRoi[r]!;
       let k = runFrom[r]!;
@@ -115,7 +137,6 @@ export class RoiMasks {
       for (; k < end; k++) s0 += weights[k]! * frame[base + k]!;
       sums[i] = sums[i]! + (s0 + s1 + s2 + s3);
     }
-    for (let i = 0; i < this.count; i++) out[i] = norm[i]! > 0 ? sums[i]! / norm[i]! : NaN;
   }
 }
 
