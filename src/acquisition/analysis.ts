@@ -12,6 +12,7 @@ import { OnlineAnalysis, type FrameResult } from "../analysis/online.js";
 import { isVolume, voxelsByDepth, type AnalysisConfig, type VoxelMask } from "../analysis/series-analysis.js";
 import { BANDS, type SummaryImages } from "../analysis/summary.js";
 import { RoiMasks, type PixelMask } from "../analysis/traces.js";
+import { counted } from "./losses.js";
 import type { EngineEvent } from "./stages.js";
 
 /** One frame's (or volume's) results as the PUB socket's `traces` topic carries them (JSON). */
@@ -361,7 +362,7 @@ export class SessionAnalysis {
     if (!a.burst) return;
     const { from, to, frames } = a.burst;
     a.burst = undefined;
-    const what = isVolume(a.config) ? `${frames} planes of the volumes` : `${frames} frames`;
+    const what = counted(frames, isVolume(a.config) ? "planes of the volumes" : "frames");
     const rows = isVolume(a.config) ? "the ROIs with voxels in them are NaN in their volumes' trace rows" : "their trace rows are NaN";
     this.event({ time: from, kind: "analysis_behind", source: series, message: `the online analysis fell behind: ${what} from ${from.toFixed(3)} s to ${to.toFixed(3)} s not analysed (recorded all the same; ${rows})` });
   }

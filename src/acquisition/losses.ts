@@ -84,8 +84,12 @@ export class LossRecorder {
   private write(series: string, cause: LossCause, w: Pick<Window, "frames" | "volumes" | "bursts" | "time" | "latest">): void {
     const within = w.bursts > 1 ? ` (${w.bursts} times within ${this.intervalMs} ms; the latest: ${w.latest})` : ` (${w.latest})`;
     // A volumetric loss names volumes first: they are the samples the series lacks.
-    const count = (n: number, words: string) => `${n} ${n === 1 ? words.replace(/^(frame|plane|volume)s/, "$1") : words}`;
-    const text = w.volumes > 0 ? `${count(w.volumes, WORDING[cause].volumes)}${w.frames ? `, with ${count(w.frames, "planes that arrived")}` : ""}` : count(w.frames, WORDING[cause].frames);
+    const text = w.volumes > 0 ? `${counted(w.volumes, WORDING[cause].volumes)}${w.frames ? `, with ${counted(w.frames, "planes that arrived")}` : ""}` : counted(w.frames, WORDING[cause].frames);
     this.emit({ time: w.time, kind: "dropped_frames", source: series, message: `${text}${within}` });
   }
+}
+
+/** "1 frame", "2 frames": `words` begins with a plural count noun (frames, planes, volumes), made singular for one. */
+export function counted(n: number, words: string): string {
+  return `${n} ${n === 1 ? words.replace(/^(frame|plane|volume)s/, "$1") : words}`;
 }

@@ -13,7 +13,7 @@ import type { PhotodetectorController, PhotodetectorState } from "../drivers/pho
 import { freeBytes } from "../nwb/disk.js";
 import { NwbWriteFailure, NwbWriter, type RigEvent, isoNow, type CheckpointReport, type NwbFileMetadata, type Percentiles, type SeriesInfo } from "../nwb/index.js";
 import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
-import { LossRecorder, type SeriesLosses } from "./losses.js";
+import { counted, LossRecorder, type SeriesLosses } from "./losses.js";
 import { type DeviceStatus, DeviceWatch } from "./devices.js";
 import { type AnalysisStatus, SessionAnalysis, type TracesMessage } from "./analysis.js";
 import { type EngineEvent, type Loss, type Route, type TaggedFrame, type WriteLimits, assembleVolumes, boundedWrite, limitSamples, recordGaps, releaseSample, routeKey, type Sample, tagAndTime } from "./stages.js";
@@ -751,7 +751,7 @@ export function describeLosses(losses: Record<string, SeriesLosses>): string {
     const volumes = sum(l.volumes);
     const frames = sum(l.frames);
     if (volumes + frames === 0) return [];
-    const what = [volumes ? `${volumes} volumes (${causes(l.volumes)})` : "", frames ? `${frames} ${volumes ? "planes" : "frames"} (${causes(l.frames)})` : ""].filter(Boolean);
+    const what = [volumes ? `${counted(volumes, "volumes")} (${causes(l.volumes)})` : "", frames ? `${counted(frames, volumes ? "planes" : "frames")} (${causes(l.frames)})` : ""].filter(Boolean);
     return [`${series} ${what.join(", ")}`];
   });
   return parts.length ? `lost: ${parts.join("; ")}` : "nothing lost";

@@ -51,7 +51,7 @@ export class WriteLock {
       fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      if (!options.overwrite) throw new NwbInputError(`${path} already exists; pass overwrite to replace it`);
+      if (!options.overwrite) throw new NwbInputError(`${path} already exists; pass overwrite (--force on the command line) to replace it`);
       fd = openSync(path, constants.O_RDWR);
       created = false;
     }

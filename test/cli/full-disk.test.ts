@@ -78,7 +78,7 @@ it.skipIf(!!tmpfsSkipNote)(`with no margin, the first failed write stops the ses
   const f = await summarize(out);
   for (const s of f.series.filter((x) => x.neurodata_type === "PlanarMicroscopySeries")) {
     const name = s.path.split("/").pop()!;
-    expect(lines[0]).toContain(`${name} ${s.dropped} frames (`);
+    expect(lines[0]).toContain(`${name} ${s.dropped} frame${s.dropped === 1 ? "" : "s"} (`);
   }
   expect(f.events.some((e) => /^fault \[rigd\] writing .* failed: .*ENOSPC/.test(e.text))).toBe(true);
   const recovered = await rigd(["recover", out]).done;
@@ -167,7 +167,7 @@ it.skipIf(!!tmpfsSkipNote)(`volumes going to the file plane by plane: the first 
   expect(volumes).toBeGreaterThan(0);
   expect(lines[0]).toContain(`VolumetricMicroscopySeriesGreen ${volumes} samples`);
   // The volume under way when writing failed is lost as not written, with the planes of it that had come.
-  expect(lines[0]).toMatch(/lost: VolumetricMicroscopySeriesGreen 1 volumes \(1 not written\), \d+ planes \(\d+ not written\)/);
+  expect(lines[0]).toMatch(/lost: VolumetricMicroscopySeriesGreen 1 volume \(1 not written\), \d+ planes? \(\d+ not written\)/);
   // As many timestamps as volumes, and no plane of any volume left unwritten (a half-written volume was taken back).
   expect((f.get("acquisition/VolumetricMicroscopySeriesGreen/timestamps") as { shape: number[] }).shape[0]).toBe(volumes);
   let emptyPlanes = 0;

@@ -36,7 +36,7 @@ describe("one writer per file", () => {
     expect(refused).toBeInstanceOf(NwbInputError);
     expect(refused.message.startsWith(`${path} is already being written by this process, pid ${process.pid} (${process.execPath} `)).toBe(true);
     expect(refused.message.endsWith("); refusing to write it too")).toBe(true);
-    await expect(NwbWriter.create(path, META)).rejects.toThrow(`${path} already exists; pass overwrite to replace it`);
+    await expect(NwbWriter.create(path, META)).rejects.toThrow(`${path} already exists; pass overwrite (--force on the command line) to replace it`);
 
     // The first writer goes on as if nothing happened, and its file holds every frame.
     for (let i = 20; i < 40; i++) await first.append(i);

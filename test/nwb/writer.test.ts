@@ -359,7 +359,7 @@ describe("bad input", () => {
   it("never replaces an existing file without overwrite", async () => {
     const path = tempPath("exists.nwb");
     await (await NwbWriter.create(path, session)).close();
-    await expect(NwbWriter.create(path, session)).rejects.toThrow(`${path} already exists; pass overwrite to replace it`);
+    await expect(NwbWriter.create(path, session)).rejects.toThrow(`${path} already exists; pass overwrite (--force on the command line) to replace it`);
     await expect(NwbWriter.create(tempPath("x.nwb"), { ...session, session_start_time: "yesterday" })).rejects.toBeInstanceOf(NwbInputError);
     await (await NwbWriter.create(path, session, { overwrite: true })).close();
   });
