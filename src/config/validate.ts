@@ -19,7 +19,18 @@ export function validate<S extends z.ZodType>(schema: S, data: unknown): Validat
   return { ok: false, problems };
 }
 
+/** Keys a planar and a volumetric series' `analysis:` take in turn: found in the other, they say so rather than guess a typo. */
+const OTHER_KIND: Record<string, { of: string; here: string[]; instead: string }> = {
+  voxel_mask: { of: "a volumetric series' ROI", here: ["pixel_mask", "image_mask"], instead: "a planar series' ROI takes pixel_mask or image_mask" },
+  volume_mask: { of: "a volumetric series' ROI", here: ["pixel_mask", "image_mask"], instead: "a planar series' ROI takes pixel_mask or image_mask" },
+  pixel_mask: { of: "a planar series' ROI", here: ["voxel_mask", "volume_mask"], instead: "a volumetric series' ROI takes voxel_mask [x, y, z, weight] or volume_mask" },
+  image_mask: { of: "a planar series' ROI", here: ["voxel_mask", "volume_mask"], instead: "a volumetric series' ROI takes voxel_mask [x, y, z, weight] or volume_mask" },
+  reference_image: { of: "a planar series' motion", here: ["reference_s"], instead: "each depth plane of a volume builds its own reference from its first reference_s seconds" },
+};
+
 function unknownKey(key: string, known: string[]): string {
+  const other = OTHER_KIND[key];
+  if (other && other.here.every((k) => known.includes(k))) return `unknown key ${JSON.stringify(key)} here: that is for ${other.of}; ${other.instead}`;
   const meant = closest(key, known);
   if (meant !== undefined) return `unknown key ${JSON.stringify(key)}, did you mean ${JSON.stringify(meant)}?`;
   return known.length ? `unknown key ${JSON.stringify(key)}; expected one of ${known.join(", ")}` : `unknown key ${JSON.stringify(key)}`;

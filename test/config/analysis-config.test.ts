@@ -48,7 +48,7 @@ it("takes a volumetric series' analysis with voxel or volume masks, refusing vox
   );
   expect(volumeErrors("{ rois: [{ pixel_mask: [[1, 2, 1]] }] }")).toEqual([
     `v.yaml:${line}:26: recording.series[0].analysis.rois[0]: expected a voxel_mask or a volume_mask, found a mapping`,
-    `v.yaml:${line}:28: recording.series[0].analysis.rois[0].pixel_mask: unknown key "pixel_mask", did you mean "voxel_mask"?`,
+    `v.yaml:${line}:28: recording.series[0].analysis.rois[0].pixel_mask: unknown key "pixel_mask" here: that is for a planar series' ROI; a volumetric series' ROI takes voxel_mask [x, y, z, weight] or volume_mask`,
   ]);
   // The full light sheet's volumes (2048 × 2048 × 16) would need 6.3 GiB for the summary images' sums.
   const lightsheet = readFileSync(new URL("../../profiles/sim-lightsheet.yaml", import.meta.url), "utf8");
@@ -59,7 +59,11 @@ it("takes a volumetric series' analysis with voxel or volume masks, refusing vox
     `l.yaml:${at}:47: recording.series[0].analysis.summary_images: expected volumes of at most 10737418 voxels for summary images (their sums take ~100 bytes a voxel in memory, at most 1 GiB), found the 2048 × 2048 × 16 volumes of "CameraFrames": 6.3 GiB; bin the camera, or leave summary images out`,
   ]);
   // A volume's planes each build their own reference: no reference image.
-  expect(volumeErrors("{ motion: { reference_image: [[1]] } }")).toEqual([`v.yaml:${line}:29: recording.series[0].analysis.motion.reference_image: unknown key "reference_image", did you mean "reference_s"?`]);
+  expect(volumeErrors("{ motion: { reference_image: [[1]] } }")).toEqual([
+    `v.yaml:${line}:29: recording.series[0].analysis.motion.reference_image: unknown key "reference_image" here: that is for a planar series' motion; each depth plane of a volume builds its own reference from its first reference_s seconds`,
+  ]);
+  // And a volume's ROI field on a planar series.
+  expect(errors("{ rois: [{ voxel_mask: [[1, 2, 0, 1]] }] }")[1]).toMatch(/rois\[0\]\.voxel_mask: unknown key "voxel_mask" here: that is for a volumetric series' ROI; a planar series' ROI takes pixel_mask or image_mask$/);
 });
 
 it("refuses mask rows of weight 0 or less, and dense masks of no pixel, at their place in the file", () => {
