@@ -299,17 +299,18 @@ export class SessionAnalysis {
       ["max", (p: SummaryImages) => p.max, "Maximum projection"],
       ["correlation", (p: SummaryImages) => p.correlation, `Local correlation image: each pixel's mean Pearson correlation with its 8 neighbours, each pixel's from every ${BANDS}th of the frames (its band of rows in turn)`],
     ] as const;
+    const [width, height] = first.shape;
+    // Every image as the series' frames are, (height, width): ndx-microscopy's SummaryImage dims, and what a reader
+    // shows beside the frames (core GrayscaleImages too, whose dims the core spec names x, y); the sums are [x][y].
+    const rows = (images: readonly Float32Array[]) => {
+      const out = new Float32Array(width * height * images.length);
+      images.forEach((image, z) => {
+        for (let x = 0; x < width; x++) for (let y = 0; y < height; y++) out[(y * width + x) * images.length + z] = image[x * height + y]!;
+      });
+      return out;
+    };
     if (a.segmentation) {
-      const [width, height] = first.shape;
-      // ndx-microscopy's SummaryImage is (height, width[, depth]), the frames' own rows; the sums are [x][y].
-      const stack = (of: (p: SummaryImages) => Float32Array) => {
-        const out = new Float32Array(width * height * depths);
-        planes.forEach((p, z) => {
-          const image = of(p);
-          for (let x = 0; x < width; x++) for (let y = 0; y < height; y++) out[(y * width + x) * depths + z] = image[x * height + y]!;
-        });
-        return out;
-      };
+      const stack = (of: (p: SummaryImages) => Float32Array) => rows(planes.map(of));
       const shape: [number, number] | [number, number, number] = volume ? [height, width, depths] : [height, width];
       const axes = volume ? "(height, width, depth), each depth plane against its own reference" : "(height, width), as the series' frames";
       return writer.addSummaryImages(a.segmentation, kinds.map(([name, of, what]) => ({ name, description: `${what} ${over}; ${axes}.`, shape, data: stack(of) })));
@@ -317,7 +318,7 @@ export class SessionAnalysis {
     // ndx-microscopy keeps SummaryImages in a segmentation only; without ROIs an empty one would fail nwbinspector
     // (check_empty_table), so the images go in a core Images container, whose images are 2-D.
     const images = planes.flatMap((p, z) =>
-      kinds.map(([name, of, what]) => ({ name: volume ? `${name}_z${z}` : name, description: `${what} ${over}${volume ? `, depth plane z = ${z}` : ""}; [x, y].`, shape: p.shape, data: of(p) })),
+      kinds.map(([name, of, what]) => ({ name: volume ? `${name}_z${z}` : name, description: `${what} ${over}${volume ? `, depth plane z = ${z}` : ""}; (height, width), as the series' frames.`, shape: [height, width] as [number, number], data: rows([of(p)]) })),
     );
     return writer.addImages({ name: `${series}SummaryImages`, description: `Summary images of ${series} by rigd's online analysis (no ROIs were given: images to draw them on).`, images });
   }

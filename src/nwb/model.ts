@@ -410,7 +410,7 @@ export const Images = z.strictObject({
       z.strictObject({
         name: NwbName,
         description: text,
-        /** [x, y], row-major (data[x · y_size + y]): GrayscaleImage's dims. */
+        /** Row-major; the core spec names its dims (x, y): rigd writes them as its frames are, (height, width). */
         shape: z.tuple([count, count]),
         data: z.instanceof(Float32Array),
       }),

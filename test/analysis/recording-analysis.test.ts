@@ -155,7 +155,7 @@ it(`summary images without ROIs (a core Images container) beside motion alone on
   expect((await summarize(out)).images).toEqual([{ path: images, images: ["correlation", "max", "mean"].map((name) => ({ name, shape: [size, size] })) }]);
 
   if (python.path) {
-    // Another reader: h5py sees the types and the float32 [x, y] images.
+    // Another reader: h5py sees the types and the float32 (height, width) images.
     const script = `import h5py, sys, json\nwith h5py.File(sys.argv[1], "r") as f:\n  g = f[sys.argv[2]]\n  print(json.dumps({k: [g[k].attrs["neurodata_type"], str(g[k].dtype), list(g[k].shape)] for k in g}))\n`;
     const read = JSON.parse(execFileSync(python.path, ["-c", script, out, images], { encoding: "utf8" }));
     expect(read).toEqual(Object.fromEntries(["correlation", "max", "mean"].map((k) => [k, ["GrayscaleImage", "float32", [size, size]]])));
@@ -166,7 +166,7 @@ it(`summary images without ROIs (a core Images container) beside motion alone on
   const truth = sample().groundTruth(size, size, green.map((t) => t.hardware_time_s! / hardwareClock(1)));
   const [rx, ry] = truth.motion_px[0]!;
   const correlation = dataset(f, `${images}/correlation`).value as Float32Array;
-  const peaks = localMaxima(correlation, size, size, truth.cells.length, 0.05 * size);
+  const peaks = localMaxima(correlation, size, size, truth.cells.length, 0.05 * size, "rows"); // (height, width), as the frames
   const found = truth.cells.filter((c) => peaks.some(([x, y]) => Math.hypot(x - rx - c.x * size, y - ry - c.y * size) <= c.r * size)).length;
   console.log(`summary images without ROIs: ${green.length} frames analysed; correlation image: ${found}/${truth.cells.length} cells among its top ${truth.cells.length} maxima`);
   expect(found / truth.cells.length).toBeGreaterThanOrEqual(0.8);
