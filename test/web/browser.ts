@@ -44,7 +44,8 @@ export async function openPage(url: string): Promise<{ page: Page; errors: strin
   page.on("pageerror", (e) => errors.push((e as Error).message));
   page.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
   await page.goto(url);
-  await page.waitForFunction(() => document.querySelector("#connection")?.className === "up", { timeout: 30_000 });
+  // Connected, and the daemon's hello (rig, status, history) taken in: it follows the socket's opening.
+  await page.waitForFunction(() => document.querySelector("#connection")?.className === "up" && (window as unknown as { rigd: { status: unknown } }).rigd.status !== null, { timeout: 30_000 });
   return { page, errors };
 }
 
