@@ -6,12 +6,13 @@
 // in a worker: nothing here waits for it on the frame path.
 import { Subject } from "rxjs";
 import type { AnalysisRoi, RigProfile, VolumeRoi } from "../config/index.js";
-import type { FrameData } from "../drivers/frame-source.js";
+import type { Frame } from "../drivers/frame-source.js";
 import { imageToPixel, volumeToVoxel, type NwbWriter, type SeriesInfo } from "../nwb/index.js";
 import { OnlineAnalysis, type FrameResult } from "../analysis/online.js";
-import { isVolume, voxelsByDepth, type AnalysisConfig, type VoxelMask } from "../analysis/series-analysis.js";
-import { BANDS, type SummaryImages } from "../analysis/summary.js";
-import { RoiMasks, type PixelMask } from "../analysis/traces.js";
+import { BANDS, checkPixelMasks, isVolume, voxelsByDepth } from "../analysis/plan.js";
+import type { AnalysisConfig, VoxelMask } from "../analysis/series-analysis.js";
+import type { SummaryImages } from "../analysis/summary.js";
+import type { PixelMask } from "../analysis/traces.js";
 import { counted } from "./losses.js";
 import type { EngineEvent } from "./stages.js";
 
@@ -122,7 +123,7 @@ export class SessionAnalysis {
         if (s.neurodata_type === "PlanarMicroscopySeries") {
           const planar = s.analysis!;
           const rois = from ? (await (await roisFromNwb()).readPlanarRois(from.file, from.segmentation)).masks : planar.rois && pixelMasks(planar.rois);
-          if (rois) new RoiMasks(width, height, rois);
+          if (rois) checkPixelMasks(rois, width, height);
           const reference = planar.motion?.reference_image;
           const motion = planar.motion && (reference ? { reference: rowMajor(reference, width, height) } : { reference_s: planar.motion.reference_s ?? 1 });
           config = { ...common, ...(motion ? { motion } : {}), ...(rois ? { rois } : {}) };
@@ -205,15 +206,15 @@ export class SessionAnalysis {
    * Offers a frame of a series to the analysis (copied; never waits). `received`: ms since the epoch. `plane`: the
    * frame's plane index and volume counter, as its producer numbered them (used for a volumetric series only).
    */
-  offer(series: string, time: number, hardwareTime: number | null, data: FrameData, received: number, plane: { plane: number; counter: number }): void {
+  offer(series: string, time: number, frame: Frame): void {
     const a = this.analysed.get(series);
     if (!a) return;
     if (isVolume(a.config)) {
       // A volume's time is its first plane's (assembleVolumes keeps a volume only if that is plane 0).
-      if (a.volume?.counter !== plane.counter) a.volume = { counter: plane.counter, time };
+      if (a.volume?.counter !== frame.counter) a.volume = { counter: frame.counter, time };
       time = a.volume.time;
     }
-    if (this.online.offer(series, time, hardwareTime, data, received, isVolume(a.config) ? plane.plane : 0)) {
+    if (this.online.offer(series, time, frame.hardware_time_s ?? null, frame.data, frame.received_time, isVolume(a.config) ? frame.plane : 0)) {
       a.inFlight.add(time);
       this.endBurst(a, series);
       return;
@@ -323,7 +324,6 @@ export class SessionAnalysis {
     return writer.addImages({ name: `${series}SummaryImages`, description: `Summary images of ${series} by rigd's online analysis (no ROIs were given: images to draw them on).`, images });
   }
 
-  /** Writes the response rows of written frames whose analysis is done, in order: the result, or NaN (skipped). */
   /**
    * Writes the rows of the frames (volumes) written to the source series whose analysis settled, in order: a
    * response row each (NaN where a frame was not analysed) and a motion row each that has a shift. A frame not

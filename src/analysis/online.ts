@@ -66,16 +66,6 @@ export class OnlineAnalysis {
     return new OnlineAnalysis(startWorker(import.meta.url, "./worker.js"), series);
   }
 
-  /** Set once the worker failed: no more frames are analysed. */
-  get failed(): Error | undefined {
-    return this.error;
-  }
-
-  /** True when `series` is analysed. */
-  analyses(series: string): boolean {
-    return this.index.has(series);
-  }
-
   /**
    * Offers one frame of `series` (row-major height × width) — of a volumetric series, the plane at `depth` of the
    * volume at `time` (its first plane's time) — copied and posted if a slot is free, else skipped and counted.

@@ -3,6 +3,7 @@
 // either) is a PlaneAnalysis; a series adds the ΔF/F baseline of its ROIs, which in a volume span planes.
 import { MotionEstimator, ReferenceBuilder, type Shift } from "./motion.js";
 import { SummaryAccumulator, type SummaryImages } from "./summary.js";
+import { voxelsByDepth } from "./plan.js";
 import { RoiMasks, RunningBaseline, type PixelMask } from "./traces.js";
 
 /** One ROI of a volume: [x, y, z, weight] rows (ndx-microscopy's voxel_mask), z the depth plane. */
@@ -43,8 +44,6 @@ export interface VolumeAnalysisConfig extends Common {
 
 export type AnalysisConfig = SeriesAnalysisConfig | VolumeAnalysisConfig;
 
-export const isVolume = (config: AnalysisConfig): config is VolumeAnalysisConfig => "depths" in config;
-
 /** What one frame gave; the arrays are reused for the next frame: copy what is kept. */
 export interface FrameAnalysis {
   /** The frame's shift against the reference in pixels; null while the reference is being built, or without motion. */
@@ -66,29 +65,6 @@ export interface VolumeResult {
   dff: Float32Array;
   /** Planes of the volume analysed (the rest were skipped). */
   planes: number;
-}
-
-/**
- * The ROIs' voxels split by depth plane: per depth, the ROIs with voxels of weight > 0 in it (their indices), those
- * voxels as pixel masks, and their weight sums. Throws naming an ROI with a voxel outside the width × height ×
- * depths volume, or without a voxel of weight > 0.
- */
-export function voxelsByDepth(rois: readonly VoxelMask[], width: number, height: number, depths: number): { members: number[]; masks: PixelMask[]; weights: number[] }[] {
-  const byDepth = Array.from({ length: depths }, () => ({ members: [] as number[], masks: [] as PixelMask[], weights: [] as number[] }));
-  rois.forEach((roi, i) => {
-    const voxels = roi.filter(([, , , w]) => w > 0);
-    if (voxels.length === 0) throw new Error(`ROI ${i} has no voxel with a weight > 0`);
-    const outside = voxels.find(([x, y, z]) => ![x, y, z].every(Number.isInteger) || x < 0 || y < 0 || z < 0 || x >= width || y >= height || z >= depths);
-    if (outside) throw new Error(`ROI ${i} voxel (${outside.slice(0, 3).join(", ")}) lies outside the ${width} × ${height} × ${depths} volume (x < ${width}, y < ${height}, z < ${depths})`);
-    for (let z = 0; z < depths; z++) {
-      const mask = voxels.filter((v) => v[2] === z).map(([x, y, , w]) => [x, y, w] as const);
-      if (!mask.length) continue;
-      byDepth[z]!.members.push(i);
-      byDepth[z]!.masks.push(mask);
-      byDepth[z]!.weights.push(mask.reduce((sum, [, , w]) => sum + w, 0));
-    }
-  });
-  return byDepth;
 }
 
 /** Motion, ROI means and summary images of the frames of one plane. */
@@ -154,14 +130,6 @@ export class SeriesAnalysis {
     this.plane = new PlaneAnalysis(config.width, config.height, config.motion, referenceOf(config), config.summary_images, rois);
     if (rois.length) this.baseline = new RunningBaseline(rois.length, windowOf(config), config.baseline.percentile);
     this.result = { shift: null, f: new Float32Array(rois.length), dff: new Float32Array(rois.length) };
-  }
-
-  get motion(): boolean {
-    return this.config.motion !== undefined;
-  }
-
-  get roiCount(): number {
-    return this.plane.masks?.count ?? 0;
   }
 
   /** Analyses the next frame (row-major, height × width): traces() then summarize(). Frames must come in time order; some may be skipped. */

@@ -9,6 +9,7 @@
 // twice the bytes: slower.) The partials live in the WebAssembly kernels' memory: uint16 frames' mean and maximum
 // and every frame's correlation sums are taken there, several pixels an instruction (kernels/).
 import { copyFrame, kernels, WasmArray, type ArrayConstructor } from "./kernels/index.js";
+import { BANDS } from "./plan.js";
 
 /** The images, each [x][y] as ndx-microscopy's SummaryImage and masks are (data[x · height + y]). */
 export interface SummaryImages {
@@ -44,11 +45,6 @@ const sumAt = (k: number, j: number) => SUMS * (k & ~3) + 4 * j + (k & 3);
  * slice at a time, one per frame, so that no frame pays for all of it.
  */
 const FOLD_EVERY = 128;
-/**
- * The correlation image's sums take one band of rows per frame, in turn: each pixel's correlations come from every
- * BANDS-th frame (about 230 a minute at 30 Hz, plenty for a correlation) and a frame costs a BANDS-th of them.
- */
-export const BANDS = 8;
 
 /** Frame types whose pixels are summed in int32 and whose maximum keeps their type, with their smallest value. */
 const INTEGER_FRAMES = new Map<unknown, number>([

@@ -1,5 +1,6 @@
 // ROI traces: each ROI's weighted-mask fluorescence per frame, and its ΔF/F against a running baseline.
 import { copyFrame, kernels, WasmArray } from "./kernels/index.js";
+import { checkPixelMasks } from "./plan.js";
 
 /** One ROI as ndx-microscopy's PlanarSegmentation pixel_mask gives it: [x, y, weight] rows, x along the width. */
 export type PixelMask = readonly (readonly [x: number, y: number, weight: number])[];
@@ -38,14 +39,11 @@ export class RoiMasks {
     this.boxes = new Int32Array(4 * masks.length);
     this.norms = new Float64Array(masks.length);
     const runs: { roi: number; offset: number; weights: number[] }[] = [];
+    checkPixelMasks(masks, width, height);
     masks.forEach((m, i) => {
       const pixels = m.filter(([, , w]) => w > 0);
-      if (pixels.length === 0) throw new Error(`ROI ${i} has no pixel with a weight > 0`);
       const box = [Infinity, Infinity, -Infinity, -Infinity];
       for (const [x, y, w] of pixels) {
-        if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x >= width || y >= height) {
-          throw new Error(`ROI ${i} pixel (${x}, ${y}) lies outside the ${width} × ${height} frame (x < ${width}, y < ${height})`);
-        }
         box.splice(0, 4, Math.min(box[0]!, x), Math.min(box[1]!, y), Math.max(box[2]!, x), Math.max(box[3]!, y));
         this.norms[i] = this.norms[i]! + w;
       }

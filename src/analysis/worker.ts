@@ -3,7 +3,8 @@
 import { parentPort } from "node:worker_threads";
 import { FrameSlots } from "../frame-slots.js";
 import type { PixelType, Request, Response } from "./protocol.js";
-import { isVolume, SeriesAnalysis, VolumeAnalysis, type VolumeResult } from "./series-analysis.js";
+import { isVolume } from "./plan.js";
+import { SeriesAnalysis, VolumeAnalysis, type VolumeResult } from "./series-analysis.js";
 
 if (!parentPort) throw new Error("analysis/worker.ts runs as a worker thread of OnlineAnalysis");
 const port = parentPort;

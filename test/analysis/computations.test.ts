@@ -3,7 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { MotionEstimator, ReferenceBuilder } from "../../src/analysis/motion.js";
 import { SeriesAnalysis } from "../../src/analysis/series-analysis.js";
-import { BANDS, SummaryAccumulator } from "../../src/analysis/summary.js";
+import { BANDS } from "../../src/analysis/plan.js";
+import { SummaryAccumulator } from "../../src/analysis/summary.js";
 import { RoiMasks, RunningBaseline } from "../../src/analysis/traces.js";
 import { SyntheticSample } from "../../simulators/sample.js";
 import { localMaxima, pearson, percentile } from "./stats.js";

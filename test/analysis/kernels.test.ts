@@ -4,7 +4,8 @@
 // frame, ROIs on the frame's edges.
 import { describe, expect, it } from "vitest";
 import { MotionEstimator } from "../../src/analysis/motion.js";
-import { BANDS, SummaryAccumulator } from "../../src/analysis/summary.js";
+import { BANDS } from "../../src/analysis/plan.js";
+import { SummaryAccumulator } from "../../src/analysis/summary.js";
 import { RoiMasks, type PixelMask } from "../../src/analysis/traces.js";
 import { SyntheticSample } from "../../simulators/sample.js";
 import { pearson } from "./stats.js";
