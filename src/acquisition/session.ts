@@ -16,7 +16,7 @@ import { type ReportedIdentity, planNwb, writePlan } from "./nwb-plan.js";
 import { counted, LossRecorder, type SeriesLosses } from "./losses.js";
 import { type DeviceStatus, DeviceWatch } from "./devices.js";
 import { type AnalysisStatus, SessionAnalysis, type TracesMessage } from "./analysis.js";
-import { type EngineEvent, type Loss, type Route, type TaggedFrame, type WriteLimits, assembleVolumes, boundedWrite, limitSamples, recordGaps, releaseSample, routeKey, type Sample, tagAndTime } from "./stages.js";
+import { type EngineEvent, type Loss, type Route, type TaggedFrame, type WriteLimits, assembleVolumes, boundedWrite, completesSample, limitSamples, recordGaps, releaseSample, routeKey, type Sample, tagAndTime } from "./stages.js";
 
 /** The devices of a rig, connected, keyed by the profile's names. */
 export interface RigDevices {
@@ -143,7 +143,9 @@ export class Session {
    * session makes some as it starts (a producer already streaming, a device not the one the profile names),
    * before anyone outside could have subscribed.
    */
-  readonly events$: Observable<EngineEvent> = defer(() => concat(from(this.recorded.slice()), this.eventSubject));
+  readonly events$: Observable<EngineEvent> = defer(() => concat(from(this.recorded.slice()), this.recordedSubject));
+  /** Each event as the record keeps it (its source made NWB-safe), once kept: events$ replays and follows the same. */
+  private readonly recordedSubject = new Subject<RigEvent>();
   private readonly losses = new LossRecorder((e) => this.event(e));
   private readonly watch: DeviceWatch;
   private eventCount = 0;
@@ -472,6 +474,7 @@ export class Session {
     });
     if (this.earlyFrames > 1) this.event({ time: this.now(), kind: "before_start", source: "rigd", message: `${this.earlyFrames} frames in all began before the session started and are not recorded` });
     this.eventSubject.complete();
+    this.recordedSubject.complete();
     for (const s of this.subscriptions) s.unsubscribe();
     this.previews.complete();
     await this.pending;
@@ -527,6 +530,7 @@ export class Session {
         this.eventCount++;
         const event = { time: e.time, kind: e.kind, source: nwbSafeSource(e.source), message: e.message };
         this.recorded.push(event);
+        this.recordedSubject.next(event);
         if (batch) return void batch.push(event);
         batch = [event];
         this.enqueue((w) => {
@@ -630,7 +634,7 @@ export class Session {
       this.lose({ series: s.series, cause, time: s.time, frames: s.incomplete.planes, volumes: 1, detail: this.writeFailure?.message ?? s.incomplete.detail });
       return;
     }
-    const last = s.depth === s.depths - 1;
+    const last = completesSample(s);
     if (last) this.failedVolumes.delete(s.series);
     if (failed !== undefined) {
       releaseSample(s);
@@ -685,8 +689,10 @@ export class Session {
       const pipeline = source.frames$.pipe(
         takeUntil(this.stopFrames),
         tagAndTime(name, routes, this.startedMs, clocks.get(name) ?? "hardware", (f) => this.unrouted(f, planes.get(name) ?? 1), emit, lose, (n) => this.early(name, n)),
-        tap((t) => this.preview(t)),
-        tap((t) => this.analysis?.offer(t.series, t.time, t.frame.hardware_time_s ?? null, t.frame.data, t.frame.received_time, t.frame)),
+        tap((t) => {
+          this.preview(t);
+          this.analysis?.offer(t.series, t.time, t.frame);
+        }),
         recordGaps(lose),
         assembleVolumes(routes, lose),
         limited,

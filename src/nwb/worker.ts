@@ -168,14 +168,20 @@ function releaseSlot(samples: Samples): void {
   if (!ArrayBuffer.isView(samples)) FrameSlots.of(samples)?.release(samples);
 }
 
+/** The samples an append carries: a frame, a plane, a volume's planes; none to take a partial volume back. */
+function samplesOf(req: Append): Samples[] {
+  if (req.op === "append") return [req.data];
+  if (req.op === "appendPlane") return [req.plane];
+  if (req.op === "appendPlanes") return req.planes;
+  return [];
+}
+
 /**
  * An append is done, written or not: its slots are freed (the main thread forgot them once sent) and it is
  * counted, so its bytes leave the main thread's queue; the main thread is woken if it waits for room.
  */
 function appended(req: Append): void {
-  if (req.op === "append") releaseSlot(req.data);
-  else if (req.op === "appendPlane") releaseSlot(req.plane);
-  else if (req.op === "appendPlanes") req.planes.forEach(releaseSlot);
+  samplesOf(req).forEach(releaseSlot);
   Atomics.add(progress, APPENDS_DONE, 1);
   // After the count: a main thread that starts waiting after this look sees the count when it looks again.
   if (Atomics.exchange(progress, WAITING_FOR_ROOM, 0) === 1) port.postMessage({ kind: "room" } satisfies Response);
@@ -248,9 +254,7 @@ function append(req: Append): void {
   try {
     dirty = true;
     // A slot reference and an array alike have the bytes' count.
-    if (req.op === "append") writtenBytes += req.data.byteLength;
-    else if (req.op === "appendPlane") writtenBytes += req.plane.byteLength;
-    else if (req.op === "appendPlanes") for (const p of req.planes) writtenBytes += p.byteLength;
+    for (const s of samplesOf(req)) writtenBytes += s.byteLength;
     switch (req.op) {
       case "append":
         file.append(req.series, resolve(req.data), req.timestamps);

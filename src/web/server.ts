@@ -2,7 +2,7 @@
 // carries what the daemon publishes (status, telemetry, events, previews) and the page's requests, which go
 // through Daemon.handle exactly as the control socket's do. The server is only a client of the daemon in this
 // process: it consumes what the daemon publishes anyway and never holds it up.
-import { existsSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve, sep } from "node:path";
 import fastifyWebsocket from "@fastify/websocket";
@@ -136,6 +136,9 @@ export async function startWebServer({ daemon, profile, rig, address }: WebOptio
     "/uPlot.iife.min.js": { path: join(uplot, "uPlot.iife.min.js"), type: "text/javascript; charset=utf-8" },
     "/uPlot.min.css": { path: join(uplot, "uPlot.min.css"), type: "text/css; charset=utf-8" },
   };
+  for (const file of readdirSync(yamlRoot, { recursive: true, encoding: "utf8" })) {
+    if (file.endsWith(".js")) files[`/yaml/${file.split(sep).join("/")}`] = { path: join(yamlRoot, file), type: "text/javascript; charset=utf-8" };
+  }
   const description = rigDescription(profile, rig);
 
   // The session's telemetry and events so far, for pages opened mid-session; emptied when the next one starts.
@@ -177,16 +180,11 @@ export async function startWebServer({ daemon, profile, rig, address }: WebOptio
   const app: FastifyInstance = Fastify({ logger: false });
   await app.register(fastifyWebsocket, { options: { maxPayload: 128 * 1024 } });
   for (const [url, { path, type }] of Object.entries(files)) {
-    const body = readFileSync(path); // read once: a page missing from the install fails the start, not a browser
+    // Read once, at start: no request reads a file on the daemon's event loop, and a page missing from the install
+    // fails the start, not a browser. Nothing else is served: no path can lead outside these files.
+    const body = readFileSync(path);
     app.get(url, (_req, reply) => reply.type(type).header("cache-control", "no-cache").send(body));
   }
-  app.get("/yaml/*", (req, reply) => {
-    const path = resolve(yamlRoot, (req.params as { "*": string })["*"]);
-    if (!path.startsWith(yamlRoot + sep) || !path.endsWith(".js") || !existsSync(path)) {
-      return reply.code(404).send({ error: "not found" });
-    }
-    return reply.type("text/javascript; charset=utf-8").send(readFileSync(path));
-  });
   app.get("/ws", { websocket: true }, (socket: Socket) => {
     const page = new Page(socket);
     pages.add(page);
