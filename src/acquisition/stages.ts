@@ -125,6 +125,9 @@ interface StreamState {
  * the offset — the host was busy while it was measured — and then toward it by at most half a frame interval
  * per frame, so the times stay in order. A stream whose clock restarts (went back, and the next frame agrees)
  * has its source related anew. An "arrival" clock (a source without one) takes arrival times as they are.
+ * A frame that began before the session (a backlog the producer queued) is counted as early, not recorded: at
+ * once, without waiting for the calibration, when the deliveries seen already prove it, so that a backlog larger
+ * than the calibration's hold drains through it and never sets the offset.
  */
 export function tagAndTime(
   source: string,
@@ -155,6 +158,18 @@ export function tagAndTime(
       let smallestStep = Infinity;
       /** The smallest (arrival − hardware time) after each waiting frame: it falls frame by frame while a backlog drains. */
       const fastestSoFar: number[] = [];
+      /**
+       * The two smallest (arrival − hardware time) of all frames: the offset can be no larger than the second, since no
+       * frame arrives before it began (the second, so that one frame with a wrong clock proves nothing). A frame whose
+       * hardware time plus it is below 0 began before the session started, whatever the offset turns out to be.
+       */
+      const earliest = [Infinity, Infinity];
+      const boundBy = (frame: Frame) => {
+        const d = arrival(frame) - frame.hardware_time_s!;
+        if (d < earliest[0]!) [earliest[0], earliest[1]] = [d, earliest[0]!];
+        else if (d < earliest[1]!) earliest[1] = d;
+      };
+      const provablyEarly = (frame: Frame) => frame.hardware_time_s! + earliest[1]! < 0;
       const describe = (f: Frame) => `channel ${f.channel} plane ${f.plane} counter ${f.counter}${clock === "hardware" ? ` (hardware time ${f.hardware_time_s} s)` : ""}`;
 
       const setAside = (frame: Frame, series: string, why: string) => {
@@ -212,15 +227,25 @@ export function tagAndTime(
       const place = (series: string, frame: Frame, missing: number) => {
         if (clock === "arrival") return send(series, frame, arrival(frame), missing);
         const hardware = frame.hardware_time_s!;
+        boundBy(frame);
         if (offset === undefined) {
           const step = waiting.length ? Math.abs(hardware - waiting[waiting.length - 1]!.frame.hardware_time_s!) : 0;
           if (step > 0) smallestStep = Math.min(smallestStep, step);
           waiting.push({ frame, series, missing });
           waitingBytes += frame.data.byteLength;
           fastestSoFar.push(Math.min(fastestSoFar.at(-1) ?? Infinity, arrival(frame) - hardware));
+          // A backlog drains faster than it was acquired: its older frames are soon proven to be from before the
+          // start, and go without waiting, so that they never fill the calibration's hold.
+          while (waiting.length && provablyEarly(waiting[0]!.frame)) {
+            const w = waiting.shift()!;
+            fastestSoFar.shift();
+            waitingBytes -= w.frame.data.byteLength;
+            send(w.series, w.frame, w.frame.hardware_time_s! + earliest[1]!, w.missing);
+          }
           if (settled()) calibrate();
           return;
         }
+        if (provablyEarly(frame)) return send(series, frame, hardware + earliest[1]!, missing);
         fastest = Math.min(fastest, arrival(frame) - hardware - interval);
         if (hardware > latestHardware && offset > fastest) offset = Math.max(fastest, offset - interval / 2);
         latestHardware = Math.max(latestHardware, hardware);
@@ -286,7 +311,10 @@ export function tagAndTime(
               source,
               message: `channel ${frame.channel} plane ${frame.plane}: ${what}${recalibrate ? ": relating the hardware clock to the session clock anew" : ""}`,
             });
-            if (recalibrate) offset = undefined;
+            if (recalibrate) {
+              offset = undefined;
+              earliest.fill(Infinity);
+            }
             streams.set(key, { counter: doubt.frame.counter, time: own(doubt.frame), interval: 0 });
             place(route.series, doubt.frame, 0);
             return place(route.series, frame, advance(streams.get(key)!, frame));

@@ -149,14 +149,19 @@ it("faster than a gzip writer: rigd holds the reading, the producer's sends fail
   expect(events.length).toBeLessThanOrEqual(2 * (Math.ceil(status.elapsed_s) + 2));
 }, 120_000);
 
-it("a producer already streaming before rigd listens: its backlog is counted as before the start, the live frames are all recorded and timed right", async () => {
-  const checked = parseRigProfile(outsideFrames(64)(readFileSync("profiles/sim-2p.yaml", "utf8")), "sim-2p.yaml");
+// Its send queue (100 messages) fills while rigd is not there, and it drops the rest; when rigd binds, the queue
+// drains at once. 64² frames: the backlog fits rigd's calibration hold. 512² frames and a longer head start: it does
+// not (32 MiB is 64 such frames), so its older frames must be known as from before the start as they drain.
+it.each([
+  { size: 64, headStartMs: 3000, frames: 450 },
+  { size: 512, headStartMs: 6000, frames: 600 },
+])("a producer already streaming before rigd listens ($size² frames, $headStartMs ms ahead): its backlog is counted as before the start, the live frames are all recorded and timed right", async ({ size, headStartMs, frames }) => {
+  const checked = parseRigProfile(outsideFrames(size)(readFileSync("profiles/sim-2p.yaml", "utf8")), "sim-2p.yaml");
   if (!checked.ok) throw new Error("profile");
   const address = `tcp://127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}`;
   const profile = { ...checked.value, bindings: checked.value.bindings.map((b) => (b.driver === "zmq-frames" ? { ...b, address } : b)) };
-  // The producer starts 3 s before rigd exists: its send queue (100 messages) fills, and it drops the rest.
-  const producing = produce({ address, frames: 450, channels: 2, rate: 30 });
-  await new Promise((r) => setTimeout(r, 3000));
+  const producing = produce({ address, frames, channels: 2, rate: 30, height: size, width: size });
+  await new Promise((r) => setTimeout(r, headStartMs));
   const running = await openRig(profile);
   try {
     const out = tempPath("already-streaming.nwb");
@@ -166,7 +171,7 @@ it("a producer already streaming before rigd listens: its backlog is counted as 
     await new Promise((r) => setTimeout(r, 500));
     const status = session.status();
     await session.stop();
-    console.log(`already streaming: producer sent ${sent.sent}, ${sent.failed} sends failed; ${status.frames_before_start} frames before the start; file ${JSON.stringify(status.samples)}; lost ${JSON.stringify(status.losses)}`);
+    console.log(`already streaming, ${size}²: producer sent ${sent.sent}, ${sent.failed} sends failed; ${status.frames_before_start} frames before the start; file ${JSON.stringify(status.samples)}; lost ${JSON.stringify(status.losses)}`);
 
     expect(sent.failed).toBeGreaterThan(0);
     expect(status.frames_before_start).toBeGreaterThan(0);
@@ -174,18 +179,24 @@ it("a producer already streaming before rigd listens: its backlog is counted as 
     const { counters, timestamps } = await readSeries(out, "PlanarMicroscopySeriesGreen");
     // From the first frame recorded to the last sent, every counter is in the file, or failed at the producer.
     const failed = new Set(sent.failedFrames.filter((f) => f.endsWith("/0/0")).map((f) => Number(f.split("/")[0])));
-    const expected = Array.from({ length: 450 - counters[0]! }, (_, k) => counters[0]! + k).filter((c) => !failed.has(c));
+    const expected = Array.from({ length: frames - counters[0]! }, (_, k) => counters[0]! + k).filter((c) => !failed.has(c));
     expect(counters).toEqual(expected);
-    // Timed by the producer's clock, not by the backlog's burst: the span is its counters' at 30 Hz. (Each interval
-    // is within half a frame of 1/30 s: the offset moves toward faster deliveries that much per frame, issue 10.)
-    const intervals = timestamps.slice(1).map((t, i) => (t - timestamps[i]!) / (counters[i + 1]! - counters[i]!));
-    for (const dt of intervals) expect(dt).toBeGreaterThan(0.5 / 30);
-    expect(timestamps.at(-1)! - timestamps[0]!).toBeCloseTo((counters.at(-1)! - counters[0]!) / 30, 1);
+    // Timed by the producer's clock, not by the backlog's burst. It sends counter c at c / 30 s after its start, the
+    // moment the frame begins; rigd dates a frame one interval before its fastest delivery, so each frame's time is
+    // its true one (the producer's clock on the session's) less about one interval, whatever the backlog.
+    const f = await openRead(out);
+    const sessionStartMs = Date.parse((f.get("session_start_time") as { value: string }).value);
+    const lateness = timestamps.map((t, i) => (sent.startedMs - sessionStartMs) / 1000 + counters[i]! / 30 - t);
+    console.log(`time − true: ${Math.min(...lateness).toFixed(3)} … ${Math.max(...lateness).toFixed(3)} s`);
+    for (const l of lateness) expect(l).toBeGreaterThan(-0.01);
+    for (const l of lateness) expect(l).toBeLessThan(2 / 30 + 0.05);
+    // The backlog is not the session's: its first frame began after the start (within the frame it is dated to).
     expect(timestamps[0]!).toBeGreaterThanOrEqual(0);
+    expect(lateness[0]! - timestamps[0]!).toBeLessThan(2 / 30 + 0.05);
   } finally {
     await running.close();
   }
-}, 60_000);
+}, 90_000);
 
 it("fast-z with a flyback frame per volume: declared in the profile, counted, kept out of the planes and out of the rejects", async () => {
   const flyback = (yaml: string) => yaml.replace("plane_count: 4", "plane_count: 4\n      flyback_planes: 1");

@@ -38,9 +38,10 @@ describe("engine stages", () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const events: EngineEvent[] = [];
     const losses: Loss[] = [];
-    // 30 frames calibrate (each delivered as it ends), then a duplicate of the last, then the acquisition
-    // restarts: hardware time and counter from 0 again, 2 s later on the host.
-    const first = Array.from({ length: 30 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_000_010 + c * 10 }));
+    // 30 frames calibrate (each delivered as it ends; the camera's clock had run 100 s before), then a duplicate of
+    // the last, then the acquisition restarts: hardware time and counter from 0 again, 2 s later on the host. What
+    // the old clock said of the offset says nothing of the new one's.
+    const first = Array.from({ length: 30 }, (_, c) => frame(c, 0, c, { hardware_time_s: 100 + c * 0.01, received_time: 1_000_010 + c * 10 }));
     const duplicate = { ...first[29]!, received_time: 1_000_400 };
     const again = Array.from({ length: 30 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_002_510 + c * 10 }));
     const out = await lastValueFrom(from([...first, duplicate, ...again]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), () => undefined), toArray()));
@@ -48,8 +49,8 @@ describe("engine stages", () => {
     expect(out[29]!.time).toBeCloseTo(0.29, 9);
     expect(out[30]!.time).toBeCloseTo(2.5, 9); // the restarted clock's offset, from its own first frames
     expect(out.every((t) => t.missing_before === 0)).toBe(true);
-    expect(losses.map((l) => [l.cause, l.frames, l.detail])).toEqual([["implausible", 1, "channel 0 plane 0 counter 29 (hardware time 0.29 s): its counter does not advance from 29"]]);
-    expect(events.map((e) => e.message)).toEqual(["channel 0 plane 0: the acquisition restarted (counter 29 → 0, clock 0.29 s → 0 s): relating the hardware clock to the session clock anew"]);
+    expect(losses.map((l) => [l.cause, l.frames, l.detail])).toEqual([["implausible", 1, "channel 0 plane 0 counter 29 (hardware time 100.29 s): its counter does not advance from 29"]]);
+    expect(events.map((e) => e.message)).toEqual(["channel 0 plane 0: the acquisition restarted (counter 29 → 0, clock 100.29 s → 0 s): relating the hardware clock to the session clock anew"]);
   });
 
   it("tag + time: one frame with an impossible counter or clock is set aside; the stream goes on as before, gaps counted", async () => {
@@ -78,7 +79,10 @@ describe("engine stages", () => {
     expect(events).toEqual([]);
   });
 
-  it("tag + time: a backlog the producer queued before the session is not taken for the clock: its frames are counted as before the start, the live ones timed right", async () => {
+  // Small frames: the whole backlog fits the calibration's hold. 1 MiB frames: 32 fill it (CALIBRATION_MAX_BYTES), so
+  // the backlog's older frames must be proven to be from before the start as it drains, not used to calibrate.
+  it.each([{ pixels: 6 }, { pixels: 2 ** 19 }])("tag + time: a backlog the producer queued before the session is not taken for the clock: its frames are counted as before the start, the live ones timed right ($pixels pixels a frame)", async ({ pixels }) => {
+    const data = new Uint16Array(pixels);
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const losses: Loss[] = [];
     const events: EngineEvent[] = [];
@@ -86,8 +90,8 @@ describe("engine stages", () => {
     // The producer's clock read 0 s 3.99 s before the session started (host ms 1 000 000). It queued counters
     // 0–99 (33 ms apart) while nobody listened; they arrive together 50 ms into the session. Its queue being
     // full, it lost 100–129, of which 100–119 began before the session; from 130 on, each arrives as it ends.
-    const backlog = Array.from({ length: 100 }, (_, c) => frame(c, 0, c, { hardware_time_s: c / 30, received_time: 1_000_050 + c * 0.01 }));
-    const live = Array.from({ length: 60 }, (_, k) => 130 + k).map((c) => frame(c, 0, c, { hardware_time_s: c / 30, received_time: 996_010 + ((c + 1) / 30) * 1000 + 2 }));
+    const backlog = Array.from({ length: 100 }, (_, c) => frame(c, 0, c, { hardware_time_s: c / 30, received_time: 1_000_050 + c * 0.01, data }));
+    const live = Array.from({ length: 60 }, (_, k) => 130 + k).map((c) => frame(c, 0, c, { hardware_time_s: c / 30, received_time: 996_010 + ((c + 1) / 30) * 1000 + 2, data }));
     const out = await lastValueFrom(from([...backlog, ...live]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), (n) => (early += n)), toArray()));
     expect(early).toBe(100); // received; the 20 lost at the producer before the start are neither received nor the session's loss
     expect(out.map((t) => t.frame.counter)).toEqual(live.map((f) => f.counter));
@@ -96,6 +100,20 @@ describe("engine stages", () => {
     expect(out[0]!.missing_before).toBe(10);
     expect(losses).toEqual([]);
     expect(events).toEqual([]);
+  });
+
+  it("tag + time: a first frame with a wrong clock (Unix time) is set aside at calibration and proves nothing of the others' start", async () => {
+    const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
+    const losses: Loss[] = [];
+    let early = 0;
+    const frames = Array.from({ length: 40 }, (_, c) => frame(c, 0, c, { received_time: 1_000_510 + c * 10 }));
+    frames[0] = { ...frames[0]!, hardware_time_s: 1.7e9 };
+    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, () => undefined, (l) => losses.push(l), (n) => (early += n)), toArray()));
+    expect(early).toBe(0);
+    expect(out.map((t) => t.frame.counter)).toEqual(frames.slice(1).map((f) => f.counter));
+    for (const t of out) expect(t.time).toBeCloseTo(0.5 + t.frame.counter * 0.01, 9);
+    expect(losses.map((l) => [l.cause, l.frames])).toEqual([["implausible", 1]]);
+    expect(losses[0]!.detail).toMatch(/ahead of its source's other frames/);
   });
 
   it("tag + time: a software-stamped clock's jitter is no counter jump; a frame set aside inside a gap is counted once", async () => {
