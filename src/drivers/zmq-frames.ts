@@ -183,7 +183,7 @@ export interface ZmqFrameOptions extends FrameSpec {
   address: string;
   /**
    * Frames the socket may queue while the consumer is busy or holds the reading, in bytes (default 16 MiB,
-   * at least 4 frames), and two more between the receiving thread and the main thread: small, so that a
+   * at least 2 frames), and two more between the receiving thread and the main thread: small, so that a
    * backlog builds at the producer, which is told, not inside rigd, where a crash would lose it.
    */
   queueBytes?: number;
@@ -256,7 +256,7 @@ export class ZmqFrameSource implements FrameSource {
       receiver.once("error", reject);
     });
     // Counted in messages: each as its pixels plus the most a header may take, so tiny frames cannot queue millions.
-    const queued = Math.max(4, Math.floor((this.options.queueBytes ?? 16 * 2 ** 20) / (this.frameBytes + HEADER_LIMIT_BYTES)));
+    const queued = Math.max(2, Math.floor((this.options.queueBytes ?? 16 * 2 ** 20) / (this.frameBytes + HEADER_LIMIT_BYTES)));
     // Frames in rigd, from the receiving thread to the file.
     const slots = FrameSlots.forSource(this.frameBytes, this.framesPerCounter);
     // Two frames may wait between the threads, one taken while the next is read; then the reading stops, so the
