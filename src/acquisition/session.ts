@@ -237,6 +237,7 @@ export class Session {
         // Small: what waits in the worker's queue is lost in a crash; the frame sources are held instead.
         maxQueuedBytes: 16 * 2 ** 20,
       });
+      if (writer.pageCache) log(`note: ${options.out}: frames are written through the page cache (${writer.pageCache}): slower, no less safe`);
       await writePlan(writer, plan);
       await session.analysis?.layOut(writer, (series) => [...plan.planarSeries, ...plan.volumetricSeries].find((s) => s.name === series)!.imaging_space);
       for (const w of plan.warnings) {

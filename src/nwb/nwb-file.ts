@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { fstatSync, fsync, fsyncSync, statSync } from "node:fs";
+import { type DirectWriteStats, unwatchDirectWrites, watchDirectWrites } from "./direct-writes.js";
 import { promisify } from "node:util";
 import { advance, checkAppend, checkPlane, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError, parseInput } from "./errors.js";
@@ -226,6 +227,8 @@ export interface CheckpointReport {
    * inside what uses them, so they are not in the file (at close: never will be).
    */
   unused: string[];
+  /** Bytes of data written so far around the page cache (direct-writes.ts); 0 where the file system refuses it. */
+  directBytes: number;
   /** When it was made durable: ms since the Unix epoch (Date.now()). */
   time: number;
 }
@@ -249,7 +252,7 @@ export class NwbFile {
   private readonly fd: number;
   private closed = false;
   /** What the file holds for sure: the last checkpoint that completed. */
-  private saved: CheckpointReport = { samples: {}, events: 0, empty: [], unused: [], time: Date.now() };
+  private saved: CheckpointReport = { samples: {}, events: 0, empty: [], unused: [], directBytes: 0, time: Date.now() };
   /** Flushes begun, and the one `saved` is from: checkpoints in the background may end out of order. */
   private flushes = 0;
   private savedFlush = 0;
@@ -260,6 +263,8 @@ export class NwbFile {
     private readonly file: InstanceType<typeof File>,
     private readonly lock: WriteLock,
     private readonly reserve: Reserve,
+    /** How its frame data is written: around the page cache (direct-writes.ts), or why not. */
+    readonly directWrites: DirectWriteStats,
   ) {
     this.fd = lock.fd;
   }
@@ -271,16 +276,22 @@ export class NwbFile {
     const lock = WriteLock.take(path, { overwrite: options.overwrite ?? false });
     let file: InstanceType<typeof File>;
     let reserve: Reserve | undefined;
+    let direct: DirectWriteStats;
     try {
       reserve = Reserve.create(path, options.reserveBytes ?? DEFAULT_RESERVE_BYTES);
       // Bounds as pynwb/h5py write them: HDF5 1.10 readers must open the file.
-      file = new File(path, "w", { libver: ["earliest", "v110"] });
+      direct = watchDirectWrites(path);
+      try {
+        file = new File(path, "w", { libver: ["earliest", "v110"] });
+      } finally {
+        unwatchDirectWrites(path);
+      }
     } catch (e) {
       reserve?.release();
       lock.discard();
       throw e;
     }
-    const nwb = new NwbFile(path, file, lock, reserve);
+    const nwb = new NwbFile(path, file, lock, reserve, direct);
     try {
       nwb.writeSkeleton(meta);
       file.flush();
@@ -982,7 +993,7 @@ export class NwbFile {
       throw WriteError.from("flushing the file", e);
     }
     const unused = [...this.rigs, ...this.channels, ...this.spaces].filter(([, placed]) => !placed.path).map(([name]) => name);
-    return { samples, events: this.events?.count ?? 0, empty: [...this.series.keys()].filter((name) => !this.recorders.has(name)), unused, flush: ++this.flushes };
+    return { samples, events: this.events?.count ?? 0, empty: [...this.series.keys()].filter((name) => !this.recorders.has(name)), unused, directBytes: this.directWrites.directBytes, flush: ++this.flushes };
   }
 
   /** After the fsync of what flushAll() wrote: checks the output is still the file being written, and records the checkpoint. */

@@ -282,6 +282,7 @@ function run(req: Call): unknown {
     return NwbFile.create(req.path, req.metadata, req.options).then((f) => {
       file = f;
       timer = setInterval(checkpointIfDue, Math.max(20, checkpointIntervalMs / CHECKPOINTS_PER_INTERVAL / 4));
+      return { pageCache: f.directWrites.refused };
     });
   }
   if (!file) throw new Error("the file is not open");

@@ -62,6 +62,11 @@ export class NwbWriter {
   private readonly pending = new Map<number, Pending>();
   private readonly cursors = new Map<string, { info: SeriesInfo; cursor: SeriesCursor }>();
   private nextId = 0;
+  /**
+   * Why the file's data goes through the page cache rather than around it (direct-writes.ts), if it does: the
+   * file system refused O_DIRECT. Slower, and no less safe.
+   */
+  pageCache: string | undefined;
   /** Sets of frame slots the worker has been handed. */
   private readonly sharedSlots = new Set<string>();
   /** [APPENDS_DONE, WAITING_FOR_ROOM], shared with the worker (protocol.ts). */
@@ -90,14 +95,15 @@ export class NwbWriter {
   static async create(path: string, metadata: M.NwbFileMetadata, options: WriterOptions = {}): Promise<NwbWriter> {
     const writer = new NwbWriter(startWorker(import.meta.url, "./worker.js", "h5wasm/node"), path, options.maxQueuedBytes ?? 64 * 1024 * 1024);
     try {
-      await writer.request({
+      const opened = (await writer.request({
         op: "open",
         path,
         metadata,
         options: { overwrite: options.overwrite ?? false, ...(options.reserveBytes === undefined ? {} : { reserveBytes: options.reserveBytes }) },
         checkpointIntervalMs: options.checkpointIntervalMs ?? 1000,
         progress: writer.progress.buffer as SharedArrayBuffer,
-      });
+      })) as { pageCache?: string };
+      writer.pageCache = opened.pageCache;
     } catch (e) {
       writer.closing = true;
       await writer.worker.terminate();
