@@ -97,20 +97,29 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- the ceiling
 
+/** Through the page cache (the issue's ceiling), and around it with O_DIRECT (what the disk itself takes). */
 interface Ceiling {
   MB_per_s: number;
   planes_per_s: number;
+  direct_MB_per_s: number;
+  direct_planes_per_s: number;
 }
 
 /** Raw sequential writes of the same frame bytes with an fsync every second, as rigd's checkpoints, and at the end. */
 function rawCeiling(shape: Shape, seconds: number): Ceiling {
   const path = join(args.dir, `rigd-e2e-ceiling-${process.pid}.raw`);
-  try {
-    const { planes, bytes, seconds: s } = writeRaw(path, pixelBuffers(4, shape.height, shape.width), (_, ms) => ms < seconds * 1000);
-    return { MB_per_s: round(bytes / 1e6 / s, 0), planes_per_s: round(planes / s) };
-  } finally {
-    rmSync(path, { force: true });
-  }
+  const frames = pixelBuffers(4, shape.height, shape.width);
+  const measure = (direct: boolean) => {
+    try {
+      const { planes, bytes, seconds: s } = writeRaw(path, frames, (_, ms) => ms < seconds * 1000, direct);
+      return { MB: round(bytes / 1e6 / s, 0), planes: round(planes / s) };
+    } finally {
+      rmSync(path, { force: true });
+    }
+  };
+  const cached = measure(false);
+  const direct = measure(true);
+  return { MB_per_s: cached.MB, planes_per_s: cached.planes, direct_MB_per_s: direct.MB, direct_planes_per_s: direct.planes };
 }
 
 // ---------------------------------------------------------------- one run of rigd acquire fed by the producer
@@ -383,17 +392,18 @@ interface ShapeResult {
   ceiling: Ceiling;
   ceiling_range_MB_per_s: [number, number];
   steps: Run[];
-  /** Highest stepped rate without loss (planes/s), and its ratio to the median ceiling. */
+  /** Highest stepped rate without loss (planes/s), and its ratio to the median ceilings. */
   best_rate: number | null;
   ratio_to_ceiling: number | null;
-  /** True when no rate up to twice the ceiling lost anything: the stepping stopped there. */
+  ratio_to_direct_ceiling: number | null;
+  /** True when no rate up to twice the direct ceiling lost anything: the stepping stopped there. */
   capped: boolean;
   confirm?: Run;
   overload?: Run;
 }
 
 const progress = (r: Run) =>
-  log(`  ${r.label} ${r.rate}/s × ${r.seconds} s (raw ceiling ${r.ceiling?.planes_per_s ?? "-"}/s): sent ${r.producer?.sent ?? "?"}, failed ${r.producer?.failed ?? "?"}, in file ${r.in_file}, dropped ${r.dropped}, cpu ${r.cpu_percent ?? "?"} %, peak RSS ${r.peak_rss_MB ?? "?"} MB${r.error ? `, ERROR ${r.error}` : ""}${r.notes.length ? ` (${r.notes.join("; ")})` : ""}`);
+  log(`  ${r.label} ${r.rate}/s × ${r.seconds} s (raw ceiling ${r.ceiling?.planes_per_s ?? "-"}/s, O_DIRECT ${r.ceiling?.direct_planes_per_s ?? "-"}/s): sent ${r.producer?.sent ?? "?"}, failed ${r.producer?.failed ?? "?"}, in file ${r.in_file}, dropped ${r.dropped}, cpu ${r.cpu_percent ?? "?"} %, peak RSS ${r.peak_rss_MB ?? "?"} MB${r.error ? `, ERROR ${r.error}` : ""}${r.notes.length ? ` (${r.notes.join("; ")})` : ""}`);
 
 /** A run with the raw ceiling measured right before it, on the same disk. */
 async function runBesideCeiling(label: string, shape: Shape, rate: number, seconds: number): Promise<Run & { ceiling: Ceiling }> {
@@ -429,7 +439,7 @@ async function measureShape(shape: Shape): Promise<ShapeResult> {
     // Up until a rate loses. No loss even at twice what the disk takes raw: rigd is not the limit; stop there.
     best = rate;
     while (!lost(r)) {
-      if (rate > 2 * r.ceiling.planes_per_s) {
+      if (rate > 2 * Math.max(r.ceiling.planes_per_s, r.ceiling.direct_planes_per_s)) {
         capped = true;
         break;
       }
@@ -440,7 +450,12 @@ async function measureShape(shape: Shape): Promise<ShapeResult> {
   const confirm = best === null ? undefined : await runBesideCeiling("confirm", shape, best, settings.confirm_s);
   const overload = best === null ? undefined : await runBesideCeiling("2× rate", shape, 2 * best, settings.overload_s);
   const ceilings = [...steps, confirm, overload].flatMap((x) => (x?.ceiling ? [x.ceiling] : []));
-  const ceiling = { MB_per_s: round(median(ceilings.map((c) => c.MB_per_s)), 0), planes_per_s: round(median(ceilings.map((c) => c.planes_per_s))) };
+  const ceiling = {
+    MB_per_s: round(median(ceilings.map((c) => c.MB_per_s)), 0),
+    planes_per_s: round(median(ceilings.map((c) => c.planes_per_s))),
+    direct_MB_per_s: round(median(ceilings.map((c) => c.direct_MB_per_s)), 0),
+    direct_planes_per_s: round(median(ceilings.map((c) => c.direct_planes_per_s))),
+  };
   return {
     shape,
     ceiling,
@@ -448,6 +463,7 @@ async function measureShape(shape: Shape): Promise<ShapeResult> {
     steps,
     best_rate: best === null ? null : round(best),
     ratio_to_ceiling: best === null ? null : round(best / ceiling.planes_per_s, 2),
+    ratio_to_direct_ceiling: best === null ? null : round(best / ceiling.direct_planes_per_s, 2),
     capped,
     ...(confirm ? { confirm } : {}),
     ...(overload ? { overload } : {}),
@@ -458,14 +474,15 @@ async function measureShape(shape: Shape): Promise<ShapeResult> {
 
 const cell = (x: number | string | undefined | null, width: number) => String(x ?? "-").padStart(width);
 const pct = (p: { p50: number; p99: number } | null | undefined) => (p ? `${p.p50.toFixed(0)}/${p.p99.toFixed(0)}` : "-");
-const HEADER = ["run", "rate/s", "raw/s", "s", "sent", "failed", "in file", "dropped", "unacct", "cpu %", "RSS MB", "queue MB", "status", "gap s", "written ms", "durable ms", "prod/s", "prod %", "other %"];
-const WIDTHS = [8, 7, 6, 4, 7, 7, 8, 8, 7, 6, 7, 9, 7, 6, 11, 11, 7, 7, 8];
+const HEADER = ["run", "rate/s", "raw/s", "direct/s", "s", "sent", "failed", "in file", "dropped", "unacct", "cpu %", "RSS MB", "queue MB", "status", "gap s", "written ms", "durable ms", "prod/s", "prod %", "other %"];
+const WIDTHS = [8, 7, 6, 8, 4, 7, 7, 8, 8, 7, 6, 7, 9, 7, 6, 11, 11, 7, 7, 8];
 
 function row(r: Run): string {
   const values = [
     r.label,
     r.rate,
     r.ceiling?.planes_per_s,
+    r.ceiling?.direct_planes_per_s,
     r.seconds,
     r.producer?.sent,
     r.producer?.failed,
@@ -508,12 +525,12 @@ function report(shapes: ShapeResult[], twoP: Run, seconds: number): string {
   for (const s of shapes) {
     const sh = s.shape;
     lines.push(`\n== ${sh.name}: ${sh.height}×${sh.width} uint16${sh.planes > 1 ? `, ${sh.planes} planes per volume` : ""} (rates in planes/s; frames counted as planes)`);
-    lines.push(`raw ceiling (writeSync + fsync every 1 s, before each run): median ${s.ceiling.MB_per_s} MB/s = ${s.ceiling.planes_per_s} planes/s, ${s.ceiling_range_MB_per_s.join("–")} MB/s`);
+    lines.push(`raw ceiling (writeSync + fsync every 1 s, before each run): median ${s.ceiling.MB_per_s} MB/s = ${s.ceiling.planes_per_s} planes/s, ${s.ceiling_range_MB_per_s.join("–")} MB/s; around the page cache (O_DIRECT, as rigd writes frames): median ${s.ceiling.direct_MB_per_s} MB/s = ${s.ceiling.direct_planes_per_s} planes/s`);
     lines.push(table([...s.steps, ...(s.confirm ? [s.confirm] : []), ...(s.overload ? [s.overload] : [])]));
     lines.push(
       s.best_rate === null
         ? `highest rate without loss: none, down to ${s.steps[s.steps.length - 1]?.rate}/s`
-        : `highest rate without loss: ${s.best_rate} planes/s = ${round((s.best_rate * planeBytes(sh)) / 1e6, 0)} MB/s, ${s.ratio_to_ceiling} × the median raw ceiling${s.capped ? "; stepping stopped above twice the ceiling without a loss" : ""}`,
+        : `highest rate without loss: ${s.best_rate} planes/s = ${round((s.best_rate * planeBytes(sh)) / 1e6, 0)} MB/s, ${s.ratio_to_ceiling} × the median raw ceiling, ${s.ratio_to_direct_ceiling} × the median O_DIRECT ceiling${s.capped ? "; stepping stopped above twice the ceiling without a loss" : ""}`,
     );
     lines.push(verdict(s.confirm, `confirmed for ${settings.confirm_s} s`));
     lines.push(verdict(s.overload, `at twice the rate for ${settings.overload_s} s`));
@@ -521,7 +538,7 @@ function report(shapes: ShapeResult[], twoP: Run, seconds: number): string {
   lines.push(`\n== 2P: 2 channels × 512×512 uint16 at 30.9 Hz for ${twoP.seconds} s`);
   lines.push(table([twoP]));
   lines.push(`rigd CPU ${twoP.cpu_percent ?? "?"} % of one core (goal ≤ 10 %), peak RSS ${twoP.peak_rss_MB ?? "?"} MB (goal ≤ 300 MB)`);
-  lines.push(`\ncolumns: rate per channel; raw/s = the raw ceiling measured right before the run, planes/s; sent/failed by the producer; in file and dropped as rigd counts them; unacct = producer's counters − in file − dropped; cpu = rigd's own, % of one core while the producer sent; RSS = rigd's VmHWM; queue = largest queue_bytes in status; status = JSON status lines, gap = longest between two; written/durable = arrival → in the file / fsynced, p50/p99 ms; prod/s = messages/s the producer achieved (all channels), prod % = its CPU, % of one core; other % = CPU of everything else on the machine meanwhile (should be near 0)`);
+  lines.push(`\ncolumns: rate per channel; raw/s, direct/s = the raw ceiling measured right before the run, through the page cache and around it (O_DIRECT), planes/s; sent/failed by the producer; in file and dropped as rigd counts them; unacct = producer's counters − in file − dropped; cpu = rigd's own, % of one core while the producer sent; RSS = rigd's VmHWM; queue = largest queue_bytes in status; status = JSON status lines, gap = longest between two; written/durable = arrival → in the file / fsynced, p50/p99 ms; prod/s = messages/s the producer achieved (all channels), prod % = its CPU, % of one core; other % = CPU of everything else on the machine meanwhile (should be near 0)`);
   lines.push(`${cpus().length} cores, Node ${process.version}, files in ${args.dir}; took ${(seconds / 60).toFixed(1)} min`);
   return lines.join("\n");
 }

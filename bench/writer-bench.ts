@@ -1,6 +1,7 @@
 // Benchmark of the NWB writer against ceilings measured on the same disk in the same run, interleaved A B C A B C
 // so that a disk or a machine that changes speed mid-run affects all three alike:
-//  - raw: the same bytes with fs.writeSync and an fsync every second (rigd's checkpoint cadence);
+//  - raw: the same bytes with fs.writeSync and an fsync every second (rigd's checkpoint cadence), through the page
+//    cache and, as rigd writes frame data, around it (O_DIRECT);
 //  - h5py: Debian's python3-h5py appending the same frames, one sample per chunk, flush + fsync every second;
 //  - rigd: NwbWriter (h5wasm in its worker), frames arriving one per event-loop turn in frame slots as the
 //    ZeroMQ driver hands them over, each with its arrival time for the latency figures.
@@ -93,8 +94,8 @@ async function watched(work: () => Promise<void>): Promise<{ seconds: number; cp
   }
 }
 
-function raw(shape: Shape, frames: Uint16Array[], path: string): Run {
-  const { seconds } = writeRaw(path, frames, (planes) => planes < shape.planes);
+function raw(shape: Shape, frames: Uint16Array[], path: string, direct = false): Run {
+  const { seconds } = writeRaw(path, frames, (planes) => planes < shape.planes, direct);
   return { seconds, fileMB: statSync(path).size / 1e6 };
 }
 
@@ -169,6 +170,7 @@ interface ShapeResult {
   shape: Shape;
   mb: number;
   raw: Run[];
+  rawDirect: Run[];
   h5py: Run[] | string;
   rigd: Run[];
 }
@@ -176,10 +178,12 @@ interface ShapeResult {
 async function measure(shape: Shape): Promise<ShapeResult> {
   const frames = ring(shape.size);
   const paths = { raw: join(args.dir!, "rigd-bench.raw"), h5py: join(args.dir!, "rigd-bench-h5py.h5"), rigd: join(args.dir!, "rigd-bench.nwb") };
-  const result: ShapeResult = { shape, mb: (shape.planes * shape.size * shape.size * 2) / 1e6, raw: [], h5py: [], rigd: [] };
+  const result: ShapeResult = { shape, mb: (shape.planes * shape.size * shape.size * 2) / 1e6, raw: [], rawDirect: [], h5py: [], rigd: [] };
   try {
     for (let round = 0; round < Number(args.rounds); round++) {
       result.raw.push(raw(shape, frames, paths.raw));
+      rmSync(paths.raw);
+      result.rawDirect.push(raw(shape, frames, paths.raw, true));
       rmSync(paths.raw);
       if (Array.isArray(result.h5py)) {
         const h = h5py(shape, paths.h5py);
@@ -206,6 +210,7 @@ for (const shape of chosen) results.push(await measure(shape));
 const summary = results.map((r) => {
   const rigdMBs = rate(r, r.rigd);
   const rawMBs = rate(r, r.raw);
+  const rawDirectMBs = rate(r, r.rawDirect);
   const h5pyMBs = Array.isArray(r.h5py) ? rate(r, r.h5py) : undefined;
   const planeMB = (r.shape.size * r.shape.size * 2) / 1e6;
   const last = r.rigd[r.rigd.length - 1]!;
@@ -215,11 +220,13 @@ const summary = results.map((r) => {
     mb_per_run: r.mb,
     rounds: r.rigd.length,
     raw_MB_s: rawMBs,
+    raw_direct_MB_s: rawDirectMBs,
     h5py_MB_s: h5pyMBs ?? null,
     h5py_skipped: typeof r.h5py === "string" ? r.h5py : undefined,
     rigd_MB_s: rigdMBs,
     rigd_planes_s: rigdMBs / planeMB,
     vs_raw: rigdMBs / rawMBs,
+    vs_raw_direct: rigdMBs / rawDirectMBs,
     vs_h5py: h5pyMBs === undefined ? null : rigdMBs / h5pyMBs,
     rigd_cpu_cores: total(r.rigd, "cpuSeconds") / total(r.rigd, "seconds"),
     worst_stall_ms: worst(r.rigd, (x) => x.worstStallMs),
@@ -236,10 +243,12 @@ if (args.json) {
   const ms = (p: Percentiles | null | undefined) => (p ? `${p.p50.toFixed(0)} / ${p.p99.toFixed(0)}` : "—");
   const cols: [string, (s: (typeof summary)[number]) => string][] = [
     ["raw + fsync/s (MB/s)", (s) => s.raw_MB_s.toFixed(0)],
+    ["raw O_DIRECT (MB/s)", (s) => s.raw_direct_MB_s.toFixed(0)],
     ["h5py (MB/s)", (s) => (s.h5py_MB_s === null ? "skipped" : s.h5py_MB_s.toFixed(0))],
     ["rigd (MB/s)", (s) => s.rigd_MB_s.toFixed(0)],
     ["rigd planes/s", (s) => s.rigd_planes_s.toFixed(1)],
     ["rigd ÷ raw", (s) => s.vs_raw.toFixed(2)],
+    ["rigd ÷ raw O_DIRECT", (s) => s.vs_raw_direct.toFixed(2)],
     ["rigd ÷ h5py", (s) => (s.vs_h5py === null ? "—" : s.vs_h5py.toFixed(2))],
     ["rigd CPU (cores)", (s) => s.rigd_cpu_cores.toFixed(2)],
     ["worst loop stall (ms)", (s) => s.worst_stall_ms.toFixed(1)],
