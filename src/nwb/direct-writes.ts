@@ -39,6 +39,10 @@ class Watch implements DirectWriteStats {
 
   open(): void {
     if (this.directFd !== undefined || this.refused) return;
+    if (fs.constants.O_DIRECT === undefined) {
+      this.refused = "this system has no O_DIRECT";
+      return;
+    }
     try {
       this.directFd = original.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_DIRECT);
     } catch (e) {
