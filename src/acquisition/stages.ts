@@ -443,7 +443,7 @@ export interface WriteLimits {
 /**
  * wait for the writer: samples go to `write` one at a time, in order, with their bytes (counted before `write`
  * may transfer the buffers). When more than `maxBytes` wait, or the
- * oldest has waited longer than `maxLagMs`, the source is held (`hold`, until the next sample is written):
+ * oldest has waited longer than `maxLagMs`, the source is held (`hold`) until the queue is back within both:
  * rigd stops reading, its socket's small queue fills, and the producer's sends fail, so the producer — which
  * is where the hardware is — knows at once and its counter shows each frame it could not send. Nothing that
  * reached rigd is dropped here, and what waits in memory stays bounded in bytes and in time (a crash loses it).
@@ -473,6 +473,9 @@ export function boundedWrite(limits: WriteLimits, write: (s: Sample, bytes: numb
             queued -= bytes;
             arrivals.shift();
             depth(queued);
+            // Not let go after each write: a source let go takes in a frame or two before it is held again, and a
+            // queue one sample shorter grew by that at each write, past its bound to every frame slot (192 MiB).
+            if (queued > limits.maxBytes || (arrivals.length > 0 && now() - arrivals[0]! > limits.maxLagMs)) return;
             wake?.();
             wake = undefined;
             room = undefined;

@@ -212,7 +212,7 @@ describe("engine stages", () => {
     ]);
   });
 
-  it("buffer: past the bound in bytes, or once the oldest has waited too long, the source is held until a sample is written; nothing is dropped", async () => {
+  it("buffer: past the bound in bytes, or once the oldest has waited too long, the source is held until the queue is back within both; nothing is dropped", async () => {
     const depths: number[] = [];
     const written: number[] = [];
     const holds: Promise<void>[] = [];
@@ -241,5 +241,32 @@ describe("engine stages", () => {
     const late = [600, 1000].map((received, i) => ({ series: "Green", data: new Uint16Array(6), time: i, received }));
     await lastValueFrom(from(late).pipe(boundedWrite({ maxBytes: 1e9, maxLagMs: 300 }, async () => undefined, (until) => lagHolds.push(until), () => undefined, () => 1000), toArray()));
     expect(lagHolds).toHaveLength(2); // both came while the late one still waited
+  });
+
+  it("buffer: a hold lasts until the queue is within its bound, not until the next write (a source let go takes in a frame or two)", async () => {
+    const gates: (() => void)[] = [];
+    let released = false;
+    const holds: Promise<void>[] = [];
+    // Six 12-byte samples against a bound of 36 bytes; the writer finishes them one at a time.
+    const samples = [0, 1, 2, 3, 4, 5].map((i) => ({ series: "Green", data: new Uint16Array(6), time: i, received: 1000 }));
+    const done = lastValueFrom(
+      from(samples).pipe(
+        boundedWrite({ maxBytes: 36, maxLagMs: 300 }, () => new Promise<void>((r) => gates.push(r)), (until) => holds.push(until.then(() => void (released = true))), () => undefined, () => 1000),
+        toArray(),
+      ),
+    );
+    expect(holds.length).toBeGreaterThan(0);
+    const settle = () => new Promise((r) => setTimeout(r, 0));
+    // 72 bytes wait; after one write 60, after two 48: still held.
+    for (const left of [60, 48]) {
+      gates.shift()!();
+      await settle();
+      expect(released, `held with ${left} bytes waiting`).toBe(false);
+    }
+    gates.shift()!(); // 36: within the bound
+    await settle();
+    expect(released).toBe(true);
+    while (gates.length || !(await Promise.race([done.then(() => true), settle().then(() => false)]))) gates.shift()?.();
+    expect((await done).map((s) => s.time)).toEqual([0, 1, 2, 3, 4, 5]);
   });
 });
