@@ -17,6 +17,7 @@ const WORDING: Record<LossCause, { frames: string; volumes: string }> = {
   implausible: { frames: "frames set aside: their counter or time cannot be true", volumes: "volumes dropped: a plane was set aside" },
   incomplete_volume: { frames: "planes discarded: their volume was dropped before they came", volumes: "volumes dropped: incomplete" },
   not_written: { frames: "frames missing: not written to the file", volumes: "volumes dropped: not written to the file" },
+  backlog: { frames: "frames let go: they came with a producer's backlog while its clock was being related", volumes: "volumes dropped: a plane was let go with a producer's backlog" },
 };
 
 interface Window {

@@ -60,9 +60,11 @@ export interface EngineEvent {
  * - producer_gap: the counter skipped them (the producer lost them, or never sent them);
  * - implausible: they arrived but their counter or hardware time cannot be true (set aside, not stored);
  * - incomplete_volume: a volume lacked a plane, so the planes that did arrive went with it;
- * - not_written: they were on their way to the file when writing failed or the session ended.
+ * - not_written: they were on their way to the file when writing failed or the session ended;
+ * - backlog: they came in a burst with a backlog the producer had queued, while rigd related its clock, beyond
+ *   what it holds meanwhile (CALIBRATION_MAX_BYTES), and turned out to have begun after the start.
  */
-export const LOSS_CAUSES = ["producer_gap", "implausible", "incomplete_volume", "not_written"] as const;
+export const LOSS_CAUSES = ["producer_gap", "implausible", "incomplete_volume", "not_written", "backlog"] as const;
 export type LossCause = (typeof LOSS_CAUSES)[number];
 
 /** Frames (planes, for a volumetric series) and whole volumes one series lost, for one cause. */
@@ -85,11 +87,15 @@ export const routeKey = (source: string, channel: number, plane: number) => `${s
  */
 export const CLOCK_CALIBRATION_FRAMES = 30;
 /**
- * However the deliveries go, calibration waits for no more than this many bytes of frames: they are released
- * at once, and must fit the writer's queue (64 MiB by default) with room to spare, or the source is held right
- * at the start (at 2048² uint16 that is 4 frames; the offset goes on improving frame by frame afterwards).
+ * Calibration holds no more than this many bytes of frames (16 of 2048² uint16, two thirds of a source's frame
+ * slots; they go to the writer at once, and the engine then holds the source while its queue drains). Reached
+ * while the deliveries are still getting faster — a backlog draining — the oldest frame is let go, its
+ * time kept to judge once the clock is known; reached otherwise, the clock is related on the frames held
+ * (the offset goes on improving frame by frame afterwards).
  */
-const CALIBRATION_MAX_BYTES = 32 * 2 ** 20;
+const CALIBRATION_MAX_BYTES = 128 * 2 ** 20;
+/** Deliveries still getting faster: over this many frames, by more than half a frame interval. */
+const DRAINING_FRAMES = 4;
 /** A frame dated this far (s) after it arrived cannot be true: frames are sent after they are acquired. */
 const FUTURE_TOLERANCE_S = 2;
 /** At calibration, an offset this much (s) below all others is a frame with a wrong clock, not a fast delivery. */
@@ -154,6 +160,8 @@ export function tagAndTime(
       const lastTime = new Map<string, number>();
       const waiting: { frame: Frame; series: string; missing: number }[] = [];
       let waitingBytes = 0;
+      /** Frames let go while a backlog drained before calibration (their pixels freed): judged once it is done. */
+      const letGo: { frame: Frame; series: string; missing: number }[] = [];
       /** The smallest change of hardware time from one waiting frame to the next: the frame interval, kept as frames come. */
       let smallestStep = Infinity;
       /** The smallest (arrival − hardware time) after each waiting frame: it falls frame by frame while a backlog drains. */
@@ -208,6 +216,11 @@ export function tagAndTime(
         fastestSoFar.length = 0;
         waitingBytes = 0;
         smallestStep = Infinity;
+        for (const w of letGo.splice(0)) {
+          const time = w.frame.hardware_time_s! + offset;
+          if (time < 0) send(w.series, w.frame, time, w.missing);
+          else lose({ series: w.series, cause: "backlog", time, frames: 1, volumes: 0, detail: `${describe(w.frame)}: came in a burst with a backlog the producer had queued, beyond the ${CALIBRATION_MAX_BYTES / 2 ** 20} MiB rigd holds while it relates the producer's clock to its own` });
+        }
         for (const w of waiting.splice(0)) {
           if (outliers.has(w)) setAside(w.frame, w.series, `its hardware time is ${(fastest - (arrival(w.frame) - w.frame.hardware_time_s! - interval)).toFixed(0)} s ahead of its source's other frames`);
           else send(w.series, w.frame, w.frame.hardware_time_s! + offset, w.missing);
@@ -218,12 +231,12 @@ export function tagAndTime(
        * the last half of CLOCK_CALIBRATION_FRAMES (a backlog arrives all at once, so each of its frames looks a
        * frame interval faster than the one before), or the frames waiting are too many bytes to hold.
        */
-      const settled = () => {
-        const n = waiting.length;
-        if (waitingBytes >= CALIBRATION_MAX_BYTES) return true;
-        if (n < CLOCK_CALIBRATION_FRAMES) return false;
-        return fastestSoFar[n - 1]! >= fastestSoFar[n - 1 - CLOCK_CALIBRATION_FRAMES / 2]! - (Number.isFinite(smallestStep) ? smallestStep / 2 : 0);
+      const improving = (over: number) => {
+        const n = fastestSoFar.length;
+        const k = Math.min(n - 1, over);
+        return k > 0 && fastestSoFar[n - 1]! < fastestSoFar[n - 1 - k]! - (Number.isFinite(smallestStep) ? smallestStep / 2 : 0);
       };
+      const settled = () => waitingBytes >= CALIBRATION_MAX_BYTES || (waiting.length >= CLOCK_CALIBRATION_FRAMES && !improving(CLOCK_CALIBRATION_FRAMES / 2));
       const place = (series: string, frame: Frame, missing: number) => {
         if (clock === "arrival") return send(series, frame, arrival(frame), missing);
         const hardware = frame.hardware_time_s!;
@@ -241,6 +254,14 @@ export function tagAndTime(
             fastestSoFar.shift();
             waitingBytes -= w.frame.data.byteLength;
             send(w.series, w.frame, w.frame.hardware_time_s! + earliest[1]!, w.missing);
+          }
+          // Full while a backlog still drains: its oldest frame goes, its time judged once the clock is known.
+          while (waitingBytes >= CALIBRATION_MAX_BYTES && waiting.length > DRAINING_FRAMES && improving(DRAINING_FRAMES)) {
+            const w = waiting.shift()!;
+            fastestSoFar.shift();
+            waitingBytes -= w.frame.data.byteLength;
+            releaseFrame(w.frame.data);
+            letGo.push(w);
           }
           if (settled()) calibrate();
           return;

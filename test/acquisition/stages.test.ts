@@ -102,6 +102,33 @@ describe("engine stages", () => {
     expect(events).toEqual([]);
   });
 
+  it("tag + time: a backlog of 8 MiB frames larger than the calibration's hold: older frames let go while it drains, each then counted as before the start or lost; the clock set after it", async () => {
+    const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
+    const losses: Loss[] = [];
+    let early = 0;
+    const data = new Uint16Array(2 ** 22); // 8 MiB: the hold (128 MiB) takes 16
+    // A 20 Hz camera whose clock read 0 s 4 s before the session started. It queued counters 0–99 and lost 100–119
+    // (queue full); the backlog arrives 8.3 ms apart from 0.5 s into the session, then each frame as it ends.
+    // Counters up to 79 began before the start; 80–99 after it, though they came in the burst.
+    const at = (ms: number) => 1_000_000 + ms;
+    const backlog = Array.from({ length: 100 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.05, received_time: at(500 + c * 8.3), data }));
+    const live = Array.from({ length: 60 }, (_, k) => 120 + k).map((c) => frame(c, 0, c, { hardware_time_s: c * 0.05, received_time: at(-4000 + (c + 1) * 50 + 2), data }));
+    const out = await lastValueFrom(from([...backlog, ...live]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, () => undefined, (l) => losses.push(l), (n) => (early += n)), toArray()));
+    expect(early).toBe(80);
+    const let_go = losses.filter((l) => l.cause === "backlog");
+    expect(losses.filter((l) => l.cause !== "backlog")).toEqual([]);
+    const recorded = out.map((t) => t.frame.counter);
+    // Every counter after the start is recorded or counted as let go, in order, each once.
+    expect([...let_go.map((l) => Number(/counter (\d+)/.exec(l.detail)![1])), ...recorded]).toEqual([...Array.from({ length: 20 }, (_, k) => 80 + k), ...live.map((f) => f.counter)]);
+    // The hold keeps the burst's last frames (16, less the first live ones that show it has drained): the rest of
+    // the burst after the start is let go, and said.
+    expect(let_go.length).toBeGreaterThan(0);
+    expect(recorded[0]).toBeLessThan(100);
+    // Timed on the camera's clock: began c × 50 ms − 4 s, to within the 2 ms of delivery.
+    for (const t of out) expect(Math.abs(t.time - (t.frame.counter * 0.05 - 4))).toBeLessThan(0.003);
+    for (const l of let_go) expect(l.time).toBeGreaterThanOrEqual(0);
+  });
+
   it("tag + time: a first frame with a wrong clock (Unix time) is set aside at calibration and proves nothing of the others' start", async () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const losses: Loss[] = [];
