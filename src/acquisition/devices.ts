@@ -215,10 +215,12 @@ export class DeviceWatch {
     );
   }
 
-  /** A device's own event: a loss, a return, or a fault. */
+  /** A device's own event: a loss, a return, a fault, or messages a frame source rejected (throttled at the source). */
   private event(names: string[], e: DeviceEvent): void {
     this.connection(names, e);
     if (e.kind === "fault") for (const name of names) this.fault(name, e.time, e.message);
+    // Said as they come, not only in the summary: a producer whose every frame is refused records nothing.
+    if (e.kind === "garbage") this.log(`${names.join(" + ")}: ${e.message}`);
   }
 
   /** The devices behind one connection (a PMT controller's detectors share it) lost, or back: one log line for them. */

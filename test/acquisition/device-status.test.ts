@@ -93,20 +93,28 @@ describe("devices in status, the log and the summary", () => {
     await session.stop();
   });
 
-  it("counts the session's malformed frame messages by reason, and not those from before it", async () => {
+  it("counts the session's malformed frame messages by reason, and not those from before it; the log says them as they come", async () => {
     const { profile, rig } = await rigWithoutScanner();
     const push = producer(profile);
     const source = rig.frameSources.get("ScanFrames")!;
     await push.send([Buffer.from("a header alone")]);
     await until(() => source.counts.rejected === 1, "the message before the session");
 
-    const session = await Session.start({ profile, metadata, out: tempPath("rejects.nwb"), overwrite: false, devices: rig });
+    const log: string[] = [];
+    const session = await Session.start({ profile, metadata, out: tempPath("rejects.nwb"), overwrite: false, devices: rig, log: (line) => log.push(line) });
     const bad = malformedMessages({ channels: 2, planes: 1, height: 512, width: 512, dtype: "uint16" });
     for (const { parts } of bad) await push.send(parts);
     await until(() => source.counts.rejected === 1 + bad.length, "every malformed message");
 
     const expected = { parts: 0, header: 0, version: 0, field: 0, dtype: 0, shape: 0, size: 0 };
     for (const { reason } of bad) expected[reason]++;
+    // Each reason at once (a recording whose every frame is refused must not look fine until its summary), the
+    // rest of a burst summed: a line per reason and second at most.
+    const reasons = Object.keys(expected).filter((r) => expected[r as keyof typeof expected] > 0);
+    // ("parts" was said before the session, so its burst here is summed: "2 more like this within 1000 ms, the latest: …")
+    const said = (reason: string) => log.some((line) => /^ScanFrames: frames on \S+: /.test(line) && line.includes(`rejected a message (${reason}): `));
+    await until(() => reasons.every(said), "a log line for every reason", 5000);
+    expect(log.length).toBeLessThanOrEqual(2 * reasons.length);
     expect(frameSource(session.status().devices.ScanFrames!)).toEqual({
       kind: "frame_source",
       connection: "connected",
