@@ -87,11 +87,15 @@ export const routeKey = (source: string, channel: number, plane: number) => `${s
  */
 export const CLOCK_CALIBRATION_FRAMES = 30;
 /**
- * Calibration holds no more than this many bytes of frames (16 of 2048² uint16, two thirds of a source's frame
- * slots; they go to the writer at once, and the engine then holds the source while its queue drains). Reached
- * while the deliveries are still getting faster — a backlog draining — the oldest frame is let go, its
- * time kept to judge once the clock is known; reached otherwise, the clock is related on the frames held
- * (the offset goes on improving frame by frame afterwards).
+ * Frames enough to calibrate on, in bytes, when their deliveries are steady (4 of 2048² uint16: the offset goes on
+ * improving frame by frame afterwards), so that large frames do not wait for CLOCK_CALIBRATION_FRAMES.
+ */
+const CALIBRATION_BYTES = 32 * 2 ** 20;
+/**
+ * While the deliveries are still getting faster (a backlog draining, or a slow start catching up), calibration
+ * holds up to this many bytes of frames (16 of 2048² uint16, two thirds of a source's frame slots; they go to the
+ * writer at once, and the engine then holds the source while its queue drains). Reached, the oldest frame is let
+ * go, its time kept to judge once the clock is known.
  */
 const CALIBRATION_MAX_BYTES = 128 * 2 ** 20;
 /** Deliveries still getting faster: over this many frames, by more than half a frame interval. */
@@ -227,16 +231,19 @@ export function tagAndTime(
         }
       };
       /**
-       * Enough frames to calibrate: the fastest delivery has not improved by more than half a frame interval over
-       * the last half of CLOCK_CALIBRATION_FRAMES (a backlog arrives all at once, so each of its frames looks a
-       * frame interval faster than the one before), or the frames waiting are too many bytes to hold.
+       * Whether the fastest delivery improved by more than half a frame interval over the last `over` frames held:
+       * a backlog arrives all at once, so each of its frames looks a frame interval faster than the one before.
+       * Enough frames to calibrate: CLOCK_CALIBRATION_FRAMES, or CALIBRATION_BYTES of them, no longer improving.
        */
       const improving = (over: number) => {
         const n = fastestSoFar.length;
         const k = Math.min(n - 1, over);
         return k > 0 && fastestSoFar[n - 1]! < fastestSoFar[n - 1 - k]! - (Number.isFinite(smallestStep) ? smallestStep / 2 : 0);
       };
-      const settled = () => waitingBytes >= CALIBRATION_MAX_BYTES || (waiting.length >= CLOCK_CALIBRATION_FRAMES && !improving(CLOCK_CALIBRATION_FRAMES / 2));
+      const settled = () =>
+        (waiting.length >= CLOCK_CALIBRATION_FRAMES && !improving(CLOCK_CALIBRATION_FRAMES / 2)) ||
+        (waitingBytes >= CALIBRATION_BYTES && !improving(DRAINING_FRAMES)) ||
+        waitingBytes >= CALIBRATION_MAX_BYTES; // frames so large that the hold cannot let one go and keep DRAINING_FRAMES
       const place = (series: string, frame: Frame, missing: number) => {
         if (clock === "arrival") return send(series, frame, arrival(frame), missing);
         const hardware = frame.hardware_time_s!;
