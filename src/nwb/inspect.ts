@@ -3,6 +3,9 @@
 import h5wasm from "h5wasm/node";
 import type { Dataset, Group } from "h5wasm/node";
 import { existsSync } from "node:fs";
+import { describeCause } from "./failure.js";
+import { loadHdf5 } from "./hdf5.js";
+import { isHdf5File } from "./lock.js";
 import { EVENTS_NAME } from "./model.js";
 
 export interface SeriesSummary {
@@ -47,11 +50,19 @@ export interface FileSummary {
 
 type Obj = Group | Dataset;
 
+/** Throws, in one line, if `path` is missing, not HDF5, not readable by HDF5 (truncated) or not NWB. */
 export async function summarize(path: string): Promise<FileSummary> {
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  await h5wasm.ready;
-  const f = new h5wasm.File(path, "r");
+  if (!isHdf5File(path)) throw new Error(`${path} is not an HDF5 file, so not an NWB file`);
+  await loadHdf5();
+  let f: InstanceType<typeof h5wasm.File>;
   try {
+    f = new h5wasm.File(path, "r");
+  } catch (e) {
+    throw new Error(`${path}: HDF5 cannot open it: ${describeCause(e).detail} (a file left by a crash: rigd recover)`);
+  }
+  try {
+    if (f.attrs["nwb_version"] === undefined) throw new Error(`${path} is an HDF5 file but not an NWB file (it has no nwb_version)`);
     const get = (p: string) => f.get(p) as Obj | null;
     const value = (p: string) => (get(p) as Dataset | null)?.value;
     const attr = (o: Obj | null, name: string) => o?.attrs[name]?.value;

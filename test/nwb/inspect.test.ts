@@ -1,7 +1,9 @@
 // rigd inspect on the example session: what a person sees of a recording.
 import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { writeExampleSession } from "../../examples/write-example-nwb.js";
+import { File, loadHdf5 } from "../../src/nwb/hdf5.js";
 import { summarize } from "../../src/nwb/inspect.js";
 import { tempPath } from "./h5read.js";
 
@@ -31,9 +33,29 @@ describe("rigd inspect", () => {
     expect(cli.stdout).toMatch(/PlanarSegmentation  \d+ ROIs  summary images: mean 32×32/);
   });
 
-  it("says so, with a non-zero exit, when the file is not there", () => {
-    const cli = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "inspect", "/nonexistent.nwb"], { encoding: "utf8" });
-    expect(cli.status).toBe(1);
-    expect(cli.stderr.trim()).toBe("rigd inspect: /nonexistent.nwb: no such file");
+  it("says so in one line, with a non-zero exit, when the file is not there, not HDF5, cut short, or not NWB", async () => {
+    const inspect = (path: string) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "inspect", path], { encoding: "utf8" });
+    const text = tempPath("notes.nwb");
+    writeFileSync(text, "a text file named .nwb\n");
+    const whole = tempPath("whole.nwb");
+    await writeExampleSession(whole);
+    const cut = tempPath("cut.nwb");
+    writeFileSync(cut, readFileSync(whole).subarray(0, 4096));
+    const plain = tempPath("plain.h5");
+    await loadHdf5();
+    new File(plain, "w").close();
+    for (const [path, message] of [
+      ["/nonexistent.nwb", "/nonexistent.nwb: no such file"],
+      [text, `${text} is not an HDF5 file, so not an NWB file`],
+      [cut, new RegExp(`^${cut}: HDF5 cannot open it: .+ \\(a file left by a crash: rigd recover\\)$`)],
+      [plain, `${plain} is an HDF5 file but not an NWB file (it has no nwb_version)`],
+    ] as const) {
+      const cli = inspect(path);
+      expect(cli.status, path).toBe(1);
+      expect(cli.stderr).not.toContain("HDF5-DIAG");
+      expect(cli.stderr.trim().split("\n"), path).toHaveLength(1);
+      if (typeof message === "string") expect(cli.stderr.trim()).toBe(`rigd inspect: ${message}`);
+      else expect(cli.stderr.trim().replace(/^rigd inspect: /, "")).toMatch(message);
+    }
   });
 });
