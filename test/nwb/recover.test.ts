@@ -2,8 +2,8 @@
 // crash can leave (data past its timestamps, half-written timestamps, events out of order, an empty series);
 // and its refusals: a file rigd did not write, and one closed cleanly.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
-import { basename, dirname } from "node:path";
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import h5wasm from "h5wasm/node";
 import { describe, expect, it } from "vitest";
 import { NwbWriter } from "../../src/nwb/index.js";
@@ -15,6 +15,7 @@ import { killedRecording } from "../fixtures/killed-recording.js";
 import { referenceFile } from "./layout.js";
 import { dataset, openRead, tempPath } from "./h5read.js";
 import { violations } from "./inspector-rules.js";
+import { mountTmpfs, tmpfsSkipNote, unmountTmpfs } from "../tmpfs.js";
 
 const rigd = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" });
 
@@ -156,6 +157,25 @@ describe("rigd recover", () => {
     expect(cli.stderr).toBe(`rigd recover: ${path} was not written by rigd (its /general/source_script does not name rigd): rigd recover repairs only its own files\n`);
     expect(readFileSync(path).equals(readFileSync(referenceFile()))).toBe(true);
     expect(existsSync(`${path}.orig`) || existsSync(`${path}.recovering`)).toBe(false);
+  });
+
+  it.skipIf(!!tmpfsSkipNote)(`refuses, naming the room it needs, on a disk without room for its working copy; the file is left as it was${tmpfsSkipNote}`, async () => {
+    const killed = tempPath("killed-full.nwb");
+    await killedRecording(killed, 2);
+    const dir = mountTmpfs(`size=${Math.ceil((statSync(killed).size * 1.5) / 4096) * 4096}`);
+    try {
+      const path = join(dir, "killed.nwb");
+      copyFileSync(killed, path);
+      const before = readFileSync(path);
+      const error = await recover(path).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RecoverRefused);
+      expect((error as RecoverRefused).reason).toBe("no-room");
+      expect((error as Error).message).toMatch(new RegExp(`^recovering works on a copy beside the file: it needs \\d+ MB free in ${dir}, which has \\d+ MB; free some, or copy ${path} to a disk with room and recover it there \\(${path} is left as it was\\)$`));
+      expect(readFileSync(path).equals(before)).toBe(true);
+      expect(readdirSync(dir)).toEqual(["killed.nwb"]);
+    } finally {
+      unmountTmpfs(dir);
+    }
   });
 
   it("refuses a file still being written, and one closed cleanly: nothing to recover", async () => {
