@@ -190,20 +190,23 @@ export function tagAndTime(
       };
       /** Per series, the session time of the last frame that began before the start, while no later one was sent. */
       const lastEarly = new Map<string, number>();
+      /** Of `missing` frames before one at session time `time`, those the session lost: not those that began before it. */
+      const sessionsMissing = (series: string, time: number, missing: number) => {
+        const before = lastEarly.get(series);
+        lastEarly.delete(series);
+        if (before === undefined || missing === 0) return missing;
+        // Of the frames missing since that one, those that began before the start are not the session's loss
+        // (nor frames it received: the producer never sent them).
+        const step = (time - before) / (missing + 1);
+        return missing - Math.min(missing, Math.max(0, Math.ceil(-before / step) - 1));
+      };
       const send = (series: string, frame: Frame, time: number, missing: number) => {
         if (time < 0) {
           lastEarly.set(series, time);
           releaseFrame(frame.data);
           return early(1);
         }
-        const before = lastEarly.get(series);
-        if (before !== undefined && missing > 0) {
-          // Of the frames missing since that one, those that began before the start are not the session's loss
-          // (nor frames it received: the producer never sent them).
-          const step = (time - before) / (missing + 1);
-          missing -= Math.min(missing, Math.max(0, Math.ceil(-before / step) - 1));
-        }
-        lastEarly.delete(series);
+        missing = sessionsMissing(series, time, missing);
         const last = lastTime.get(series) ?? -Infinity;
         if (time <= last) return setAside(frame, series, `dated ${time.toFixed(6)} s, not after the series' last frame at ${last.toFixed(6)} s`);
         lastTime.set(series, time);
@@ -222,8 +225,14 @@ export function tagAndTime(
         smallestStep = Infinity;
         for (const w of letGo.splice(0)) {
           const time = w.frame.hardware_time_s! + offset;
-          if (time < 0) send(w.series, w.frame, time, w.missing);
-          else lose({ series: w.series, cause: "backlog", time, frames: 1, volumes: 0, detail: `${describe(w.frame)}: came in a burst with a backlog the producer had queued, beyond the ${CALIBRATION_MAX_BYTES / 2 ** 20} MiB rigd holds while it relates the producer's clock to its own` });
+          if (time < 0) {
+            send(w.series, w.frame, time, w.missing);
+            continue;
+          }
+          // Lost, and so are the session's frames of a counter gap before it (recordGaps never sees this one).
+          const missing = sessionsMissing(w.series, time, w.missing);
+          if (missing > 0) lose(gapLoss(w.series, time, w.frame, missing));
+          lose({ series: w.series, cause: "backlog", time, frames: 1, volumes: 0, detail: `${describe(w.frame)}: came in a burst with a backlog the producer had queued, beyond the ${CALIBRATION_MAX_BYTES / 2 ** 20} MiB rigd holds while it relates the producer's clock to its own` });
         }
         for (const w of waiting.splice(0)) {
           if (outliers.has(w)) setAside(w.frame, w.series, `its hardware time is ${(fastest - (arrival(w.frame) - w.frame.hardware_time_s! - interval)).toFixed(0)} s ahead of its source's other frames`);
@@ -361,12 +370,16 @@ export function tagAndTime(
     });
 }
 
+/** The loss of the `n` frames a counter gap before `frame` (at session time `time`) lost. */
+function gapLoss(series: string, time: number, frame: Frame, n: number): Loss {
+  const c = frame.counter;
+  return { series, cause: "producer_gap", time, frames: n, volumes: 0, detail: `${n === 1 ? `counter ${c - 1}` : `counters ${c - n}–${c - 1}`} never came, before ${c} on channel ${frame.channel} plane ${frame.plane}` };
+}
+
 /** gaps: every counter gap becomes a loss of its series, at the frame after it; no frame is ever invented. */
 export function recordGaps(lose: (loss: Loss) => void): OperatorFunction<TaggedFrame, TaggedFrame> {
   return map((t) => {
-    const n = t.missing_before;
-    const c = t.frame.counter;
-    if (n > 0) lose({ series: t.series, cause: "producer_gap", time: t.time, frames: n, volumes: 0, detail: `${n === 1 ? `counter ${c - 1}` : `counters ${c - n}–${c - 1}`} never came, before ${c} on channel ${t.frame.channel} plane ${t.frame.plane}` });
+    if (t.missing_before > 0) lose(gapLoss(t.series, t.time, t.frame, t.missing_before));
     return t;
   });
 }

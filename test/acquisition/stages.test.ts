@@ -107,19 +107,23 @@ describe("engine stages", () => {
     const losses: Loss[] = [];
     let early = 0;
     const data = new Uint16Array(2 ** 22); // 8 MiB: the hold (128 MiB) takes 16
-    // A 20 Hz camera whose clock read 0 s 4 s before the session started. It queued counters 0–99 and lost 100–119
-    // (queue full); the backlog arrives 8.3 ms apart from 0.5 s into the session, then each frame as it ends.
+    // A 20 Hz camera whose clock read 0 s 4 s before the session started. It queued counters 0–99 but 84–85 and lost
+    // 100–119 (queue full); the backlog arrives 8.3 ms apart from 0.5 s into the session, then each frame as it ends.
     // Counters up to 79 began before the start; 80–99 after it, though they came in the burst.
     const at = (ms: number) => 1_000_000 + ms;
-    const backlog = Array.from({ length: 100 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.05, received_time: at(500 + c * 8.3), data }));
+    const backlog = Array.from({ length: 100 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.05, received_time: at(500 + c * 8.3), data })).filter((f) => f.counter !== 84 && f.counter !== 85);
     const live = Array.from({ length: 60 }, (_, k) => 120 + k).map((c) => frame(c, 0, c, { hardware_time_s: c * 0.05, received_time: at(-4000 + (c + 1) * 50 + 2), data }));
     const out = await lastValueFrom(from([...backlog, ...live]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, () => undefined, (l) => losses.push(l), (n) => (early += n)), toArray()));
     expect(early).toBe(80);
     const let_go = losses.filter((l) => l.cause === "backlog");
-    expect(losses.filter((l) => l.cause !== "backlog")).toEqual([]);
+    const gaps = losses.filter((l) => l.cause === "producer_gap");
+    expect(losses.filter((l) => l.cause !== "backlog" && l.cause !== "producer_gap")).toEqual([]);
     const recorded = out.map((t) => t.frame.counter);
-    // Every counter after the start is recorded or counted as let go, in order, each once.
-    expect([...let_go.map((l) => Number(/counter (\d+)/.exec(l.detail)![1])), ...recorded]).toEqual([...Array.from({ length: 20 }, (_, k) => 80 + k), ...live.map((f) => f.counter)]);
+    // Every counter after the start is recorded or counted as let go, in order, each once; and the counters that
+    // never came are counted, whether the frame after them was let go (a loss here) or recorded (missing_before).
+    expect([...let_go.map((l) => Number(/counter (\d+)/.exec(l.detail)![1])), ...recorded]).toEqual([...Array.from({ length: 20 }, (_, k) => 80 + k).filter((c) => c !== 84 && c !== 85), ...live.map((f) => f.counter)]);
+    expect(gaps.reduce((n, l) => n + l.frames, 0) + out.reduce((n, t) => n + t.missing_before, 0)).toBe(2 + 20);
+    expect(gaps.map((l) => l.detail)).toEqual(["counters 84–85 never came, before 86 on channel 0 plane 0"]);
     // The hold keeps the burst's last frames (16, less the first live ones that show it has drained): the rest of
     // the burst after the start is let go, and said.
     expect(let_go.length).toBeGreaterThan(0);
