@@ -11,9 +11,16 @@ export interface DeviceIdentity {
   firmware?: string;
 }
 
+/**
+ * Now, in milliseconds since the epoch with sub-millisecond resolution: how drivers stamp readings and events. Whole
+ * milliseconds (Date.now()) made the readings of a short session evenly spaced to the nanosecond at times, which
+ * nwbinspector's check_regular_timestamps flags (such a series should be starting_time + rate).
+ */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
+
 /** Something that happened to a device, for the event record. */
 export interface DeviceEvent {
-  /** Milliseconds since the epoch (Date.now()) when the driver saw it. */
+  /** Milliseconds since the epoch (epochMs()) when the driver saw it. */
   time: number;
   /**
    * "disconnected": the device is lost (a serial port gone, a producer gone mid-stream) until "reconnected" (a serial
@@ -30,7 +37,7 @@ export interface DeviceEvent {
  */
 export class UnsupportedSetting extends Error {}
 
-/** A state reading with the time it was taken (Date.now() milliseconds). */
+/** A state reading with the time it was taken (epochMs()). */
 export interface Stamped<S> {
   time: number;
   state: S;

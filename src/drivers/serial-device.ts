@@ -1,7 +1,7 @@
 // What every serial driver does the same way: connect (and reconfigure after a reconnect), poll its
 // state into state$, and pass the line's events on. A vendor file adds only its protocol.
 import { Subject, type Subscription, exhaustMap, interval, merge } from "rxjs";
-import type { Device, DeviceEvent, DeviceIdentity, Stamped } from "./device.js";
+import { type Device, type DeviceEvent, type DeviceIdentity, epochMs, type Stamped } from "./device.js";
 import { type LineFraming, type LineTiming, type LineTransport, SerialLine, type SerialSettings } from "./serial-line.js";
 
 export abstract class SerialDevice<S> implements Device<S> {
@@ -55,7 +55,7 @@ export abstract class SerialDevice<S> implements Device<S> {
     try {
       await this.polled;
       const tookEffect = await work();
-      return await this.publish(tookEffect ?? Date.now());
+      return await this.publish(tookEffect ?? epochMs());
     } finally {
       this.applying--;
     }
@@ -65,7 +65,7 @@ export abstract class SerialDevice<S> implements Device<S> {
   private async poll(): Promise<void> {
     if (this.applying > 0) return;
     try {
-      await this.publish(Date.now());
+      await this.publish(epochMs());
     } catch (e) {
       if (e instanceof Error && e.name !== "DeviceTimeoutError" && e.name !== "DeviceDisconnectedError") this.event("fault", e.message);
     }
@@ -78,7 +78,7 @@ export abstract class SerialDevice<S> implements Device<S> {
   }
 
   protected event(kind: DeviceEvent["kind"], message: string): void {
-    this.own.next({ time: Date.now(), kind, message: `${this.line.label}: ${message}` });
+    this.own.next({ time: epochMs(), kind, message: `${this.line.label}: ${message}` });
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
 // query() or the events stream.
 import { Subject } from "rxjs";
 import { ReadlineParser, SerialPort } from "serialport";
-import type { DeviceEvent } from "./device.js";
+import { type DeviceEvent, epochMs } from "./device.js";
 
 export interface SerialSettings {
   path: string;
@@ -231,7 +231,7 @@ export class SerialLine {
   }
 
   private emit(kind: DeviceEvent["kind"], message: string): void {
-    if (!this.closed) this.events$.next({ time: Date.now(), kind, message });
+    if (!this.closed) this.events$.next({ time: epochMs(), kind, message });
   }
 
   /** The port vanished: report it once, then reopen with exponential backoff until it is back. */

@@ -2,7 +2,7 @@
 // range comes from the laser at connect, a wavelength outside it is refused before anything is sent, there is no
 // power control, and a setting counts as done only once the laser reads it back, since these lasers act on a
 // command with a delay (the Mai Tai manual: the shutter reads its old position for about a second).
-import { type Stamped, UnsupportedSetting } from "./device.js";
+import { epochMs, type Stamped, UnsupportedSetting } from "./device.js";
 import type { ExcitationSource, ExcitationSourceState } from "./excitation-source.js";
 import { SerialDevice } from "./serial-device.js";
 import type { LineFraming, LineTiming, SerialSettings } from "./serial-line.js";
@@ -54,11 +54,11 @@ export abstract class TunableLaser extends SerialDevice<ExcitationSourceState> i
    * that first showed the new, so to within half an interval plus a round trip.
    */
   protected async confirmShutter(read: () => Promise<string>, want: "0" | "1", command: string): Promise<number> {
-    let before = Date.now();
+    let before = epochMs();
     let asked = before;
     const ask = () => {
       before = asked;
-      asked = Date.now();
+      asked = epochMs();
       return read();
     };
     await this.until(ask, (r) => r === want, this.waits.confirmMs, () => `shutter still ${want === "1" ? "closed" : "open"} after ${command}`, this.waits.shutterIntervalMs);

@@ -8,7 +8,7 @@ import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
 import { FrameSlots, releaseFrame, type SlotRef, type SlotsHandle } from "../frame-slots.js";
 import { startWorker } from "../threads.js";
-import type { DeviceEvent, Stamped } from "./device.js";
+import { type DeviceEvent, epochMs, type Stamped } from "./device.js";
 import { FRAME_DTYPES, type Frame, type FrameArrayType, type FrameCounts, type FrameData, type FrameSource, type FrameSpec, isFrameDtype, REJECT_REASONS, type RejectReason, type ScannerState } from "./frame-source.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -350,11 +350,11 @@ export class ZmqFrameSource implements FrameSource {
     const text = JSON.stringify(state);
     if (text === this.latestScanner?.text) return;
     this.latestScanner = { state, text };
-    this.state.next({ time: Date.now(), state });
+    this.state.next({ time: epochMs(), state });
   }
 
   private event(kind: DeviceEvent["kind"], message: string): void {
-    this.events.next({ time: Date.now(), kind, message: `frames on ${this.endpoint ?? this.options.address}: ${message}` });
+    this.events.next({ time: epochMs(), kind, message: `frames on ${this.endpoint ?? this.options.address}: ${message}` });
   }
 
   async close(): Promise<void> {

@@ -134,11 +134,13 @@ describe("Spectra-Physics Mai Tai over a pty", () => {
     await expect(laser.setWavelength(950)).rejects.toThrow("did not take WAVELENGTH 950: its set point is still 800 nm");
   });
 
-  it("publishes polled state", async () => {
+  it("publishes polled state, dated to below the millisecond", async () => {
     await connect();
     laser.startPolling(30);
     const readings = await firstValueFrom(laser.state$.pipe(take(3), toArray(), timeout(3000)));
     expect(readings.map((r) => r.state.wavelength_nm)).toEqual([800, 800, 800]);
+    // Whole milliseconds made a short session's readings evenly spaced at times: nwbinspector's check_regular_timestamps.
+    expect(readings.some((r) => !Number.isInteger(r.time))).toBe(true);
   });
 
   lineFaultTests({
