@@ -151,12 +151,11 @@ it("faster than a gzip writer: rigd holds the reading, the producer's sends fail
 
 // Its send queue fills while rigd is not there, and it drops the rest; when rigd binds, the queue drains at once.
 // 64² frames: the backlog fits rigd's calibration hold. 512² frames and a longer head start: the older frames must be
-// known as from before the start as they drain. 2048² frames (a camera's): 20 of them (160 MiB) are more than the
-// hold (128 MiB) and drain too slowly to be proven early in time: the oldest are let go while it drains.
+// known as from before the start as they drain. (2048² frames, whose backlog outgrows the hold, are covered in
+// stages.test.ts: through a real producer here the head start did not reliably build a backlog on a loaded CI.)
 it.each([
   { size: 64, headStartMs: 3000, frames: 450, rate: 30, queue: 100 },
   { size: 512, headStartMs: 6000, frames: 600, rate: 30, queue: 100 },
-  { size: 2048, headStartMs: 4000, frames: 100, rate: 10, queue: 20 },
 ])("a producer already streaming before rigd listens ($size² frames, $headStartMs ms ahead): its backlog is counted as before the start, the live frames are all recorded and timed right", async ({ size, headStartMs, frames, rate, queue }) => {
   const checked = parseRigProfile(outsideFrames(size)(readFileSync("profiles/sim-2p.yaml", "utf8")), "sim-2p.yaml");
   if (!checked.ok) throw new Error("profile");
