@@ -253,6 +253,13 @@ export function tagAndTime(
         (waiting.length >= CLOCK_CALIBRATION_FRAMES && !improving(CLOCK_CALIBRATION_FRAMES / 2)) ||
         (waitingBytes >= CALIBRATION_BYTES && !improving(DRAINING_FRAMES)) ||
         waitingBytes >= CALIBRATION_MAX_BYTES; // frames so large that the hold cannot let one go and keep DRAINING_FRAMES
+      /** Takes the oldest waiting frame out of the calibration's hold. */
+      const oldestWaiting = () => {
+        const w = waiting.shift()!;
+        fastestSoFar.shift();
+        waitingBytes -= w.frame.data.byteLength;
+        return w;
+      };
       const place = (series: string, frame: Frame, missing: number) => {
         if (clock === "arrival") return send(series, frame, arrival(frame), missing);
         const hardware = frame.hardware_time_s!;
@@ -266,16 +273,12 @@ export function tagAndTime(
           // A backlog drains faster than it was acquired: its older frames are soon proven to be from before the
           // start, and go without waiting, so that they never fill the calibration's hold.
           while (waiting.length && provablyEarly(waiting[0]!.frame)) {
-            const w = waiting.shift()!;
-            fastestSoFar.shift();
-            waitingBytes -= w.frame.data.byteLength;
+            const w = oldestWaiting();
             send(w.series, w.frame, w.frame.hardware_time_s! + earliest[1]!, w.missing);
           }
           // Full while a backlog still drains: its oldest frame goes, its time judged once the clock is known.
           while (waitingBytes >= CALIBRATION_MAX_BYTES && waiting.length > DRAINING_FRAMES && improving(DRAINING_FRAMES)) {
-            const w = waiting.shift()!;
-            fastestSoFar.shift();
-            waitingBytes -= w.frame.data.byteLength;
+            const w = oldestWaiting();
             releaseFrame(w.frame.data);
             letGo.push(w);
           }
@@ -494,6 +497,8 @@ export function boundedWrite(limits: WriteLimits, write: (s: Sample, bytes: numb
   const arrivals: number[] = [];
   let wake: (() => void) | undefined;
   let room: Promise<void> | undefined;
+  /** Past either bound: the source is held, and stays held until this is false. */
+  const over = () => queued > limits.maxBytes || (arrivals.length > 0 && now() - arrivals[0]! > limits.maxLagMs);
   return (samples) =>
     samples.pipe(
       mergeMap((s) => {
@@ -501,7 +506,7 @@ export function boundedWrite(limits: WriteLimits, write: (s: Sample, bytes: numb
         queued += bytes;
         arrivals.push(s.received);
         depth(queued);
-        if (queued > limits.maxBytes || now() - arrivals[0]! > limits.maxLagMs) {
+        if (over()) {
           room ??= new Promise<void>((resolve) => (wake = resolve));
           hold(room);
         }
@@ -516,7 +521,7 @@ export function boundedWrite(limits: WriteLimits, write: (s: Sample, bytes: numb
             depth(queued);
             // Not let go after each write: a source let go takes in a frame or two before it is held again, and a
             // queue one sample shorter grew by that at each write, past its bound to every frame slot (192 MiB).
-            if (queued > limits.maxBytes || (arrivals.length > 0 && now() - arrivals[0]! > limits.maxLagMs)) return;
+            if (over()) return;
             wake?.();
             wake = undefined;
             room = undefined;

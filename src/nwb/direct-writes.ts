@@ -65,30 +65,30 @@ class Watch implements DirectWriteStats {
   write(fd: number, bytes: Uint8Array, offset: number, length: number, position: number): number {
     const head = (PAGE - (position % PAGE)) % PAGE;
     const body = Math.floor((length - head) / PAGE) * PAGE;
-    if (this.directFd === undefined || body < MIN_DIRECT_BYTES) return writeAll(original.writeSync, fd, bytes, offset, length, position);
-    writeAll(original.writeSync, fd, bytes, offset, head, position);
+    if (this.directFd === undefined || body < MIN_DIRECT_BYTES) return writeAll(fd, bytes, offset, length, position);
+    writeAll(fd, bytes, offset, head, position);
     const staged = this.aligned(body);
     staged.set(bytes.subarray(offset + head, offset + head + body));
     try {
-      writeAll(original.writeSync, this.directFd, staged, 0, body, position + head);
+      writeAll(this.directFd, staged, 0, body, position + head);
       this.directBytes += body;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EINVAL") throw e;
       // Refused after all (a file system that takes the flag but not these writes): the page cache, from now on.
       this.refused = `the file system refused a direct write (EINVAL)`;
       this.close();
-      writeAll(original.writeSync, fd, bytes, offset + head, body, position + head);
+      writeAll(fd, bytes, offset + head, body, position + head);
     }
     const tail = length - head - body;
-    writeAll(original.writeSync, fd, bytes, offset + head + body, tail, position + head + body);
+    writeAll(fd, bytes, offset + head + body, tail, position + head + body);
     return length;
   }
 }
 
 /** Writes all `length` bytes (a write may take fewer; for a regular file only when the disk is failing). */
-function writeAll(write: typeof fs.writeSync, fd: number, bytes: Uint8Array, offset: number, length: number, position: number): number {
+function writeAll(fd: number, bytes: Uint8Array, offset: number, length: number, position: number): number {
   let done = 0;
-  while (done < length) done += write(fd, bytes, offset + done, length - done, position + done);
+  while (done < length) done += original.writeSync(fd, bytes, offset + done, length - done, position + done);
   return length;
 }
 

@@ -2,11 +2,11 @@
 // marks it closed. It works on a copy and puts the copy in place only once the copy passes its check; the
 // file as the crash left it stays beside it as FILE.orig, since rows recover cuts (a frame without its
 // timestamp) may still matter to someone. Synchronous h5wasm on the calling thread: for the CLI.
-import { closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statfsSync, statSync } from "node:fs";
+import { closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import h5wasm from "h5wasm/node";
 import { File, type Dataset, type Group, loadHdf5, readText, writeRows, writeText } from "./hdf5.js";
-import { removeStaleReserves } from "./disk.js";
+import { freeBytes, removeStaleReserves } from "./disk.js";
 import { isHdf5File, WriteLock } from "./lock.js";
 import { NwbInputError } from "./errors.js";
 import { EVENTS_NAME } from "./model.js";
@@ -16,10 +16,10 @@ import { isoNow } from "./time.js";
 /** Why recover left a file alone. */
 export type RefusalReason = "missing" | "not-rigd" | "closed" | "in-use" | "orig-exists" | "no-room";
 
-/** recover() left the file as it was; the message says why, for a person. */
 /** Bytes as whole MB (10^6), for messages. */
 const mb = (bytes: number) => Math.ceil(bytes / 1e6);
 
+/** recover() left the file as it was; the message says why, for a person. */
 export class RecoverRefused extends Error {
   override name = "RecoverRefused";
   constructor(
@@ -89,8 +89,7 @@ export async function recover(path: string): Promise<RecoveryReport> {
     const { mtime: modified, size } = statSync(path);
     const work = `${path}.recovering`;
     // The repair works on a copy beside the file, so that a failure leaves the original as it was.
-    const fs = statfsSync(dirname(path));
-    const free = fs.bavail * fs.bsize;
+    const free = freeBytes(path);
     const noRoom = () =>
       new RecoverRefused(`recovering works on a copy beside the file: it needs ${mb(size)} MB free in ${dirname(path)}, which has ${mb(free)} MB; free some, or copy ${path} to a disk with room and recover it there (${path} is left as it was)`, "no-room");
     if (free < size) throw noRoom();
