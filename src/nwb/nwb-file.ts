@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { fstatSync, fsync, fsyncSync, statSync } from "node:fs";
-import { type DirectWriteStats, unwatchDirectWrites, watchDirectWrites } from "./direct-writes.js";
+import { type DirectWrites, unwatchDirectWrites, watchDirectWrites } from "./direct-writes.js";
 import { promisify } from "node:util";
 import { advance, checkAppend, checkPlane, checkPlanes, type SeriesCursor, type SeriesInfo, startCursor } from "./append-check.js";
 import { NwbInputError, parseInput } from "./errors.js";
@@ -264,7 +264,7 @@ export class NwbFile {
     private readonly lock: WriteLock,
     private readonly reserve: Reserve,
     /** How its frame data is written: around the page cache (direct-writes.ts), or why not. */
-    readonly directWrites: DirectWriteStats,
+    readonly directWrites: DirectWrites,
   ) {
     this.fd = lock.fd;
   }
@@ -276,7 +276,7 @@ export class NwbFile {
     const lock = WriteLock.take(path, { overwrite: options.overwrite ?? false });
     let file: InstanceType<typeof File>;
     let reserve: Reserve | undefined;
-    let direct: DirectWriteStats;
+    let direct: DirectWrites;
     try {
       reserve = Reserve.create(path, options.reserveBytes ?? DEFAULT_RESERVE_BYTES);
       // Bounds as pynwb/h5py write them: HDF5 1.10 readers must open the file.
@@ -295,6 +295,7 @@ export class NwbFile {
     try {
       nwb.writeSkeleton(meta);
       file.flush();
+      await direct.running(); // so the first frames go direct too (the thread starts in 20 ms under node, 1–2 s under tsx)
     } catch (e) {
       nwb.abandon();
       throw e;
@@ -992,6 +993,11 @@ export class NwbFile {
     } catch (e) {
       throw WriteError.from("flushing the file", e);
     }
+    try {
+      this.directWrites.settle(); // the frame data still queued, before the fsync through another descriptor
+    } catch (e) {
+      throw WriteError.from("writing frame data", e);
+    }
     const unused = [...this.rigs, ...this.channels, ...this.spaces].filter(([, placed]) => !placed.path).map(([name]) => name);
     return { samples, events: this.events?.count ?? 0, empty: [...this.series.keys()].filter((name) => !this.recorders.has(name)), unused, directBytes: this.directWrites.directBytes, flush: ++this.flushes };
   }
@@ -1138,6 +1144,7 @@ export class NwbFile {
           this.events.timestamps.resize([this.saved.events]);
         }
         this.file.flush();
+        this.directWrites.settle();
         fsyncSync(this.fd);
         this.file.close();
         closed = true;
@@ -1147,7 +1154,7 @@ export class NwbFile {
     }
     this.closed = true;
     this.releaseBuffers();
-    releaseLeakedFiles(this.path);
+    quietly(() => releaseLeakedFiles(this.path)); // closing them retries writes the failure stopped, which may fail again
     quietly(() => this.lock.release());
     const message = moved && error.code !== "ENOENT" ? `${error.message}; ${this.path} ${moved}` : error.message;
     this.failure = { message, code: moved ? "ENOENT" : error.code, saved: moved ? undefined : this.saved, closed: closed && !moved };
