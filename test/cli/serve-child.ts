@@ -1,4 +1,4 @@
-// `rigd serve` as a child process for tests, run from source: sim-2p with ports and a data directory of its
+// `rigd serve` as a child process for tests, the built CLI as users run it (rigd-child.ts checks dist/ is fresh): sim-2p with ports and a data directory of its
 // own (tests run side by side), its stderr kept for checks, and SIGINT after each test.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -7,9 +7,10 @@ import { createInterface } from "node:readline";
 import { Request } from "zeromq";
 import { afterEach } from "vitest";
 import { tempPath } from "../nwb/h5read.js";
+import { MAIN } from "./rigd-child.js";
 
-/** The rigd command line from source. */
-export const CLI = [process.execPath, "--import", "tsx", "src/cli/main.ts"] as const;
+/** The rigd command line. */
+export const CLI = [process.execPath, MAIN] as const;
 
 export const port = () => 20000 + Math.floor(Math.random() * 20000);
 
