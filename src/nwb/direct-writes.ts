@@ -8,22 +8,23 @@
 //
 // HDF5 (h5wasm's NODERAWFS) writes with Node's fs.writeSync on a descriptor of its own. For the one file being
 // recorded, this wraps the fs calls NODERAWFS makes in the writer's thread. A large write (≥ MIN_DIRECT_BYTES)
-// is copied into a shared ring and queued: its whole 4096-byte pages for a descriptor opened O_DIRECT, the part
-// pages at either end for one through the page cache (a direct write needs aligned offsets, lengths and memory).
+// is copied into a shared ring, joined to the run of writes before it if it continues them in the file, and the
+// run queued: its whole 4096-byte pages are written through a descriptor opened O_DIRECT, the part pages at
+// either end through one through the page cache (a direct write needs aligned offsets, lengths and memory).
 // Every other call on the file — a small write (HDF5's metadata), fstat, ftruncate, close, a read of a range
 // still queued — first waits until the queue is empty. So the file is always what a prefix of HDF5's writes, in
 // HDF5's order, made it: a crash leaves what it would have left had the writes not been queued, only earlier.
-// Metadata that points at frame data is never in the file before that data. Linux keeps the two descriptors
+// Metadata that points at frame data is never in the file before that data. (A second writing thread gained
+// nothing: ext4 takes direct writes that extend a file one at a time.) Linux keeps the two descriptors
 // coherent (a direct write writes back and drops any cached page it covers), and fsync covers both; the file's
 // owner calls settle() before each fsync. A file system that refuses O_DIRECT (EINVAL) is written as before.
 //
-// A queued write that fails (ENOSPC, EIO) stops the queue: it and the writes queued after it are kept, the
+// A queued run that fails (ENOSPC, EIO) stops the queue: it and the runs queued after it are kept, the
 // error is thrown from the next call on the file (HDF5 then fails), and the kept writes are retried through the
 // page cache, in order, before any later call — so a file cut back and closed after the failure (NwbFile.abandon)
 // is written over what HDF5 believes it holds.
 import fs from "node:fs";
 import { resolve } from "node:path";
-import type { Worker } from "node:worker_threads";
 import { startWorker } from "../threads.js";
 
 /** Alignment of a direct write's file offset, length and memory: the largest logical block size in use. */
@@ -32,36 +33,39 @@ const PAGE = 4096;
 const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: true }) => { buffer: SharedArrayBuffer } } }).WebAssembly;
 /** Writes smaller than this gain nothing from going direct (HDF5's metadata, small chunks). */
 const MIN_DIRECT_BYTES = 256 * 1024;
-/** A large write is queued in pieces of at most this: a 2048² uint16 frame. */
-const PIECE_BYTES = 8 * 2 ** 20;
 /**
- * Bytes queued at most: two pieces and their part pages, so one frame is written while the next is copied in.
+ * Writes that follow each other in the file are queued as one run of at most this (a 2048² uint16 frame): HDF5
+ * writes a batch of 512² frames as one 512 KiB chunk after another, and a disk that takes one write at a time
+ * took 8 MiB writes two to three times faster than 512 KiB ones (README, Throughput).
+ */
+const RUN_BYTES = 8 * 2 ** 20;
+/**
+ * Bytes queued at most: two runs and change, so one is written while the next fills.
  * A frame counts as written (NwbWriter's latency) once queued: it reaches the OS at most ~9 ms later at 2 GB/s.
  */
-const RING_BYTES = 2 * PIECE_BYTES + 2 ** 20;
-/** Writes queued at most (a large write is up to three: head part page, whole pages, tail part page). */
+const RING_BYTES = 2 * RUN_BYTES + 2 ** 20;
+/** Runs queued at most. */
 const QUEUE = 256;
-/** A queue entry: the bytes' offset in the ring, their length, their position in the file, and which descriptor. */
-export const ENTRY = 4;
+/** A queue entry: the run's offset in the ring, its length, and its position in the file. */
+export const ENTRY = 3;
 export const Descriptor = { Cached: 0, Direct: 1 } as const;
-export type Descriptor = (typeof Descriptor)[keyof typeof Descriptor];
-/** The control words shared with the writing thread (Int32Array indices). */
+/** The control words shared with the writing thread (Int32Array indices). Counts never wrap: 2^31 runs is 512 TiB. */
 export const Control = {
-  /** Writes queued, and writes done (failed or skipped ones too); both count on past 2^31 by wrapping. */
+  /** Runs queued, and runs done (failed or skipped ones too). */
   Submitted: 0,
   Done: 1,
-  /** 0, or 1 + the number of the write that failed: it and every write after it were skipped. */
+  /** 0, or 1 + the number of the run that failed: it and every run after it were skipped. */
   Failed: 2,
   /** Set when the file is closed: the thread ends. */
   Stop: 3,
-  /** Bytes of the failure's { code, message } (UTF-8 JSON) from ERROR_AT on. */
+  /** Bytes of the failure's { code, message, direct } (UTF-8 JSON) from ERROR_AT on. */
   ErrorBytes: 4,
-  /** Set by the thread once it runs: until then writes are not queued (starting it takes 20 ms–2 s). */
+  /** Set by the thread once it runs: until then writes are not queued (starting it takes 60 ms–2 s). */
   Ready: 5,
 } as const;
 export const CONTROL_WORDS = 8;
 export const ERROR_AT = CONTROL_WORDS * 4;
-const CONTROL_BYTES = ERROR_AT + 1024;
+const CONTROL_BYTES = ERROR_AT + 2048; // a message of 300 characters, as JSON in UTF-8
 
 /** What the writing thread is given, as its first message. */
 export interface WritingThreadData {
@@ -70,6 +74,15 @@ export interface WritingThreadData {
   ring: SharedArrayBuffer;
   /** [Descriptor.Cached, Descriptor.Direct]: descriptors are the process's, shared by its threads. */
   fds: [number, number];
+}
+
+/**
+ * How a run of `length` bytes at `position` is written: `head` bytes up to the first page boundary and the
+ * part page at its end through the page cache, the `body` of whole pages between them direct.
+ */
+export function split(position: number, length: number): { head: number; body: number } {
+  const head = Math.min(length, (PAGE - (position % PAGE)) % PAGE);
+  return { head, body: Math.floor((length - head) / PAGE) * PAGE };
 }
 
 /** How one watched file is being written. */
@@ -91,67 +104,117 @@ export interface DirectWrites {
   settle(): void;
 }
 
+/** A run that failed or was skipped after a failure: its bytes, copied out of the ring. */
+interface Kept {
+  bytes: Uint8Array;
+  position: number;
+}
+
 /** The queue and the thread that empties it. */
 class WritingThread {
   private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_BYTES));
   private readonly queue = new Float64Array(new SharedArrayBuffer(QUEUE * ENTRY * 8));
   /** A WebAssembly memory's bytes are page-aligned (a plain ArrayBuffer's are not), as a direct write needs. */
   private readonly ring = new Uint8Array(new Memory({ initial: RING_BYTES / 65536, maximum: RING_BYTES / 65536, shared: true }).buffer);
-  private readonly worker: Worker;
   private submitted = 0;
-  /** Where the next write's bytes go in the ring. */
+  /** The end of the ring's bytes in use (page-aligned): where the next run's go, or the open run's grow. */
   private head = 0;
-
+  /**
+   * The run being gathered, not yet queued: its bytes sit in the ring from `at`, in the same place within a
+   * page as in the file, so its whole pages can be written direct from there.
+   */
+  private run?: { at: number; position: number; length: number };
   /** Resolves when the thread runs, with why not if it could not start. */
   readonly started: Promise<string | undefined>;
 
-  constructor(fds: [number, number]) {
-    this.worker = startWorker(import.meta.url, "./writing-thread.js");
+  constructor(
+    fds: [number, number],
+    /** Counts the bytes queued to be written direct. */
+    private readonly counts: { directBytes: number },
+  ) {
+    const worker = startWorker(import.meta.url, "./writing-thread.js");
+    worker.postMessage({ control: this.control.buffer as SharedArrayBuffer, queue: this.queue.buffer as SharedArrayBuffer, ring: this.ring.buffer as SharedArrayBuffer, fds } satisfies WritingThreadData);
     this.started = new Promise((resolve) => {
-      this.worker.once("message", () => {
-        this.worker.unref(); // a process that exits without closing the file leaves it as a crash would
+      worker.once("message", () => {
+        worker.unref(); // a process that exits without closing the file leaves it as a crash would
         resolve(undefined);
       });
-      this.worker.once("error", (e) => resolve(`the writing thread failed to start (${e.message})`));
-      this.worker.once("exit", (code) => resolve(`the writing thread exited (${code}) before it ran`));
+      worker.once("error", (e) => resolve(`the writing thread failed to start (${e.message})`));
+      worker.once("exit", (code) => resolve(`the writing thread exited (${code}) before it ran`));
     });
-    this.worker.postMessage({ control: this.control.buffer as SharedArrayBuffer, queue: this.queue.buffer as SharedArrayBuffer, ring: this.ring.buffer as SharedArrayBuffer, fds } satisfies WritingThreadData);
   }
 
-  /** Queues `length` bytes of `bytes` from `offset`, to be written at `position` through `fd`. At most PIECE_BYTES. */
-  put(bytes: Uint8Array, offset: number, length: number, position: number, fd: Descriptor): void {
-    if (length === 0) return;
-    const at = this.reserve(Math.ceil(length / PAGE) * PAGE);
+  /** Adds `length` (at most RUN_BYTES) bytes of `bytes` from `offset`, to be written at `position`: to the open run if they follow it. */
+  add(bytes: Uint8Array, offset: number, length: number, position: number): void {
+    const r = this.run;
+    if (r && position === r.position + r.length && r.length + length <= RUN_BYTES) {
+      const end = Math.ceil((r.at + r.length + length) / PAGE) * PAGE;
+      if (end - this.head <= this.roomAfterHead()) {
+        this.ring.set(bytes.subarray(offset, offset + length), r.at + r.length);
+        r.length += length;
+        this.head = end;
+        return;
+      }
+    }
+    this.submit();
+    const phase = position % PAGE;
+    const at = this.reserve(Math.ceil((phase + length) / PAGE) * PAGE) + phase;
     this.ring.set(bytes.subarray(offset, offset + length), at);
-    const e = (this.submitted & (QUEUE - 1)) * ENTRY;
-    this.queue[e] = at;
-    this.queue[e + 1] = length;
-    this.queue[e + 2] = position;
-    this.queue[e + 3] = fd;
-    this.submitted = (this.submitted + 1) | 0;
-    Atomics.store(this.control, Control.Submitted, this.submitted);
+    this.run = { at, position, length };
+  }
+
+  /** Queues the open run, if there is one. */
+  submit(): void {
+    const r = this.run;
+    if (!r) return;
+    this.run = undefined;
+    const e = (this.submitted % QUEUE) * ENTRY;
+    this.queue[e] = r.at;
+    this.queue[e + 1] = r.length;
+    this.queue[e + 2] = r.position;
+    this.counts.directBytes += split(r.position, r.length).body;
+    Atomics.store(this.control, Control.Submitted, ++this.submitted);
     Atomics.notify(this.control, Control.Submitted);
   }
 
-  /** Room in the ring for `bytes`, once the writes before have freed it. */
-  private reserve(bytes: number): number {
+  private done(): number {
+    return Atomics.load(this.control, Control.Done);
+  }
+
+  /** Waits until `ready()` holds, woken each time the thread finishes a run. */
+  private waitFor(ready: () => boolean): void {
     for (;;) {
-      const done = Atomics.load(this.control, Control.Done);
-      const waiting = (this.submitted - done) | 0;
-      if (waiting === 0) this.head = 0;
-      else if (waiting < QUEUE) {
-        const tail = this.queue[(done & (QUEUE - 1)) * ENTRY]!; // the oldest queued write's bytes
-        if (this.head > tail) {
-          if (RING_BYTES - this.head >= bytes) return this.take(this.head, bytes);
-          if (tail >= bytes) return this.take(0, bytes);
-        } else if (this.head < tail && tail - this.head >= bytes) return this.take(this.head, bytes);
-      }
-      if (waiting === 0) return this.take(0, bytes);
+      const done = this.done();
+      if (ready()) return;
       Atomics.wait(this.control, Control.Done, done);
     }
   }
 
-  private take(at: number, bytes: number): number {
+  /** Where the oldest run not done begins in the ring (page-aligned), if any is queued. */
+  private tail(): number | undefined {
+    const done = this.done();
+    return done === this.submitted ? undefined : Math.floor(this.queue[(done % QUEUE) * ENTRY]! / PAGE) * PAGE;
+  }
+
+  /** Free bytes right after the head, where the open run can grow without wrapping. */
+  private roomAfterHead(): number {
+    const tail = this.tail();
+    return tail === undefined || tail < this.head ? RING_BYTES - this.head : tail - this.head;
+  }
+
+  /** Room in the ring for `bytes` (no run open), once the runs before have freed it. */
+  private reserve(bytes: number): number {
+    let at = 0;
+    this.waitFor(() => {
+      const tail = this.tail();
+      if (tail === undefined) at = 0;
+      else if (this.submitted - this.done() >= QUEUE) return false;
+      else if (this.head > tail && RING_BYTES - this.head >= bytes) at = this.head;
+      else if (this.head > tail && tail >= bytes) at = 0;
+      else if (this.head < tail && tail - this.head >= bytes) at = this.head;
+      else return false;
+      return true;
+    });
     this.head = at + bytes;
     return at;
   }
@@ -164,32 +227,38 @@ class WritingThread {
     return Atomics.load(this.control, Control.Ready) !== 0;
   }
 
-  /** Whether a queued write covers any of [position, position + length). */
-  queued(position: number, length: number): boolean {
-    for (let n = Atomics.load(this.control, Control.Done); n !== this.submitted; n = (n + 1) | 0) {
-      const e = (n & (QUEUE - 1)) * ENTRY;
+  /** Whether a queued run not done covers any of [position, position + length). */
+  private queuedOver(position: number, length: number): boolean {
+    for (let n = this.done(); n < this.submitted; n++) {
+      const e = (n % QUEUE) * ENTRY;
       if (this.queue[e + 2]! < position + length && position < this.queue[e + 2]! + this.queue[e + 1]!) return true;
     }
     return false;
   }
 
+  /** Whether a run queued or open covers any of [position, position + length). */
+  covers(position: number, length: number): boolean {
+    const r = this.run;
+    return (r !== undefined && r.position < position + length && position < r.position + r.length) || this.queuedOver(position, length);
+  }
+
   /**
-   * Waits until every queued write is done. If one failed: its error and the writes it stopped (it and those
-   * after it), copied out of the ring, with their descriptor.
+   * Queues the open run and waits until every run is done. If one failed: its error, whether its direct part
+   * failed, and the runs it stopped (it and those after it).
    */
-  drain(): { error: NodeJS.ErrnoException; kept: { bytes: Uint8Array; position: number; fd: Descriptor }[] } | undefined {
-    for (let done; (done = Atomics.load(this.control, Control.Done)) !== this.submitted; ) Atomics.wait(this.control, Control.Done, done);
+  drain(): { error: NodeJS.ErrnoException; direct: boolean; kept: Kept[] } | undefined {
+    this.submit();
+    this.waitFor(() => this.done() === this.submitted);
     const failed = Atomics.load(this.control, Control.Failed);
     if (failed === 0) return undefined;
-    const { code, message } = JSON.parse(new TextDecoder().decode(new Uint8Array(this.control.buffer, ERROR_AT, this.control[Control.ErrorBytes]).slice())) as { code?: string; message: string };
-    const kept = [];
-    for (let n = (failed - 1) | 0; n !== this.submitted; n = (n + 1) | 0) {
-      const e = (n & (QUEUE - 1)) * ENTRY;
-      const at = this.queue[e]!;
-      kept.push({ bytes: this.ring.slice(at, at + this.queue[e + 1]!), position: this.queue[e + 2]!, fd: this.queue[e + 3] as Descriptor });
+    const said = new TextDecoder().decode(new Uint8Array(this.control.buffer, ERROR_AT, this.control[Control.ErrorBytes]).slice());
+    const { code, message, direct } = JSON.parse(said) as { code?: string; message: string; direct: boolean };
+    const kept: Kept[] = [];
+    for (let n = failed - 1; n < this.submitted; n++) {
+      const e = (n % QUEUE) * ENTRY;
+      kept.push({ bytes: this.ring.slice(this.queue[e]!, this.queue[e]! + this.queue[e + 1]!), position: this.queue[e + 2]! });
     }
-    Atomics.store(this.control, Control.Failed, 0);
-    return { error: Object.assign(new Error(message), { code: code ?? "EIO", syscall: "write" }), kept };
+    return { error: Object.assign(new Error(message), { code: code ?? "EIO", syscall: "write" }), direct, kept };
   }
 
   /** Ends the thread (after drain()). */
@@ -207,7 +276,7 @@ class Watch implements DirectWrites {
   private own?: [number, number];
   private thread?: WritingThread;
   /** Writes a failure stopped, to be done (through the page cache, in order) before anything else. */
-  private owed: { bytes: Uint8Array; position: number }[] = [];
+  private owed: Kept[] = [];
 
   constructor(readonly path: string) {}
 
@@ -225,7 +294,7 @@ class Watch implements DirectWrites {
       this.refused = `the file system refused O_DIRECT (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
       return;
     }
-    this.thread = new WritingThread(this.own);
+    this.thread = new WritingThread(this.own, this);
   }
 
   async running(): Promise<void> {
@@ -251,12 +320,11 @@ class Watch implements DirectWrites {
     if (failed) {
       this.thread!.stop();
       this.thread = undefined; // from now on, every write through the page cache
-      for (const k of failed.kept) if (k.fd === Descriptor.Direct) this.directBytes -= k.bytes.byteLength;
+      for (const k of failed.kept) this.directBytes -= split(k.position, k.bytes.byteLength).body;
       this.owed = failed.kept;
-      if (failed.error.code === "EINVAL" && failed.kept[0]!.fd === Descriptor.Direct) {
-        // A file system that takes the flag but not these writes: they are done through the page cache instead.
-        this.refused = "the file system refused a direct write (EINVAL)";
-      } else throw failed.error;
+      // A file system that takes the flag but not these writes: they are done through the page cache instead.
+      if (failed.error.code === "EINVAL" && failed.direct) this.refused = "the file system refused a direct write (EINVAL)";
+      else throw failed.error;
     }
     while (this.owed.length) {
       const { bytes, position } = this.owed[0]!;
@@ -267,27 +335,21 @@ class Watch implements DirectWrites {
 
   /** Before a call that reads [position, position + length) of the file: settled if any of it is still queued. */
   beforeRead(position: number, length: number): void {
-    if (this.thread?.failed || this.owed.length || this.thread?.queued(position, length)) this.settle();
+    if (this.thread?.failed || this.owed.length || this.thread?.covers(position, length)) this.settle();
   }
 
   /** Writes `length` bytes of `bytes` from `offset` at `position`: queued if large, at once (after the queue) if not. */
   write(fd: number, bytes: Uint8Array, offset: number, length: number, position: number): number {
-    const head = (PAGE - (position % PAGE)) % PAGE;
-    const body = Math.floor((length - head) / PAGE) * PAGE;
     // Until the thread runs, the writer's thread would wait for it once the ring is full: a stall of up to 2 s.
-    if (!this.thread || this.thread.failed || !this.thread.ready || body < MIN_DIRECT_BYTES) {
+    if (!this.thread || this.thread.failed || !this.thread.ready || length < MIN_DIRECT_BYTES) {
       this.settle();
       return writeAll(fd, bytes, offset, length, position);
     }
-    const t = this.thread;
-    t.put(bytes, offset, head, position, Descriptor.Cached);
-    for (let done = 0; done < body; ) {
-      const piece = Math.min(body - done, PIECE_BYTES);
-      t.put(bytes, offset + head + done, piece, position + head + done, Descriptor.Direct);
+    for (let done = 0; done < length; ) {
+      const piece = Math.min(length - done, RUN_BYTES);
+      this.thread.add(bytes, offset + done, piece, position + done);
       done += piece;
     }
-    t.put(bytes, offset + head + body, length - head - body, position + head + body, Descriptor.Cached);
-    this.directBytes += body;
     return length;
   }
 }

@@ -1,8 +1,8 @@
-// The thread that does the writes direct-writes.ts queues, one at a time and in the order queued. It blocks
-// in write() while the device takes the bytes, so the writer's thread does not. After a write fails it does
-// no more: the writes queued after it are skipped, so the file stays what a prefix of them made it.
+// The thread that does the runs of writes direct-writes.ts queues, one at a time and in the order queued. It
+// blocks in write() while the device takes the bytes, so the writer's thread does not. After a run fails it does
+// no more: the runs queued after it are skipped, so the file stays what a prefix of them made it.
 import { parentPort } from "node:worker_threads";
-import { Control, ENTRY, ERROR_AT, type WritingThreadData, writeAll } from "./direct-writes.js";
+import { Control, Descriptor, ENTRY, ERROR_AT, split, type WritingThreadData, writeAll } from "./direct-writes.js";
 
 if (!parentPort) throw new Error("writing-thread.ts runs as a worker thread of direct-writes.ts");
 
@@ -14,24 +14,33 @@ parentPort.once("message", ({ control, queue, ring, fds }: WritingThreadData) =>
   Atomics.store(ctl, Control.Ready, 1);
   parentPort!.postMessage("running");
   parentPort!.close(); // nothing more comes by message: the thread ends when its loop does
-  for (let next = 0; ; next = (next + 1) | 0) {
-    while (Atomics.load(ctl, Control.Submitted) === next) {
+  for (let n = 0; ; n++) {
+    for (let queued; (queued = Atomics.load(ctl, Control.Submitted)) <= n; ) {
       if (Atomics.load(ctl, Control.Stop)) return;
-      Atomics.wait(ctl, Control.Submitted, next);
+      Atomics.wait(ctl, Control.Submitted, queued);
     }
     if (Atomics.load(ctl, Control.Failed) === 0) {
-      const e = (next & (slots - 1)) * ENTRY;
+      const e = (n % slots) * ENTRY;
+      const at = entries[e]!;
+      const length = entries[e + 1]!;
+      const position = entries[e + 2]!;
+      const { head, body } = split(position, length);
+      let direct = false;
       try {
-        writeAll(fds[entries[e + 3]!]!, bytes, entries[e]!, entries[e + 1]!, entries[e + 2]!);
+        writeAll(fds[Descriptor.Cached], bytes, at, head, position);
+        direct = true;
+        writeAll(fds[Descriptor.Direct], bytes, at + head, body, position + head);
+        direct = false;
+        writeAll(fds[Descriptor.Cached], bytes, at + head + body, length - head - body, position + head + body);
       } catch (err) {
         const { code, message } = err as NodeJS.ErrnoException;
-        const said = new TextEncoder().encode(JSON.stringify({ code, message: String(message).slice(0, 300) }));
+        const said = new TextEncoder().encode(JSON.stringify({ code, message: String(message).slice(0, 300), direct }));
         new Uint8Array(control, ERROR_AT).set(said);
         Atomics.store(ctl, Control.ErrorBytes, said.length);
-        Atomics.store(ctl, Control.Failed, (next + 1) | 0);
+        Atomics.store(ctl, Control.Failed, n + 1);
       }
     }
-    Atomics.store(ctl, Control.Done, (next + 1) | 0);
+    Atomics.store(ctl, Control.Done, n + 1);
     Atomics.notify(ctl, Control.Done);
   }
 });
