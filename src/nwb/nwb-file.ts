@@ -236,6 +236,19 @@ export interface CheckpointReport {
 /** What a checkpoint's flush put in the file, before its fsync; `flush` numbers it. */
 type Flushed = Omit<CheckpointReport, "time"> & { flush: number };
 
+/**
+ * Runs a step of cleaning up after a failure: a reserve or lock that cannot be let go (a file system gone
+ * read-only), or writes a failure stopped that fail again as leaked descriptors close, add nothing to the
+ * failure being reported.
+ */
+function quietly(step: () => void): void {
+  try {
+    step();
+  } catch {
+    // see above
+  }
+}
+
 export class NwbFile {
   private readonly devices = new Map<string, M.Device>();
   private readonly rigs = new Map<string, Placed<ParsedRig>>();
@@ -297,7 +310,7 @@ export class NwbFile {
       file.flush();
       await direct.running(); // so the first frames go direct too (the thread starts in 20 ms under node, 1–2 s under tsx)
     } catch (e) {
-      nwb.abandon();
+      nwb.abandon({ remove: true });
       throw e;
     }
     return nwb;
@@ -1051,18 +1064,19 @@ export class NwbFile {
     }
   }
 
-  /** Closes without the final checkpoint's guarantees (after a failure), keeping what is in the file. */
-  abandon(): void {
+  /**
+   * Closes without the final checkpoint's guarantees (after a failure, which the caller reports), keeping what is
+   * in the file; with `remove` (creating it failed: it holds nothing recorded), removing it if this writer
+   * created it. Every step is taken whatever the one before did, so the lock and the reserve are let go.
+   */
+  abandon(options: { remove?: boolean } = {}): void {
     if (this.closed) return;
     this.closed = true;
-    try {
-      this.file.close();
-    } finally {
-      this.releaseBuffers();
-      releaseLeakedFiles(this.path);
-      this.lock.release();
-      this.reserve.release();
-    }
+    quietly(() => this.file.close());
+    this.releaseBuffers();
+    quietly(() => releaseLeakedFiles(this.path));
+    quietly(() => (options.remove ? this.lock.discard() : this.lock.release()));
+    quietly(() => this.reserve.release());
   }
 
   /**
@@ -1112,14 +1126,6 @@ export class NwbFile {
   fail(cause: unknown): WriteFailure {
     if (this.failure) return this.failure;
     const error = WriteError.from("writing the file", cause);
-    // A reserve or lock that cannot be let go (a file system gone read-only) adds nothing to the failure being reported.
-    const quietly = (f: () => void) => {
-      try {
-        f();
-      } catch {
-        // see above
-      }
-    };
     quietly(() => this.reserve.release());
     const moved = this.outputMoved();
     let closed = false;

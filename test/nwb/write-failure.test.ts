@@ -196,6 +196,16 @@ describe.skipIf(!!tmpfsSkipNote)(`a full disk${tmpfsSkipNote}`, () => {
     await expect(NwbWriter.create(join(dir, "f.nwb"), session)).rejects.toThrow(/no room for the 8\.0 MiB reserve that lets .*f\.nwb be closed on a full disk .*ENOSPC/);
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it("refuses to start on a file system with room for the reserve but not the file's first writes, leaving nothing behind", async () => {
+    const dir = tmpfs("8200k"); // the 8 MiB reserve and 8 KiB
+    await expect(NwbWriter.create(join(dir, "f.nwb"), session)).rejects.toThrow(/^creating .*f\.nwb: no space left on device \(ENOSPC\)$/);
+    expect(readdirSync(dir)).toEqual([]);
+    // With room made, the same path takes a new recording: nothing there to refuse it for.
+    execFileSync("mount", ["-o", "remount,size=64m", dir]);
+    const w = await NwbWriter.create(join(dir, "f.nwb"), session);
+    await w.close();
+  });
 });
 
 const session = { session_description: "Write failure test.", session_start_time: "2026-11-23T09:00:00Z" };
