@@ -83,9 +83,11 @@ def main() -> None:
         assert (event.source, event.message) == ("user", "stimulus on"), event
         report["event"] = asdict(event)
 
-        # Status comes once a second; the first queued may be from before the start.
+        # Status comes once a second; those queued first may be from before the start, as many as the seconds the
+        # start took (several on a loaded machine).
         states = []
-        while "recording" not in states and len(states) < 5:
+        deadline = time.monotonic() + 30.0
+        while "recording" not in states and time.monotonic() < deadline:
             message = statuses.receive(timeout=5.0)
             states.append(message.status["state"] if isinstance(message, StatusMessage) else type(message).__name__)
         report["published_states"] = states
