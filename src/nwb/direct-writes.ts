@@ -60,8 +60,6 @@ export const Control = {
   Stop: 3,
   /** Bytes of the failure's { code, message, direct } (UTF-8 JSON) from ERROR_AT on. */
   ErrorBytes: 4,
-  /** Set by the thread once it runs: until then writes are not queued (starting it takes 60 ms–2 s). */
-  Ready: 5,
 } as const;
 export const CONTROL_WORDS = 8;
 export const ERROR_AT = CONTROL_WORDS * 4;
@@ -126,6 +124,8 @@ class WritingThread {
   private run?: { at: number; position: number; length: number };
   /** Resolves when the thread runs, with why not if it could not start. */
   readonly started: Promise<string | undefined>;
+  /** Whether it runs: until then writes are not queued (starting it takes 60 ms from dist/, 1–2 s under tsx). */
+  ready = false;
 
   constructor(
     fds: [number, number],
@@ -137,6 +137,7 @@ class WritingThread {
     this.started = new Promise((resolve) => {
       worker.once("message", () => {
         worker.unref(); // a process that exits without closing the file leaves it as a crash would
+        this.ready = true;
         resolve(undefined);
       });
       worker.once("error", (e) => resolve(`the writing thread failed to start (${e.message})`));
@@ -221,10 +222,6 @@ class WritingThread {
 
   get failed(): boolean {
     return Atomics.load(this.control, Control.Failed) !== 0;
-  }
-
-  get ready(): boolean {
-    return Atomics.load(this.control, Control.Ready) !== 0;
   }
 
   /** Whether a queued run not done covers any of [position, position + length). */

@@ -308,7 +308,7 @@ export class NwbFile {
     try {
       nwb.writeSkeleton(meta);
       file.flush();
-      await direct.running(); // so the first frames go direct too (the thread starts in 20 ms under node, 1–2 s under tsx)
+      await direct.running(); // so the first frames go direct too (the thread starts in 60 ms from dist/, 1–2 s under tsx)
     } catch (e) {
       nwb.abandon({ remove: true });
       throw e;

@@ -11,7 +11,6 @@ parentPort.once("message", ({ control, queue, ring, fds }: WritingThreadData) =>
   const entries = new Float64Array(queue);
   const bytes = new Uint8Array(ring);
   const slots = entries.length / ENTRY;
-  Atomics.store(ctl, Control.Ready, 1);
   parentPort!.postMessage("running");
   parentPort!.close(); // nothing more comes by message: the thread ends when its loop does
   for (let n = 0; ; n++) {
