@@ -133,3 +133,16 @@ export function releaseFrame(view: ArrayBufferView): void {
   const ref = tags.get(view);
   if (ref) FrameSlots.of(ref)?.release(ref);
 }
+
+/**
+ * Copies `source`'s bytes over the start of `target` (byte lengths: target ≥ source). Frames in and out of shared
+ * memory go this way: TypedArray.prototype.set on a SharedArrayBuffer copies word by word (V8's relaxed_memmove,
+ * no vector instructions; measured 270 µs per 512 KiB frame in rigd's receiving thread), where Buffer.fill with a
+ * buffer as large as the range it fills is one native memcpy.
+ */
+export function copyBytes(target: ArrayBufferView, source: ArrayBufferView, targetByteOffset = 0): void {
+  const n = source.byteLength;
+  if (targetByteOffset + n > target.byteLength) throw new RangeError(`${n} bytes do not fit ${target.byteLength - targetByteOffset} bytes`);
+  if (n === 0) return; // fill() refuses an empty value
+  Buffer.from(target.buffer, target.byteOffset + targetByteOffset, n).fill(Buffer.from(source.buffer, source.byteOffset, n));
+}

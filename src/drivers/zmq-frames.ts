@@ -6,7 +6,7 @@
 // reaches the producer, where the hardware is. The socket lives in a thread of its own (zmq-receiver.ts).
 import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
-import { FrameSlots, releaseFrame, type SlotRef, type SlotsHandle } from "../frame-slots.js";
+import { copyBytes, FrameSlots, releaseFrame, type SlotRef, type SlotsHandle } from "../frame-slots.js";
 import { startWorker } from "../threads.js";
 import { type DeviceEvent, epochMs, type Stamped } from "./device.js";
 import { FRAME_DTYPES, type Frame, type FrameArrayType, type FrameCounts, type FrameData, type FrameSource, type FrameSpec, isFrameDtype, REJECT_REASONS, type RejectReason, type ScannerState } from "./frame-source.js";
@@ -92,7 +92,7 @@ export function decodeFrame(parts: readonly Buffer[], spec: FrameSpec, place: Pi
   if (payload.length !== bytes) return reject("size", `the pixels are ${payload.length} bytes, a ${height}×${width} ${h.dtype} frame is ${bytes}`);
   // Copied once, out of zeromq.js's buffer, which cannot be transferred to another thread.
   const data = place(Type, height * width);
-  new Uint8Array(data.buffer, data.byteOffset, bytes).set(payload);
+  copyBytes(data, payload);
   const frame: Frame = {
     counter: h.counter as number,
     hardware_time_s: h.hardware_time_s as number | undefined,

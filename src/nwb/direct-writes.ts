@@ -25,6 +25,7 @@
 // is written over what HDF5 believes it holds.
 import fs from "node:fs";
 import { resolve } from "node:path";
+import { copyBytes } from "../frame-slots.js";
 import { startWorker } from "../threads.js";
 
 /** Alignment of a direct write's file offset, length and memory: the largest logical block size in use. */
@@ -151,7 +152,7 @@ class WritingThread {
     if (r && position === r.position + r.length && r.length + length <= RUN_BYTES) {
       const end = Math.ceil((r.at + r.length + length) / PAGE) * PAGE;
       if (end - this.head <= this.roomAfterHead()) {
-        this.ring.set(bytes.subarray(offset, offset + length), r.at + r.length);
+        copyBytes(this.ring, bytes.subarray(offset, offset + length), r.at + r.length);
         r.length += length;
         this.head = end;
         return;
@@ -160,7 +161,7 @@ class WritingThread {
     this.submit();
     const phase = position % PAGE;
     const at = this.reserve(Math.ceil((phase + length) / PAGE) * PAGE) + phase;
-    this.ring.set(bytes.subarray(offset, offset + length), at);
+    copyBytes(this.ring, bytes.subarray(offset, offset + length), at);
     this.run = { at, position, length };
   }
 

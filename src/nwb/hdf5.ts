@@ -4,6 +4,7 @@
 import h5wasm from "h5wasm/node";
 import type { Dataset, Group } from "h5wasm/node";
 import { resolve } from "node:path";
+import { copyBytes } from "../frame-slots.js";
 import { ELEMENT_TYPES, elementTypeOf, type ElementType, type NumericArray } from "./element-types.js";
 
 export { ELEMENT_TYPES, type ElementType, type NumericArray };
@@ -130,7 +131,7 @@ export class HeapBuffer {
   /** Copies `data` in at `byteOffset`. */
   set(data: NumericArray, byteOffset: number): void {
     // The heap's ArrayBuffer is replaced when it grows: HEAPU8 is looked up at every copy.
-    this.m.HEAPU8.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), this.ptr + byteOffset);
+    copyBytes(this.m.HEAPU8, data, this.ptr + byteOffset);
   }
 
   /** Writes the buffer's first bytes into the hyperslab of `ds` at `offset` of `count` (per axis), laid out row-major. */
