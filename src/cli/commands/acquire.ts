@@ -164,7 +164,7 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
     const empty = report.empty.filter((name) => name in status.samples);
     const unused = report.unused.length ? `; not in the file, as no recorded series uses them: ${report.unused.join(", ")}` : "";
     const trouble = describeTrouble(status.devices);
-    const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}${unused}; ${describeLosses(status.losses)}${trouble ? `; ${trouble}` : ""}; ${report.events} events; ${status.elapsed_s.toFixed(1)} s${latencyText(status)}`;
+    const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}${unused}; ${describeLosses(status.losses)}${trouble ? `; ${trouble}` : ""}; ${report.events} event${report.events === 1 ? "" : "s"}; ${status.elapsed_s.toFixed(1)} s${latencyText(status)}`;
     return {
       out,
       status: { ...status, samples: Object.fromEntries(frames) },
