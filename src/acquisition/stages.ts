@@ -62,7 +62,8 @@ export interface EngineEvent {
  * - incomplete_volume: a volume lacked a plane, so the planes that did arrive went with it;
  * - not_written: they were on their way to the file when writing failed or the session ended;
  * - backlog: they came in a burst with a backlog the producer had queued, while rigd related its clock, beyond
- *   what it holds meanwhile (CALIBRATION_MAX_BYTES), and turned out to have begun after the start.
+ *   what it holds meanwhile (CALIBRATION_MAX_BYTES), and turned out to have begun after the start; or they came
+ *   out of rigd's own queue while the hold was full of such frames (see tagAndTime).
  */
 export const LOSS_CAUSES = ["producer_gap", "implausible", "incomplete_volume", "not_written", "backlog"] as const;
 export type LossCause = (typeof LOSS_CAUSES)[number];
@@ -137,7 +138,9 @@ interface StreamState {
  * has its source related anew. An "arrival" clock (a source without one) takes arrival times as they are.
  * A frame that began before the session (a backlog the producer queued) is counted as early, not recorded: at
  * once, without waiting for the calibration, when the deliveries seen already prove it, so that a backlog larger
- * than the calibration's hold drains through it and never sets the offset.
+ * than the calibration's hold drains through it and never sets the offset. A backlog rigd reads no faster than
+ * it was acquired is told by its frames coming out of rigd's own queue (Frame.queued): the clock waits for a
+ * frame rigd waited for.
  */
 export function tagAndTime(
   source: string,
@@ -166,6 +169,19 @@ export function tagAndTime(
       let waitingBytes = 0;
       /** Frames let go while a backlog drained before calibration (their pixels freed): judged once it is done. */
       const letGo: { frame: Frame; series: string; missing: number }[] = [];
+      /**
+       * A backlog the producer queued can reach rigd no faster than rigd reads it (a busy machine): its deliveries
+       * then keep step with the acquisition as live frames' do, and only their coming out of rigd's own queue
+       * (Frame.queued) tells them apart. The clock is not related while the frames held last came so, more in a row
+       * than the source sends at once (one per channel), until twice CLOCK_CALIBRATION_FRAMES are held (a rigd that
+       * stays behind: a slow writer); a hold full in bytes before that lets its oldest go instead, up to as many
+       * bytes again as it holds. Then the clock is related from what is held, and the event record says so.
+       */
+      const channels = new Set([...routes.keys()].filter((k) => k.startsWith(`${source}/`)).map((k) => k.split("/").at(-2))).size || 1;
+      let queuedRun = 0;
+      let letGoQueuedBytes = 0;
+      const inBurst = () => queuedRun > channels;
+      const outwaited = () => waiting.length >= 2 * CLOCK_CALIBRATION_FRAMES || letGoQueuedBytes >= CALIBRATION_MAX_BYTES;
       /** The smallest change of hardware time from one waiting frame to the next: the frame interval, kept as frames come. */
       let smallestStep = Infinity;
       /** The smallest (arrival − hardware time) after each waiting frame: it falls frame by frame while a backlog drains. */
@@ -189,10 +205,10 @@ export function tagAndTime(
         lose({ series, cause: "implausible", time: Math.max(0, arrival(frame)), frames: 1, volumes: 0, detail: `${describe(frame)}: ${why}` });
       };
       /** Per series, the session time of the last frame that began before the start, while no later one was sent. */
-      const lastEarly = new Map<string, number>();
+      const lastEarly = new Map<string, { own: number; time: number }>();
       /** Of `missing` frames before one at session time `time`, those the session lost: not those that began before it. */
       const sessionsMissing = (series: string, time: number, missing: number) => {
-        const before = lastEarly.get(series);
+        const before = lastEarly.get(series)?.time;
         lastEarly.delete(series);
         if (before === undefined || missing === 0) return missing;
         // Of the frames missing since that one, those that began before the start are not the session's loss
@@ -202,7 +218,8 @@ export function tagAndTime(
       };
       const send = (series: string, frame: Frame, time: number, missing: number) => {
         if (time < 0) {
-          lastEarly.set(series, time);
+          // The latest on the stream's own clock: frames let go while a backlog drained are judged after later ones.
+          if (!(own(frame) < (lastEarly.get(series)?.own ?? -Infinity))) lastEarly.set(series, { own: own(frame), time });
           releaseFrame(frame.data);
           return early(1);
         }
@@ -213,6 +230,12 @@ export function tagAndTime(
         subscriber.next({ series, frame, time, missing_before: missing });
       };
       const calibrate = () => {
+        if (inBurst()) {
+          const f = waiting.at(-1)!.frame;
+          emit({ time: Math.max(0, arrival(f)), kind: "fault", source, message: `channel ${f.channel} plane ${f.plane}: the hardware clock is related to the session clock from frames that had waited in rigd's queue (rigd read them late, or they came in a burst): their times may be late by as long as they waited` });
+        }
+        queuedRun = 0;
+        letGoQueuedBytes = 0;
         interval = Number.isFinite(smallestStep) ? smallestStep : 0;
         const ranked = waiting.map((w) => ({ w, d: arrival(w.frame) - w.frame.hardware_time_s! - interval })).sort((a, b) => a.d - b.d);
         let wrong = 0;
@@ -250,9 +273,10 @@ export function tagAndTime(
         return k > 0 && fastestSoFar[n - 1]! < fastestSoFar[n - 1 - k]! - (Number.isFinite(smallestStep) ? smallestStep / 2 : 0);
       };
       const settled = () =>
-        (waiting.length >= CLOCK_CALIBRATION_FRAMES && !improving(CLOCK_CALIBRATION_FRAMES / 2)) ||
-        (waitingBytes >= CALIBRATION_BYTES && !improving(DRAINING_FRAMES)) ||
-        waitingBytes >= CALIBRATION_MAX_BYTES; // frames so large that the hold cannot let one go and keep DRAINING_FRAMES
+        (!inBurst() || outwaited()) &&
+        ((waiting.length >= CLOCK_CALIBRATION_FRAMES && !improving(CLOCK_CALIBRATION_FRAMES / 2)) ||
+          (waitingBytes >= CALIBRATION_BYTES && !improving(DRAINING_FRAMES)) ||
+          waitingBytes >= CALIBRATION_MAX_BYTES); // frames so large that the hold cannot let one go and keep DRAINING_FRAMES
       /** Takes the oldest waiting frame out of the calibration's hold. */
       const oldestWaiting = () => {
         const w = waiting.shift()!;
@@ -269,6 +293,7 @@ export function tagAndTime(
           if (step > 0) smallestStep = Math.min(smallestStep, step);
           waiting.push({ frame, series, missing });
           waitingBytes += frame.data.byteLength;
+          queuedRun = frame.queued ? queuedRun + 1 : 0;
           fastestSoFar.push(Math.min(fastestSoFar.at(-1) ?? Infinity, arrival(frame) - hardware));
           // A backlog drains faster than it was acquired: its older frames are soon proven to be from before the
           // start, and go without waiting, so that they never fill the calibration's hold.
@@ -276,8 +301,10 @@ export function tagAndTime(
             const w = oldestWaiting();
             send(w.series, w.frame, w.frame.hardware_time_s! + earliest[1]!, w.missing);
           }
-          // Full while a backlog still drains: its oldest frame goes, its time judged once the clock is known.
-          while (waitingBytes >= CALIBRATION_MAX_BYTES && waiting.length > DRAINING_FRAMES && improving(DRAINING_FRAMES)) {
+          // Full while a backlog still drains, or still comes out of rigd's queue: its oldest frame goes, its time
+          // judged once the clock is known.
+          while (waitingBytes >= CALIBRATION_MAX_BYTES && waiting.length > DRAINING_FRAMES && (improving(DRAINING_FRAMES) || (inBurst() && !outwaited()))) {
+            if (!improving(DRAINING_FRAMES)) letGoQueuedBytes += waiting[0]!.frame.data.byteLength;
             const w = oldestWaiting();
             releaseFrame(w.frame.data);
             letGo.push(w);

@@ -53,6 +53,11 @@ export interface Frame {
   data: FrameData;
   /** When the frame was received, in ms since the epoch with sub-ms resolution (performance.timeOrigin + performance.now()). */
   received_time: number;
+  /**
+   * The frame had already arrived and was waiting in rigd's own queue when rigd came to read it (rigd was behind,
+   * or it came in a burst): its received_time is later than its delivery by however long it waited. Absent: not known.
+   */
+  queued?: boolean;
 }
 
 /** How the scanner says it scans, as the engine copies it into the imaging metadata (LineScan, pixel size). */

@@ -69,6 +69,8 @@ port.on("message", async (m: ToReceiver) => {
 
 async function receive(s: Pull, spec: Extract<ToReceiver, { op: "bind" }>["spec"]): Promise<void> {
   const frameBytes = slots.handle.slotBytes; // slots are one frame of this source each
+  // Whether a message was already in the socket when the loop came to read the next one (Frame.queued).
+  let waiting = false;
   for await (const parts of s) {
     inHand = true;
     // The messages before this one are copied and unreferenced.
@@ -87,11 +89,12 @@ async function receive(s: Pull, spec: Extract<ToReceiver, { op: "bind" }>["spec"
       post({ kind: "rejected", reason: decoded.reason, message: decoded.message });
     } else {
       const { data: _inTheSlot, ...frame } = decoded.frame;
-      post({ kind: "frame", frame, slot, ...(decoded.scanner ? { scanner: decoded.scanner } : {}) });
+      post({ kind: "frame", frame: { ...frame, queued: waiting }, slot, ...(decoded.scanner ? { scanner: decoded.scanner } : {}) });
       posted = (posted + 1) | 0; // int32, as the shared count it is compared with: both wrap alike
     }
     inHand = false;
     await whileHeldOrFull();
+    waiting = s.readable;
   }
 }
 

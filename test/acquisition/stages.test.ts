@@ -133,6 +133,76 @@ describe("engine stages", () => {
     for (const l of let_go) expect(l.time).toBeGreaterThanOrEqual(0);
   });
 
+  it("tag + time: a backlog of 8 MiB frames that rigd reads no faster than it was acquired, out of its own queue, is counted as before the start; the clock is set from the live frames after it", async () => {
+    const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
+    const losses: Loss[] = [];
+    const events: EngineEvent[] = [];
+    let early = 0;
+    const data = new Uint16Array(2 ** 22); // 8 MiB: the hold (128 MiB) takes 16
+    // A 20 Hz camera whose clock read 0 s 4 s before the session started queued counters 0–19 and lost 20–104 (its
+    // queue full). A busy rigd reads the 20 from 0.3 s into the session, 48.8 ms apart: as if 4.3 s late and live,
+    // but each after the first was waiting in rigd's queue. Then the camera's frames come as each ends, 2 ms later.
+    const at = (ms: number) => 1_000_000 + ms;
+    const backlog = Array.from({ length: 20 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.05, received_time: at(300 + c * 48.8), queued: c > 0, data }));
+    const live = Array.from({ length: 40 }, (_, k) => 105 + k).map((c) => frame(c, 0, c, { hardware_time_s: c * 0.05, received_time: at(-4000 + (c + 1) * 50 + 2), queued: false, data }));
+    const out = await lastValueFrom(from([...backlog, ...live]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), (n) => (early += n)), toArray()));
+    // Every frame of the backlog began before the start; the live frames are all recorded, on the camera's clock.
+    expect(early).toBe(20);
+    expect(out.map((t) => t.frame.counter)).toEqual(live.map((f) => f.counter));
+    for (const t of out) expect(Math.abs(t.time - (t.frame.counter * 0.05 - 4))).toBeLessThan(0.003);
+    // Of the 85 the camera lost, those that began after the start (80–104) are the session's, before counter 105.
+    expect(out[0]!.missing_before).toBe(25);
+    expect(losses).toEqual([]);
+    expect(events).toEqual([]);
+  });
+
+  it("tag + time: a source whose frames all wait in rigd's queue is timed from them once the hold has let as much go again, and the event record says so", async () => {
+    const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
+    const losses: Loss[] = [];
+    const events: EngineEvent[] = [];
+    const data = new Uint16Array(2 ** 22);
+    // 20 Hz from the session's start, each frame read 100 ms after it ends, always out of rigd's queue.
+    const frames = Array.from({ length: 60 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.05, received_time: 1_000_000 + (c + 1) * 50 + 100, queued: true, data }));
+    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), () => undefined), toArray()));
+    // 16 held, 16 let go and counted, then the clock is set from the 16 held: the rest recorded, 100 ms late.
+    const letGo = losses.filter((l) => l.cause === "backlog");
+    expect(losses.length).toBe(letGo.length);
+    expect(letGo.map((l) => Number(/counter (\d+)/.exec(l.detail)![1]))).toEqual(Array.from({ length: 16 }, (_, c) => c));
+    expect(out.map((t) => t.frame.counter)).toEqual(frames.slice(16).map((f) => f.counter));
+    for (const t of out) expect(t.time).toBeCloseTo(t.frame.counter * 0.05 + 0.1, 9);
+    expect(events.map((e) => e.kind)).toEqual(["fault"]);
+    expect(events[0]!.message).toMatch(/from frames that had waited in rigd's queue/);
+  });
+
+  it("tag + time: small frames that all wait in rigd's queue (a slow writer) are timed from the first 60, nothing let go, and the event record says so", async () => {
+    const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
+    const losses: Loss[] = [];
+    const events: EngineEvent[] = [];
+    const frames = Array.from({ length: 100 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.01, received_time: 1_000_000 + (c + 1) * 10 + 40, queued: c > 0 }));
+    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), () => undefined), toArray()));
+    expect(out.map((t) => t.frame.counter)).toEqual(frames.map((f) => f.counter));
+    for (const t of out) expect(t.time).toBeCloseTo(t.frame.counter * 0.01 + 0.04, 9);
+    expect(losses).toEqual([]);
+    expect(events.map((e) => [e.kind, e.time])).toEqual([["fault", expect.closeTo(0.64, 9)]]);
+  });
+
+  it("tag + time: channels sent at once (the second waiting in rigd's queue behind the first) are no burst: timed at once, nothing let go", async () => {
+    const routes = new Map<string, Route>([
+      [routeKey("scan", 0, 0), { series: "Green", depths: 0 }],
+      [routeKey("scan", 1, 0), { series: "Red", depths: 0 }],
+    ]);
+    const losses: Loss[] = [];
+    const events: EngineEvent[] = [];
+    const data = new Uint16Array(2 ** 22);
+    const frames = Array.from({ length: 20 }, (_, c) => [0, 1].map((channel) => frame(c, 0, c, { channel, hardware_time_s: c * 0.05, received_time: 1_000_000 + (c + 1) * 50 + 2 + channel, queued: channel === 1, data }))).flat();
+    const out = await lastValueFrom(from(frames).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, (e) => events.push(e), (l) => losses.push(l), () => undefined), toArray()));
+    expect(out).toHaveLength(40);
+    // Dated one interval before the fastest delivery: each began 2 ms before that.
+    for (const t of out) expect(t.time).toBeCloseTo(t.frame.counter * 0.05 + 0.002, 9);
+    expect(losses).toEqual([]);
+    expect(events).toEqual([]);
+  });
+
   it("tag + time: a first frame with a wrong clock (Unix time) is set aside at calibration and proves nothing of the others' start", async () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const losses: Loss[] = [];

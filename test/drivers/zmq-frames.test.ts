@@ -153,6 +153,28 @@ describe("ZeroMQ frame source", () => {
     expect(source.counts).toMatchObject({ frames: 3, unobserved: 5, rejected: 0 });
   });
 
+  it("marks the frames that were already waiting in its queue when it came to read them (held, or sent in a burst), and not those it waited for", async () => {
+    const { source, frames } = await receiver();
+    const push = producer(source.endpoint!);
+    // Each sent once the one before is in: rigd waited for every one.
+    for (let counter = 0; counter < 3; counter++) {
+      await push.send(message({ counter }));
+      await until(() => frames.length === counter + 1, `frame ${counter}`);
+    }
+    // Held (a slow writer): what comes meanwhile waits in the socket; the first was taken as it came.
+    let release!: () => void;
+    source.hold(new Promise<void>((r) => (release = r)));
+    for (let counter = 3; counter < 7; counter++) await push.send(message({ counter }));
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    await until(() => frames.length === 7, "the held frames");
+    await new Promise((r) => setTimeout(r, 100));
+    await push.send(message({ counter: 7 }));
+    await until(() => frames.length === 8, "the frame after");
+    expect(frames.map((f) => f.counter)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(frames.map((f) => f.queued)).toEqual([false, false, false, false, true, true, true, false]);
+  });
+
   it("delivers the pixels that were sent and reports the scanner state once and on every change", async () => {
     const { source, frames, states } = await receiver();
     const push = producer(source.endpoint!);
