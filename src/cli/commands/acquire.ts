@@ -164,7 +164,10 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
     const empty = report.empty.filter((name) => name in status.samples);
     const unused = report.unused.length ? `; not in the file, as no recorded series uses them: ${report.unused.join(", ")}` : "";
     const trouble = describeTrouble(status.devices);
-    const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}${unused}; ${describeLosses(status.losses)}${trouble ? `; ${trouble}` : ""}; ${report.events} event${report.events === 1 ? "" : "s"}; ${status.elapsed_s.toFixed(1)} s${latencyText(status)}`;
+    // Not the session's loss, but frames that reached rigd and are not in the file: said, as everything is.
+    const before = status.frames_before_start;
+    const early = before ? `; ${before} frame${before === 1 ? "" : "s"} from before the start not recorded (a producer already streaming)` : "";
+    const line = `${out}: ${frames.map(([n, k]) => `${n} ${k}`).join(", ") || "no"} samples${empty.length ? ` (none for ${empty.join(", ")}, so not in the file)` : ""}${unused}; ${describeLosses(status.losses)}${early}${trouble ? `; ${trouble}` : ""}; ${report.events} event${report.events === 1 ? "" : "s"}; ${status.elapsed_s.toFixed(1)} s${latencyText(status)}`;
     return {
       out,
       status: { ...status, samples: Object.fromEntries(frames) },
