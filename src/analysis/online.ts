@@ -3,7 +3,7 @@
 // skips the frame and counts it. It never waits and never holds a frame the writer needs.
 import type { Worker } from "node:worker_threads";
 import { Subject } from "rxjs";
-import { FrameSlots } from "../frame-slots.js";
+import { copyBytes, FrameSlots } from "../frame-slots.js";
 import { startWorker } from "../threads.js";
 import type { Shift } from "./motion.js";
 import type { PixelType, Request, Response } from "./protocol.js";
@@ -83,7 +83,7 @@ export class OnlineAnalysis {
       return false;
     }
     const type = data.constructor.name as PixelType;
-    this.slots.view(slot, Uint8Array).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    copyBytes(this.slots.view(slot, Uint8Array), data);
     this.worker.postMessage({ op: "frame", series: i, depth, slot, type, time, hardwareTime, received } satisfies Request);
     return true;
   }

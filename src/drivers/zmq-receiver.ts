@@ -88,8 +88,9 @@ async function receive(s: Pull, spec: Extract<ToReceiver, { op: "bind" }>["spec"
       slots.release(slot);
       post({ kind: "rejected", reason: decoded.reason, message: decoded.message });
     } else {
+      decoded.frame.queued = waiting;
       const { data: _inTheSlot, ...frame } = decoded.frame;
-      post({ kind: "frame", frame: { ...frame, queued: waiting }, slot, ...(decoded.scanner ? { scanner: decoded.scanner } : {}) });
+      post({ kind: "frame", frame, slot, ...(decoded.scanner ? { scanner: decoded.scanner } : {}) });
       posted = (posted + 1) | 0; // int32, as the shared count it is compared with: both wrap alike
     }
     inHand = false;

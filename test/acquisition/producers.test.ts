@@ -2,38 +2,15 @@
 // connected and sending counter 0 the moment the file appears, all planes of one channel before the next, one
 // header with a wrong clock or counter, faster than the writer. Every frame it sent is in the file or counted,
 // with its cause, and the timestamps stay monotonic and sane.
-import { spawn } from "node:child_process";
 import { expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { Session } from "../../src/acquisition/session.js";
 import { openRig } from "../../src/cli/running-rig.js";
 import { parseRigProfile } from "../../src/config/index.js";
-import type { RigProfile } from "../../src/config/index.js";
-import type { ProducerOptions, ProducerSummary } from "../fixtures/producer.js";
 import { pixelOf } from "../fixtures/producer.js";
+import { frameAddress, outsideFrames, produce } from "../fixtures/run-producer.js";
 import { openRead, tempPath } from "../nwb/h5read.js";
 import { metadata, simulatedRig, until } from "./sim-rig.js";
-
-/** sim-2p with its frames from an outside producer instead of the simulated scanner, at `size` pixels square. */
-const outsideFrames = (size: number, extra: (yaml: string) => string = (y) => y) => (yaml: string) =>
-  extra(
-    yaml
-      .replace(/(driver: zmq-frames\n(?:.*\n)*?)\s+simulated: true\n/, "$1")
-      .replaceAll("[512, 512]", `[${size}, ${size}]`),
-  );
-
-function produce(options: ProducerOptions): Promise<ProducerSummary> {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/producer.ts", JSON.stringify(options)], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) =>
-    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(stdout) as ProducerSummary) : reject(new Error(`producer exited ${code}: ${stderr}`)))),
-  );
-}
-
-const frameAddress = (profile: RigProfile) => profile.bindings.flatMap((b) => (b.driver === "zmq-frames" ? [b.address] : []))[0]!;
 
 /** Pixels, counters (from the pixels) and timestamps of a planar series as the file holds them. */
 async function readSeries(out: string, series: string): Promise<{ counters: number[]; timestamps: number[] }> {

@@ -1,12 +1,13 @@
 // rigd acquire end to end: the built CLI records the simulated two-photon rig (profiles/sim-2p.yaml), and each
 // file it leaves is read back with h5wasm, independently of the writer's code.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 import { dataset, openRead, tempDir, tempPath } from "../nwb/h5read.js";
-import type { ProducerOptions } from "../fixtures/producer.js";
+import { parseRigProfile } from "../../src/config/index.js";
+import { frameAddress, outsideFrames, produce } from "../fixtures/run-producer.js";
 import { type Rigd, rigd, simProfile } from "./rigd-child.js";
 
 // The CLI as installed (package.json "bin", run by rigd-child.ts): `npm test` builds before running vitest.
@@ -55,26 +56,21 @@ function expectAscending(times: number[]): void {
 
 describe("rigd acquire on the simulated two-photon rig", { timeout: 60_000 }, () => {
   it("says in its summary how many frames a producer already streaming had sent from before the start", async () => {
-    // sim-2p's frames from a producer of 64² frames started 2 s before rigd, its send queue (20) full meanwhile.
-    let address = "";
-    const profile = profileCopy((yaml) =>
-      yaml.replace(/(driver: zmq-frames\n(?:.*\n)*?)\s+simulated: true\n/, "$1").replace(/(driver: zmq-frames\n(?:.*\n)*?\s+address: )(\S+)/, (_, head: string, a: string) => `${head}${(address = a)}`).replaceAll("[512, 512]", "[64, 64]"),
-    );
-    const options: ProducerOptions = { address, frames: 300, channels: 2, rate: 30, height: 64, width: 64, sendHighWaterMark: 20 };
-    const producer = spawn(process.execPath, ["--import", "tsx", "test/fixtures/producer.ts", JSON.stringify(options)], { stdio: "ignore" });
-    try {
-      await new Promise((r) => setTimeout(r, 2000));
-      const { code, stdout, stderr } = await acquire(["--profile", profile, "--out", tempPath("streaming.nwb"), "--frames", "60"]).done;
-      expect(code, stderr).toBe(0);
-      const summary = stdout.trimEnd().split("\n").at(-1)!;
-      console.log(summary);
-      const before = /; (\d+) frames from before the start not recorded \(a producer already streaming\)/.exec(summary);
-      expect(before, summary).not.toBeNull();
-      // The producer queued 20 messages while nobody listened: those, at least, began before the start.
-      expect(Number(before![1])).toBeGreaterThanOrEqual(20);
-    } finally {
-      producer.kill();
-    }
+    // sim-2p's frames from a producer of 64² frames started 2 s before rigd, its send queue (20 messages) full meanwhile.
+    const profile = profileCopy(outsideFrames(64));
+    const parsed = parseRigProfile(readFileSync(profile, "utf8"), profile);
+    if (!parsed.ok) throw new Error(`profile: ${JSON.stringify(parsed.errors)}`);
+    const producing = produce({ address: frameAddress(parsed.value), frames: 150, channels: 2, rate: 30, sendHighWaterMark: 20 });
+    await new Promise((r) => setTimeout(r, 2000));
+    const { code, stdout, stderr } = await acquire(["--profile", profile, "--out", tempPath("streaming.nwb"), "--frames", "60"]).done;
+    await producing;
+    expect(code, stderr).toBe(0);
+    const summary = stdout.trimEnd().split("\n").at(-1)!;
+    console.log(summary);
+    const before = /; (\d+) frames from before the start not recorded \(a producer already streaming\)/.exec(summary);
+    expect(before, summary).not.toBeNull();
+    // The producer queued 20 messages while nobody listened: those, at least, began before the start.
+    expect(Number(before![1])).toBeGreaterThanOrEqual(20);
   });
 
   it("--frames 60 --json writes exactly 60 frames per series and one JSON object per line", async () => {

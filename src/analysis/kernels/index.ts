@@ -2,6 +2,7 @@
 // dist/kernels.wasm), one instance per thread — per analysis worker — and the arrays they work on, laid out in its
 // memory. Found as other shipped files are (projectFile), so that it loads from dist/ and from source (vitest) alike.
 import { readFileSync } from "node:fs";
+import { copyBytes } from "../../frame-slots.js";
 import { projectFile } from "../../project-files.js";
 
 interface Exports {
@@ -57,6 +58,6 @@ let frameCopy = new WasmArray(Uint16Array, 0);
 /** Copies a uint16 frame into the kernels' memory; returns its byte offset, valid until the next copy. */
 export function copyFrame(frame: Uint16Array): number {
   if (frameCopy.length < frame.length) frameCopy = new WasmArray(Uint16Array, frame.length);
-  frameCopy.view.set(frame);
+  copyBytes(frameCopy.view, frame); // out of a shared frame slot
   return frameCopy.at;
 }
