@@ -204,26 +204,30 @@ export function tagAndTime(
         releaseFrame(frame.data);
         lose({ series, cause: "implausible", time: Math.max(0, arrival(frame)), frames: 1, volumes: 0, detail: `${describe(frame)}: ${why}` });
       };
-      /** Per series, the session time of the last frame that began before the start, while no later one was sent. */
-      const lastEarly = new Map<string, { own: number; time: number }>();
-      /** Of `missing` frames before one at session time `time`, those the session lost: not those that began before it. */
-      const sessionsMissing = (series: string, time: number, missing: number) => {
-        const before = lastEarly.get(series)?.time;
+      /**
+       * Per series, the stream's own time of its latest frame that began before the start, while no later one was
+       * sent (the latest: frames let go while a backlog drained are judged after later ones).
+       */
+      const lastEarly = new Map<string, number>();
+      /** Of `missing` frames before `frame` (at session time `time`), those the session lost: not those that began before it. */
+      const sessionsMissing = (series: string, frame: Frame, time: number, missing: number) => {
+        const last = lastEarly.get(series);
         lastEarly.delete(series);
-        if (before === undefined || missing === 0) return missing;
+        if (last === undefined || missing === 0) return missing;
         // Of the frames missing since that one, those that began before the start are not the session's loss
-        // (nor frames it received: the producer never sent them).
+        // (nor frames it received: the producer never sent them). Both ends on the clock `frame` is dated by: the
+        // early frame may have been counted by a bound on the offset, before the offset was known.
+        const before = last + (time - own(frame));
         const step = (time - before) / (missing + 1);
         return missing - Math.min(missing, Math.max(0, Math.ceil(-before / step) - 1));
       };
       const send = (series: string, frame: Frame, time: number, missing: number) => {
         if (time < 0) {
-          // The latest on the stream's own clock: frames let go while a backlog drained are judged after later ones.
-          if (!(own(frame) < (lastEarly.get(series)?.own ?? -Infinity))) lastEarly.set(series, { own: own(frame), time });
+          lastEarly.set(series, Math.max(own(frame), lastEarly.get(series) ?? -Infinity));
           releaseFrame(frame.data);
           return early(1);
         }
-        missing = sessionsMissing(series, time, missing);
+        missing = sessionsMissing(series, frame, time, missing);
         const last = lastTime.get(series) ?? -Infinity;
         if (time <= last) return setAside(frame, series, `dated ${time.toFixed(6)} s, not after the series' last frame at ${last.toFixed(6)} s`);
         lastTime.set(series, time);
@@ -253,7 +257,7 @@ export function tagAndTime(
             continue;
           }
           // Lost, and so are the session's frames of a counter gap before it (recordGaps never sees this one).
-          const missing = sessionsMissing(w.series, time, w.missing);
+          const missing = sessionsMissing(w.series, w.frame, time, w.missing);
           if (missing > 0) lose(gapLoss(w.series, time, w.frame, missing));
           lose({ series: w.series, cause: "backlog", time, frames: 1, volumes: 0, detail: `${describe(w.frame)}: came in a burst with a backlog the producer had queued, beyond the ${CALIBRATION_MAX_BYTES / 2 ** 20} MiB rigd holds while it relates the producer's clock to its own` });
         }

@@ -156,6 +156,23 @@ describe("engine stages", () => {
     expect(events).toEqual([]);
   });
 
+  it("tag + time: a counter gap across the start counts as the session's only the frames that began after it, though the frame before it was known early by a bound on the offset", async () => {
+    const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
+    let early = 0;
+    // A 20 Hz camera whose clock read 0 s 4.3521 s before the session started queued counters 0–49 and lost 50–93.
+    // The backlog comes in a burst 0.1 s in; then each frame 2 ms after it ends. Of 50–93, 88–93 began after the
+    // start (87 began 0.1 ms before it). Counter 49 is known early from the live frames' deliveries, before the
+    // clock is set: on a bound one interval above the offset, which once made the session's share 7.
+    const start = 4.3521;
+    const backlog = Array.from({ length: 50 }, (_, c) => frame(c, 0, c, { hardware_time_s: c * 0.05, received_time: 1_000_100 + c * 0.01 }));
+    const live = Array.from({ length: 40 }, (_, k) => 94 + k).map((c) => frame(c, 0, c, { hardware_time_s: c * 0.05, received_time: 1_000_000 + ((c + 1) * 0.05 - start) * 1000 + 2 }));
+    const out = await lastValueFrom(from([...backlog, ...live]).pipe(tagAndTime("scan", routes, 1_000_000, "hardware", () => undefined, () => undefined, () => undefined, (n) => (early += n)), toArray()));
+    expect(early).toBe(50);
+    expect(out.map((t) => t.frame.counter)).toEqual(live.map((f) => f.counter));
+    expect(out[0]!.missing_before).toBe(6);
+    for (const t of out) expect(Math.abs(t.time - (t.frame.counter * 0.05 - start))).toBeLessThan(0.003);
+  });
+
   it("tag + time: a source whose frames all wait in rigd's queue is timed from them once the hold has let as much go again, and the event record says so", async () => {
     const routes = new Map<string, Route>([[routeKey("scan", 0, 0), { series: "Green", depths: 0 }]]);
     const losses: Loss[] = [];
