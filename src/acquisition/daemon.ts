@@ -19,7 +19,7 @@ import { Authenticator, type CurveKeys } from "./curve.js";
 import type { ConnectedRig } from "./devices.js";
 import type { CheckpointReport } from "../nwb/index.js";
 import { checkOutput, insideDataDir, OutputRefused, type OutputNames } from "./output.js";
-import { InvalidSetting, Session, type SessionStatus, tooShortForInspector } from "./session.js";
+import { InvalidSetting, Session, type SessionStatus, sessionWarnings } from "./session.js";
 
 /** Largest request answered: a request is a few hundred bytes of JSON. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
@@ -244,7 +244,7 @@ export class Daemon {
     const error = report instanceof Error ? report.message : why;
     const status: SessionStatus = { ...session.status(), state: "closed", ...(error ? { error } : {}) };
     this.lastStatus = status;
-    const warnings = report instanceof Error ? [] : tooShortForInspector(this.options.profile, report.samples);
+    const warnings = report instanceof Error ? [] : sessionWarnings(this.options.profile, report.samples);
     for (const w of warnings) this.options.log?.(`warning: ${w}`);
     return { report, status, warnings };
   }

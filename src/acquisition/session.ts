@@ -733,12 +733,17 @@ function nwbMetadata(m: SessionMetadata, startedMs: number): NwbFileMetadata {
   };
 }
 
+/** What a session's end warns of, for the person who ran it: frame sources that sent nothing, series too short for nwbinspector. */
+export function sessionWarnings(profile: RigProfile, samples: Readonly<Record<string, number>>): string[] {
+  return [...silentFrameSources(profile, samples), ...tooShortForInspector(profile, samples)];
+}
+
 /**
  * nwbinspector's check_data_orientation (CRITICAL) wants time to be the longest axis of a series' data: for each
  * microscopy series of `profile` with no more `samples` than pixels (or depths) along an axis, a line saying so
  * and how long a session must run at the profile's rate (frame_rate_in_Hz ÷ (plane_count + flyback_planes) samples/s).
  */
-export function tooShortForInspector(profile: RigProfile, samples: Readonly<Record<string, number>>): string[] {
+function tooShortForInspector(profile: RigProfile, samples: Readonly<Record<string, number>>): string[] {
   return profile.recording.series.flatMap((s) => {
     const source = profile.recording.frame_sources.find((f) => f.name === s.frames.source)!;
     const axes = s.neurodata_type === "VolumetricMicroscopySeries" ? [...source.frame_shape, source.plane_count] : [...source.frame_shape];
@@ -747,6 +752,19 @@ export function tooShortForInspector(profile: RigProfile, samples: Readonly<Reco
     if (n === 0 || n > longest) return [];
     const rate = source.frame_rate_in_Hz / (source.plane_count + source.flyback_planes);
     return [`${s.name} holds ${n} samples of ${axes.join("×")}: nwbinspector's check_data_orientation (critical) wants more samples than ${longest}, the longest other axis: at ${Number(rate.toFixed(2))} samples/s a session of at least ${Math.ceil((longest + 1) / rate)} s`];
+  });
+}
+
+/**
+ * A frame source none of whose series got a sample: a producer pointed elsewhere, or not running, leaves a file that
+ * holds no frames and loses none, which must not pass unsaid.
+ */
+function silentFrameSources(profile: RigProfile, samples: Readonly<Record<string, number>>): string[] {
+  return profile.recording.frame_sources.flatMap((source) => {
+    const series = profile.recording.series.filter((s) => s.frames.source === source.name);
+    if (series.length === 0 || series.some((s) => (samples[s.name] ?? 0) > 0)) return [];
+    const address = profile.bindings.flatMap((b) => (b.driver === "zmq-frames" && b.device === source.name ? [` at ${b.address}`] : []))[0] ?? "";
+    return [`no frames came from frame source ${source.name}${address}: is the acquisition software running, and sending there?`];
   });
 }
 

@@ -73,6 +73,16 @@ describe("rigd acquire on the simulated two-photon rig", { timeout: 60_000 }, ()
     expect(Number(before![1])).toBeGreaterThanOrEqual(20);
   });
 
+  it("warns, naming the address, when no frame came from a frame source all session (a producer not running, or sending elsewhere)", async () => {
+    const profile = profileCopy(outsideFrames(64));
+    const parsed = parseRigProfile(readFileSync(profile, "utf8"), profile);
+    if (!parsed.ok) throw new Error(`profile: ${JSON.stringify(parsed.errors)}`);
+    const { code, stdout, stderr } = await acquire(["--profile", profile, "--out", tempPath("silent.nwb"), "--duration", "2s"]).done;
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/no samples \(none for PlanarMicroscopySeriesGreen, PlanarMicroscopySeriesRed, so not in the file\)/);
+    expect(stderr.split("\n")).toContain(`warning: no frames came from frame source ScanFrames at ${frameAddress(parsed.value)}: is the acquisition software running, and sending there?`);
+  });
+
   it("--frames 60 --json writes exactly 60 frames per series and one JSON object per line", async () => {
     const out = tempPath("frames.nwb");
     const { code, stdout, stderr } = await acquire(["--profile", profileCopy(), "--out", out, "--frames", "60", "--json"]).done;

@@ -2,7 +2,7 @@
 // object per second with --json), stopped by --duration, --frames, SIGINT or SIGTERM.
 import { resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import { describeLosses, Session, type SessionStatus, tooShortForInspector } from "../../acquisition/session.js";
+import { describeLosses, Session, type SessionStatus, sessionWarnings } from "../../acquisition/session.js";
 import { describeTrouble, rejectedTotal } from "../../acquisition/devices.js";
 import { formatConfigError, loadRigProfile, loadSessionFile, mergeSession, type SessionPart } from "../../config/index.js";
 import { checkOutput, OutputRefused } from "../../acquisition/output.js";
@@ -157,7 +157,7 @@ async function acquire(args: AcquireArgs): Promise<Summary> {
     // After the drain: what the file holds, not what had been written when stop was asked for.
     const status = live.status();
     // A failed write: stop() says what failed and what the file holds; status counts the same.
-    const warnings = tooShortForInspector(profile.value, status.samples);
+    const warnings = sessionWarnings(profile.value, status.samples);
     if (report instanceof Error) return { out, status, line: report.message, warnings, error: report.message };
     const frames = Object.entries(report.samples).filter(([name]) => name in status.samples);
     // A series that never got a sample is not in the file (an empty series fails nwbinspector): say which.
